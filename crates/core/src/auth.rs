@@ -1,0 +1,234 @@
+//! Signing in and out, and turning a session cookie back into a `Principal`.
+//!
+//! Sign-in answers one message for an unknown email and a wrong password, after the same work (an
+//! unknown email is checked against a dummy hash), and slows down repeated failures per account
+//! and per IP with growing lock-outs kept in the database (so every instance agrees).
+
+use crate::{Core, CoreError, Principal};
+use testvault_crypto::{SecretToken, TokenHash};
+use testvault_domain::{Email, OrgId, time};
+use testvault_store::{NewSession, ThrottleState};
+use uuid::Uuid;
+
+/// Failures an account may have before lock-outs start; an IP (maybe a shared NAT) gets more.
+const ACCOUNT_FREE_FAILURES: i32 = 5;
+const IP_FREE_FAILURES: i32 = 20;
+/// Lock-outs double from 1 s up to this.
+const MAX_LOCK_SECS: i64 = 15 * 60;
+/// Failures older than this are forgotten.
+const FAILURE_MEMORY_SECS: i64 = 3600;
+/// `last_seen_at` is written at most this often per session.
+const TOUCH_EVERY_SECS: i64 = 30;
+
+const WRONG_CREDENTIALS: &str = "wrong email or password";
+
+pub struct SignIn<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+    /// The session cookie the browser already had, ended so the id is rotated at sign-in.
+    pub previous_session: Option<&'a str>,
+    /// Sign in to this org when the user is a member of several (e.g. after accepting an invitation).
+    pub org: Option<OrgId>,
+}
+
+/// A new session: the cookie value (shown once, never stored) and who it belongs to.
+pub struct SignedIn {
+    pub token: SecretToken,
+    pub principal: Principal,
+    /// For the cookie's `Max-Age`: the session's absolute lifetime.
+    pub max_age_secs: i64,
+}
+
+/// The throttle's state after one more failure.
+fn after_failure(prev: ThrottleState, now: i64, free: i32) -> ThrottleState {
+    let failures = if now - prev.last_failure > FAILURE_MEMORY_SECS {
+        1
+    } else {
+        prev.failures.saturating_add(1)
+    };
+    let locked_until = if failures > free {
+        let exp = u32::try_from(failures - free - 1).unwrap_or(u32::MAX).min(20);
+        now + (1i64 << exp).min(MAX_LOCK_SECS)
+    } else {
+        0
+    };
+    ThrottleState {
+        failures,
+        last_failure: now,
+        locked_until,
+    }
+}
+
+impl Core {
+    fn throttle_keys(&self, email: &str, ip: &str) -> (Vec<u8>, Vec<u8>) {
+        let m = self.keyring().master();
+        (
+            m.keyed_hash("sign-in/account", email),
+            m.keyed_hash("sign-in/ip", ip),
+        )
+    }
+
+    pub async fn sign_in(&self, req: SignIn<'_>) -> Result<SignedIn, CoreError> {
+        let email = Email::parse(req.email)
+            .map_err(|_| CoreError::Unauthenticated(WRONG_CREDENTIALS))?;
+        let now = time::now();
+        let (account_key, ip_key) = self.throttle_keys(email.as_str(), req.ip);
+        let account = self.store().throttle_state(&account_key).await?;
+        let ip = self.store().throttle_state(&ip_key).await?;
+        let locked_until = account.locked_until.max(ip.locked_until);
+        if locked_until > now {
+            return Err(CoreError::Throttled {
+                retry_after_secs: locked_until - now,
+            });
+        }
+
+        let user = self.store().find_user_by_email(email.as_str()).await?;
+        let stored = user.as_ref().map_or_else(
+            || testvault_crypto::password::dummy_hash().to_string(),
+            |u| u.password_hash.clone(),
+        );
+        let password = req.password.to_string();
+        let matches = crate::blocking(move || testvault_crypto::password::verify(&password, &stored)).await?;
+        let user = match user {
+            Some(u) if matches => u,
+            _ => {
+                self.store()
+                    .save_throttle_state(&account_key, after_failure(account, now, ACCOUNT_FREE_FAILURES))
+                    .await?;
+                self.store()
+                    .save_throttle_state(&ip_key, after_failure(ip, now, IP_FREE_FAILURES))
+                    .await?;
+                tracing::info!(client.ip = req.ip, "sign-in failed");
+                return Err(CoreError::Unauthenticated(WRONG_CREDENTIALS));
+            }
+        };
+        self.store().clear_throttle(&account_key).await?;
+
+        let orgs = self.store().orgs_of_user(user.id).await?;
+        let org = req
+            .org
+            .and_then(|wanted| orgs.iter().find(|o| o.id == wanted))
+            .or_else(|| orgs.first())
+            .ok_or(CoreError::Unauthenticated(
+                "your account is not a member of any organisation; ask an owner for an invitation",
+            ))?;
+        self.start_session(user.id, org.id, req.ip, req.user_agent, req.previous_session)
+            .await
+    }
+
+    /// Creates a session for a user already proven (password checked, invitation spent).
+    pub(crate) async fn start_session(
+        &self,
+        user: testvault_domain::UserId,
+        org: OrgId,
+        ip: &str,
+        user_agent: &str,
+        previous_session: Option<&str>,
+    ) -> Result<SignedIn, CoreError> {
+        if let Some(old) = previous_session {
+            self.store().delete_session(&TokenHash::of(old).0).await?;
+        }
+        let org_row = self
+            .store()
+            .get_org(org)
+            .await?
+            .ok_or(CoreError::NotFound("organisation"))?;
+        let now = time::now();
+        let token = SecretToken::generate()?;
+        let ua: String = user_agent.chars().take(300).collect();
+        self.store()
+            .create_session(NewSession {
+                id_hash: &token.hash().0,
+                public_id: Uuid::new_v4(),
+                user,
+                org,
+                now,
+                expires_at: now + org_row.policy.absolute_secs,
+                ip,
+                user_agent: &ua,
+            })
+            .await?;
+        let principal = self
+            .authenticate_session(token.expose())
+            .await?;
+        tracing::info!(user.id = %user, org.id = %org, "signed in");
+        Ok(SignedIn {
+            token,
+            principal,
+            max_age_secs: org_row.policy.absolute_secs,
+        })
+    }
+
+    /// The principal behind a session cookie, if the session is live. Ends sessions that ran past
+    /// their org's idle or absolute timeout (as configured now, not when they began).
+    pub async fn authenticate_session(&self, cookie: &str) -> Result<Principal, CoreError> {
+        const EXPIRED: CoreError = CoreError::Unauthenticated("your session has ended; sign in again");
+        let hash = TokenHash::of(cookie);
+        let s = self.store().session_auth(&hash.0).await?.ok_or(EXPIRED)?;
+        let now = time::now();
+        let absolute_end = s.expires_at.min(s.created_at + s.policy.absolute_secs);
+        let idle_end = s.last_seen_at + s.policy.idle_secs;
+        let Some(role) = s.role else {
+            self.store().delete_session(&hash.0).await?;
+            return Err(EXPIRED);
+        };
+        if now >= absolute_end || now >= idle_end {
+            self.store().delete_session(&hash.0).await?;
+            return Err(EXPIRED);
+        }
+        if now - s.last_seen_at >= TOUCH_EVERY_SECS {
+            self.store().touch_session(&hash.0, now).await?;
+        }
+        Ok(Principal {
+            user: s.user,
+            email: s.email,
+            display_name: s.display_name,
+            org: s.org,
+            org_name: s.org_name,
+            role,
+            session: s.public_id,
+            _sealed: (),
+        })
+    }
+
+    /// Ends the session behind this cookie (sign out). Unknown cookies are ignored.
+    pub async fn sign_out(&self, cookie: &str) -> Result<(), CoreError> {
+        self.store().delete_session(&TokenHash::of(cookie).0).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockouts_start_after_free_failures_and_grow() {
+        let mut s = ThrottleState::default();
+        let now = 1_000_000;
+        for _ in 0..5 {
+            s = after_failure(s, now, 5);
+            assert_eq!(s.locked_until, 0);
+        }
+        s = after_failure(s, now, 5);
+        assert_eq!(s.locked_until, now + 1);
+        s = after_failure(s, now, 5);
+        assert_eq!(s.locked_until, now + 2);
+        for _ in 0..30 {
+            s = after_failure(s, now, 5);
+        }
+        assert_eq!(s.locked_until, now + MAX_LOCK_SECS);
+    }
+
+    #[test]
+    fn old_failures_are_forgotten() {
+        let s = ThrottleState {
+            failures: 50,
+            last_failure: 0,
+            locked_until: 0,
+        };
+        assert_eq!(after_failure(s, FAILURE_MEMORY_SECS + 1, 5).failures, 1);
+    }
+}

@@ -1,0 +1,53 @@
+//! What a use case can answer besides success. Knows nothing of HTTP; the web layer maps each
+//! variant to a status once, at the edge.
+
+use testvault_domain::DomainError;
+use testvault_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Input broke a rule; names the field.
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// No valid session or credentials. The message never says which part was wrong.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// Authenticated, but the role does not allow this.
+    #[error("your role does not allow this: {0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A link or item that was valid once but is no longer (used, expired, revoked).
+    #[error("{0}")]
+    Gone(&'static str),
+    /// Too many failed attempts; try again after this many seconds.
+    #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
+    Throttled { retry_after_secs: i64 },
+    /// Anything else: logged in full, shown to clients as a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub(crate) fn internal(detail: impl Into<String>) -> Self {
+        CoreError::Internal(detail.into())
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => CoreError::Conflict(what),
+            StoreError::Stale(why) => CoreError::Gone(why),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<testvault_crypto::CryptoError> for CoreError {
+    fn from(e: testvault_crypto::CryptoError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}

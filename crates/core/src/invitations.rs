@@ -1,0 +1,182 @@
+//! Inviting people: a single-use link valid for 7 days, stored hashed. With no mail server the
+//! link is shown to the inviter and written to the log.
+
+use crate::orgs::default_display_name;
+use crate::{Allowed, Core, CoreError, SignedIn};
+use serde::Serialize;
+use testvault_crypto::{SecretToken, TokenHash};
+use testvault_domain::{
+    DomainError, Email, InvitationId, NewPassword, Permission, PersonName, Role, UserId, time,
+};
+use testvault_store::{NewInvitation, NewUser, OwnerSpec};
+
+/// A new invitation; `link` carries the secret and is shown once.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedInvitation {
+    pub id: InvitationId,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
+    pub link: String,
+}
+
+/// A pending invitation as the members page lists it (no secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct InvitationView {
+    pub id: InvitationId,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What the invitation page shows to whoever opens the link.
+#[derive(Debug, Clone)]
+pub struct InvitationInfo {
+    pub org_name: String,
+    pub email: String,
+    pub role: Role,
+    /// True when an account with this email exists: they confirm with their password.
+    pub account_exists: bool,
+}
+
+impl Core {
+    pub async fn invite_member(
+        &self,
+        allowed: Allowed<'_>,
+        email: Email,
+        role: Role,
+    ) -> Result<IssuedInvitation, CoreError> {
+        let p = allowed.require(Permission::ManageMembers)?;
+        if role > p.role {
+            return Err(DomainError::new("role", "cannot be higher than your own role").into());
+        }
+        if let Some(user) = self.store().find_user_by_email(email.as_str()).await?
+            && self.store().member_role(p.org, user.id).await?.is_some()
+        {
+            return Err(CoreError::Conflict("a member with this email"));
+        }
+        let token = SecretToken::generate()?;
+        let now = time::now();
+        let id = InvitationId::new();
+        let expires_at = now + self.settings().invitation_ttl_secs;
+        self.store()
+            .create_invitation(NewInvitation {
+                id,
+                org: p.org,
+                email: email.as_str(),
+                role,
+                token_hash: &token.hash().0,
+                invited_by: p.user,
+                now,
+                expires_at,
+            })
+            .await?;
+        let link = self.link(&format!("/invite/{}", token.expose()));
+        // No mail server yet: the log is the delivery channel, as documented in the README.
+        tracing::info!(org.id = %p.org, invitation.id = %id, invitation.link = %link, "invitation created; no mail server configured, deliver this link to the invitee");
+        Ok(IssuedInvitation {
+            id,
+            email: email.as_str().to_string(),
+            role,
+            expires_at,
+            link,
+        })
+    }
+
+    pub async fn pending_invitations(&self, allowed: Allowed<'_>) -> Result<Vec<InvitationView>, CoreError> {
+        let p = allowed.require(Permission::ManageMembers)?;
+        let rows = self.store().pending_invitations(p.org, time::now()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| InvitationView {
+                id: r.id,
+                email: r.email,
+                role: r.role,
+                invited_by: r.invited_by_name,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+            })
+            .collect())
+    }
+
+    pub async fn revoke_invitation(&self, allowed: Allowed<'_>, id: InvitationId) -> Result<(), CoreError> {
+        let p = allowed.require(Permission::ManageMembers)?;
+        if self.store().revoke_invitation(p.org, id, time::now()).await? {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound("pending invitation"))
+        }
+    }
+
+    /// What an invitation link is for, if it is still valid.
+    pub async fn invitation_info(&self, token: &str) -> Result<InvitationInfo, CoreError> {
+        let inv = self
+            .store()
+            .find_invitation(&TokenHash::of(token).0)
+            .await?
+            .ok_or(CoreError::NotFound("invitation"))?;
+        if !inv.is_pending(time::now()) {
+            return Err(CoreError::Gone("this invitation has been used, cancelled or has expired"));
+        }
+        let account_exists = self.store().find_user_by_email(&inv.email).await?.is_some();
+        Ok(InvitationInfo {
+            org_name: inv.org_name,
+            email: inv.email,
+            role: inv.role,
+            account_exists,
+        })
+    }
+
+    /// Spends the invitation and signs the invitee in to the org. A new account is created with
+    /// `display_name` and `password`; an existing account proves itself with its password.
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        display_name: Option<&str>,
+        password: &str,
+        ip: &str,
+        user_agent: &str,
+        previous_session: Option<&str>,
+    ) -> Result<SignedIn, CoreError> {
+        let info = self.invitation_info(token).await?;
+        let hash = TokenHash::of(token);
+        let existing = self.store().find_user_by_email(&info.email).await?;
+        let now = time::now();
+        let (org, user) = match existing {
+            Some(user) => {
+                let stored = user.password_hash.clone();
+                let pw = password.to_string();
+                if !crate::blocking(move || testvault_crypto::password::verify(&pw, &stored)).await? {
+                    return Err(DomainError::new("password", "is not the password of this account").into());
+                }
+                self.store().accept_invitation(&hash.0, OwnerSpec::Existing(user.id), now).await?
+            }
+            None => {
+                let email = Email::parse(&info.email)?;
+                let name = match display_name.map(str::trim).filter(|n| !n.is_empty()) {
+                    Some(n) => PersonName::parse(n)?.as_str().to_string(),
+                    None => default_display_name(&email),
+                };
+                let pw = NewPassword::parse(password)?;
+                let hashed = crate::blocking(move || testvault_crypto::password::hash(pw.expose())).await??;
+                let id = UserId::new();
+                self.store()
+                    .accept_invitation(
+                        &hash.0,
+                        OwnerSpec::New(NewUser {
+                            id,
+                            email: email.as_str(),
+                            display_name: &name,
+                            password_hash: &hashed,
+                        }),
+                        now,
+                    )
+                    .await?
+            }
+        };
+        tracing::info!(org.id = %org, user.id = %user, "invitation accepted");
+        self.start_session(user, org, ip, user_agent, previous_session).await
+    }
+}

@@ -1,0 +1,111 @@
+#![forbid(unsafe_code)]
+//! Testvault's use cases. Each takes the caller's authority first — a `Principal` turned into an
+//! `Allowed` capability by a permission check, a spendable link, or the local `Operator` — then
+//! validates, applies the rules, and calls the store. HTTP handlers and CLI commands are thin
+//! wrappers around these functions, so one rule has one code path.
+
+mod auth;
+mod error;
+mod invitations;
+mod keyring;
+mod orgs;
+mod principal;
+mod projects;
+mod sessions;
+mod settings;
+mod setup;
+
+pub use auth::{SignIn, SignedIn};
+pub use error::CoreError;
+pub use invitations::{InvitationInfo, InvitationView, IssuedInvitation};
+pub use orgs::{CreatedOrg, Operator};
+pub use principal::{Allowed, Principal};
+pub use projects::ProjectView;
+pub use sessions::SessionView;
+pub use settings::MemberView;
+pub use testvault_store as store;
+
+use keyring::Keyring;
+use std::sync::Arc;
+use testvault_crypto::MasterKey;
+use testvault_store::Store;
+
+/// Settings the use cases need from the configuration.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// The address people use to reach this server, for links (`https://testvault.example.com`).
+    pub public_url: String,
+    /// How long an invitation link stays valid.
+    pub invitation_ttl_secs: i64,
+    /// How long the first-run setup link stays valid.
+    pub setup_ttl_secs: i64,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        Self {
+            public_url: "https://127.0.0.1:8443".into(),
+            invitation_ttl_secs: 7 * 24 * 3600,
+            setup_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+/// The application: store, keys and settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keyring: Keyring,
+    settings: CoreSettings,
+}
+
+impl Core {
+    pub fn new(store: Store, master: MasterKey, settings: CoreSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keyring: Keyring::new(master),
+                settings,
+            }),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
+    }
+
+    pub fn settings(&self) -> &CoreSettings {
+        &self.inner.settings
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ready(&self) -> Result<(), CoreError> {
+        self.store().ping().await.map_err(CoreError::from)
+    }
+
+    /// Closes the database pool (graceful shutdown).
+    pub async fn close(&self) {
+        self.store().close().await;
+    }
+
+    pub(crate) fn link(&self, path: &str) -> String {
+        format!("{}{}", self.inner.settings.public_url.trim_end_matches('/'), path)
+    }
+}
+
+/// Runs a slow CPU-bound job (password hashing) off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, CoreError> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| CoreError::internal(format!("blocking task failed: {e}")))
+}

@@ -1,0 +1,125 @@
+//! Creating organisations: from the first-run setup link, or by the local operator (CLI).
+
+use crate::{Core, CoreError};
+use testvault_crypto::{DataKey, TokenHash};
+use testvault_domain::{Email, NewPassword, OrgId, OrgName, PersonName, SessionPolicy, UserId, time};
+use testvault_store::{NewOrg, NewUser, OwnerSpec};
+
+/// Authority of whoever runs admin commands on this machine. They hold the master key and the
+/// database already, so they may do anything; only the CLI makes one.
+#[derive(Debug)]
+pub struct Operator(());
+
+impl Operator {
+    /// For admin CLI commands only: bypasses permission checks by design.
+    pub fn unsafe_local_admin() -> Self {
+        Operator(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedOrg {
+    pub org: OrgId,
+    pub owner: UserId,
+    /// False when the owner's account already existed and was reused.
+    pub owner_is_new: bool,
+}
+
+/// The owner of a new org: who they are and, for a new account, their password.
+pub(crate) struct OwnerInput {
+    pub email: Email,
+    pub display_name: Option<PersonName>,
+    pub password: Option<NewPassword>,
+}
+
+impl Core {
+    /// `testvault admin create-org`: an org with an owner (an existing account is reused).
+    pub async fn create_org(
+        &self,
+        _op: &Operator,
+        name: OrgName,
+        owner_email: Email,
+        display_name: Option<PersonName>,
+        password: Option<NewPassword>,
+    ) -> Result<CreatedOrg, CoreError> {
+        let owner = OwnerInput {
+            email: owner_email,
+            display_name,
+            password,
+        };
+        self.create_org_inner(name, owner, None).await
+    }
+
+    /// Whether an account exists for this email (the CLI asks for a password only when not).
+    pub async fn account_exists(&self, _op: &Operator, email: &Email) -> Result<bool, CoreError> {
+        Ok(self.store().find_user_by_email(email.as_str()).await?.is_some())
+    }
+
+    pub(crate) async fn create_org_inner(
+        &self,
+        name: OrgName,
+        owner: OwnerInput,
+        setup_token: Option<&TokenHash>,
+    ) -> Result<CreatedOrg, CoreError> {
+        let org = OrgId::new();
+        let data_key = DataKey::generate()?;
+        let master = self.keyring().master();
+        let wrapped = master.wrap(&data_key, &org.to_string())?;
+        let existing = self.store().find_user_by_email(owner.email.as_str()).await?;
+        let password_hash = match (&existing, owner.password) {
+            (Some(_), _) => None,
+            (None, Some(pw)) => Some(crate::blocking(move || testvault_crypto::password::hash(pw.expose())).await??),
+            (None, None) => {
+                return Err(testvault_domain::DomainError::new(
+                    "password",
+                    "is required to create a new account",
+                )
+                .into());
+            }
+        };
+        let display_name = owner
+            .display_name
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|| default_display_name(&owner.email));
+        let new_user_id = UserId::new();
+        let owner_spec = match (&existing, &password_hash) {
+            (Some(u), _) => OwnerSpec::Existing(u.id),
+            (None, Some(hash)) => OwnerSpec::New(NewUser {
+                id: new_user_id,
+                email: owner.email.as_str(),
+                display_name: &display_name,
+                password_hash: hash,
+            }),
+            (None, None) => return Err(CoreError::internal("unreachable: no owner")),
+        };
+        let owner_id = self
+            .store()
+            .create_org(NewOrg {
+                id: org,
+                name: name.as_str(),
+                wrapped_key: &wrapped.0,
+                master_key_id: &master.id(),
+                policy: SessionPolicy::default(),
+                owner: owner_spec,
+                setup_token_hash: setup_token.map(|t| t.0.as_slice()),
+                now: time::now(),
+            })
+            .await?;
+        tracing::info!(org.id = %org, user.id = %owner_id, "organisation created");
+        Ok(CreatedOrg {
+            org,
+            owner: owner_id,
+            owner_is_new: existing.is_none(),
+        })
+    }
+}
+
+/// `ada.lovelace@acme.test` → `ada.lovelace`: a start the person can change later.
+pub(crate) fn default_display_name(email: &Email) -> String {
+    email
+        .as_str()
+        .split('@')
+        .next()
+        .unwrap_or(email.as_str())
+        .to_string()
+}

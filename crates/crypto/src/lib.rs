@@ -1,0 +1,13 @@
+#![forbid(unsafe_code)]
+//! Testvault's cryptography: random tokens and their hashes, password hashing, and the key
+//! hierarchy (master key → per-org data keys → sealed values).
+//!
+//! One provider, aws-lc-rs, serves TLS and everything here, so there is one crypto library to audit.
+
+pub mod hex;
+pub mod keys;
+pub mod password;
+pub mod token;
+
+pub use keys::{CryptoError, DataKey, MasterKey, SealPlace, WrappedKey};
+pub use token::{SecretToken, TokenHash};

@@ -1,0 +1,20 @@
+#![forbid(unsafe_code)]
+//! Testvault's domain: identifiers, parsed values and the rules that need no I/O.
+//!
+//! Everything here is "parse, don't validate": a value of these types is valid by construction, so
+//! the layers above never re-check it.
+
+pub mod error;
+pub mod ids;
+pub mod names;
+pub mod password;
+pub mod permission;
+pub mod settings;
+pub mod time;
+
+pub use error::DomainError;
+pub use ids::{InvitationId, OrgId, ProjectId, UserId};
+pub use names::{Email, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug};
+pub use password::NewPassword;
+pub use permission::{Permission, Role};
+pub use settings::SessionPolicy;

@@ -1,0 +1,36 @@
+//! Store errors: what went wrong in terms the use cases can act on, with the driver error kept for
+//! the log.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the value names what already exists.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The row is no longer in a state that allows this (a link already used or expired, …).
+    #[error("{0}")]
+    Stale(&'static str),
+    #[error("the database schema is at version {db}, newer than this binary's {binary}: upgrade Testvault before starting it on this database")]
+    SchemaTooNew { db: i64, binary: i64 },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("a stored value is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Turns a unique-constraint violation into `Conflict(what)`, leaving other errors as they are.
+    pub(crate) fn unique(err: sqlx::Error, what: &'static str) -> StoreError {
+        match &err {
+            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+                StoreError::Conflict(what)
+            }
+            _ => StoreError::Db(err),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#![forbid(unsafe_code)]
+//! The only place with SQL. One `Store` over SQLite (SQLCipher-encrypted, the embedded default) or
+//! PostgreSQL (scale-out), running the same statement text on both. Every tenant query filters on
+//! the caller's org id; the store never decides who may do what — `core` does.
+
+mod db;
+mod error;
+mod secret;
+mod invitations;
+pub mod migrate;
+mod orgs;
+mod projects;
+mod rows;
+mod sessions;
+mod setup;
+mod throttle;
+mod users;
+
+pub use db::{Backend, DatabaseTarget, Store};
+pub use error::StoreError;
+pub use secret::Secret;
+pub use invitations::{InvitationRow, NewInvitation};
+pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};
+pub use projects::{NewProject, ProjectRow};
+pub use sessions::{NewSession, SessionAuth, SessionRow};
+pub use throttle::ThrottleState;
+pub use users::{MemberRow, NewUser, UserRow};

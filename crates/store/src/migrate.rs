@@ -1,0 +1,132 @@
+//! Forward-only schema migrations, paired by version for SQLite and PostgreSQL and embedded in the
+//! binary. Applied at start; a database whose schema is newer than the binary is refused.
+
+use crate::db::on_db;
+use crate::{Backend, Store, StoreError};
+
+/// One schema change, in both dialects.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $file,
+            sqlite: include_str!(concat!("../../../migrations/sqlite/", $file, ".sql")),
+            postgres: include_str!(concat!("../../../migrations/postgres/", $file, ".sql")),
+        }
+    };
+}
+
+/// Every migration this binary knows, oldest first. Never edit one that has shipped: add another.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_foundation")];
+
+/// The newest schema version this binary knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL)";
+
+pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    on_db!(store, pool => sqlx::query(CREATE_TABLE).execute(pool).await.map(|_| ()))?;
+    let current = current_version(store).await?;
+    if current > latest_version() {
+        return Err(StoreError::SchemaTooNew {
+            db: current,
+            binary: latest_version(),
+        });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        apply(store, m).await?;
+    }
+    Ok(())
+}
+
+/// The highest applied version (0 on an empty database).
+pub async fn current_version(store: &Store) -> Result<i64, StoreError> {
+    let v: i64 = on_db!(store, pool => sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        .fetch_one(pool)
+        .await)?;
+    Ok(v)
+}
+
+async fn apply(store: &Store, m: &Migration) -> Result<(), StoreError> {
+    let fail = |source| StoreError::Migration {
+        version: m.version,
+        name: m.name,
+        source,
+    };
+    let (sql, is_pg) = match store.backend() {
+        Backend::Sqlite => (m.sqlite, false),
+        Backend::Postgres => (m.postgres, true),
+    };
+    on_db!(store, pool => {
+        let mut tx = pool.begin().await?;
+        if is_pg {
+            // Several instances may start at once: one migrates, the others wait, then see it done.
+            sqlx::query("SELECT pg_advisory_xact_lock(7400417)").execute(&mut *tx).await?;
+        }
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if done.is_none() {
+            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(testvault_domain::time::now())
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(migration.version = m.version, migration.name = m.name, "applied schema migration");
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn files(dialect: &str) -> BTreeSet<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(dialect);
+        std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn sqlite_and_postgres_migrations_are_paired() {
+        let sqlite = files("sqlite");
+        let postgres = files("postgres");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres, "every migration needs both dialects, same file name");
+        let embedded: BTreeSet<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
+        assert_eq!(embedded, sqlite, "every migration file must be listed in MIGRATIONS");
+    }
+
+    #[test]
+    fn versions_increase_and_match_file_names() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+        }
+    }
+}

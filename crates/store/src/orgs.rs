@@ -1,0 +1,187 @@
+//! Organisations (tenants), their wrapped data keys and security settings.
+
+use crate::db::on_db;
+use crate::{NewUser, Store, StoreError};
+use sqlx::Row;
+use testvault_domain::{OrgId, Role, SessionPolicy, UserId};
+
+/// A new org with its wrapped data key and its first owner.
+pub struct NewOrg<'a> {
+    pub id: OrgId,
+    pub name: &'a str,
+    pub wrapped_key: &'a [u8],
+    pub master_key_id: &'a str,
+    pub policy: SessionPolicy,
+    /// The owner: an existing user, or one to create in the same transaction.
+    pub owner: OwnerSpec<'a>,
+    /// The one-time setup link being spent, if this org comes from first-run setup.
+    pub setup_token_hash: Option<&'a [u8]>,
+    pub now: i64,
+}
+
+pub enum OwnerSpec<'a> {
+    Existing(UserId),
+    New(NewUser<'a>),
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgRow {
+    pub id: OrgId,
+    pub name: String,
+    pub policy: SessionPolicy,
+    pub created_at: i64,
+}
+
+/// An org as a member sees it in a list: with the member's role.
+#[derive(Debug, Clone)]
+pub struct OrgSummary {
+    pub id: OrgId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Decodes an `orgs` row; a macro so it compiles for either backend's row type.
+macro_rules! org_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<_, StoreError>(OrgRow {
+            id: OrgId(row.try_get("id")?),
+            name: row.try_get("name")?,
+            policy: SessionPolicy {
+                idle_secs: row.try_get("idle_timeout_secs")?,
+                absolute_secs: row.try_get("absolute_timeout_secs")?,
+            },
+            created_at: row.try_get("created_at")?,
+        })
+    }};
+}
+
+impl Store {
+    /// Creates the org, its key, its owner (if new) and the owner's membership in one transaction.
+    /// With `setup_token_hash`, also spends that setup link; a spent or expired link stores nothing.
+    /// Returns the owner's user id.
+    pub async fn create_org(&self, new: NewOrg<'_>) -> Result<UserId, StoreError> {
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(hash) = new.setup_token_hash {
+                let spent = sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
+                    .bind(hash)
+                    .bind(new.now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if spent == 0 {
+                    return Err(StoreError::Stale("the setup link has been used or has expired"));
+                }
+            }
+            sqlx::query("INSERT INTO orgs (id, name, name_key, idle_timeout_secs, absolute_timeout_secs, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(new.id.0)
+                .bind(new.name)
+                .bind(new.name.to_lowercase())
+                .bind(new.policy.idle_secs)
+                .bind(new.policy.absolute_secs)
+                .bind(new.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::unique(e, "an organisation with this name"))?;
+            sqlx::query("INSERT INTO org_keys (org_id, wrapped_key, master_key_id, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(new.id.0)
+                .bind(new.wrapped_key)
+                .bind(new.master_key_id)
+                .bind(new.now)
+                .execute(&mut *tx)
+                .await?;
+            let owner_id = match &new.owner {
+                OwnerSpec::Existing(id) => *id,
+                OwnerSpec::New(user) => {
+                    sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(user.id.0)
+                        .bind(user.email)
+                        .bind(user.display_name)
+                        .bind(user.password_hash)
+                        .bind(new.now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| StoreError::unique(e, "an account with this email"))?;
+                    user.id
+                }
+            };
+            sqlx::query("INSERT INTO members (org_id, user_id, role_level, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(new.id.0)
+                .bind(owner_id.0)
+                .bind(i32::from(Role::Owner.level()))
+                .bind(new.now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(owner_id)
+        })
+    }
+
+    pub async fn count_orgs(&self) -> Result<i64, StoreError> {
+        let n: i64 = on_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM orgs").fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    pub async fn find_org_by_name(&self, name: &str) -> Result<Option<OrgRow>, StoreError> {
+        on_db!(self, pool => {
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, created_at FROM orgs WHERE name_key = $1")
+                .bind(name.trim().to_lowercase())
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| org_from_row!(r)).transpose()
+        })
+    }
+
+    pub async fn get_org(&self, org: OrgId) -> Result<Option<OrgRow>, StoreError> {
+        on_db!(self, pool => {
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, created_at FROM orgs WHERE id = $1")
+                .bind(org.0)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| org_from_row!(r)).transpose()
+        })
+    }
+
+    /// The orgs a user belongs to, oldest membership first.
+    pub async fn orgs_of_user(&self, user: UserId) -> Result<Vec<OrgSummary>, StoreError> {
+        on_db!(self, pool => {
+            let rows = sqlx::query("SELECT o.id, o.name, m.role_level FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY m.created_at, o.name")
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(OrgSummary {
+                        id: OrgId(r.try_get("id")?),
+                        name: r.try_get("name")?,
+                        role: crate::rows::role(r.try_get("role_level")?)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The org's data key as wrapped by the master key, and that master key's id.
+    pub async fn wrapped_org_key(&self, org: OrgId) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        on_db!(self, pool => {
+            let row = sqlx::query("SELECT wrapped_key, master_key_id FROM org_keys WHERE org_id = $1")
+                .bind(org.0)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| Ok((r.try_get("wrapped_key")?, r.try_get("master_key_id")?))).transpose()
+        })
+    }
+
+    pub async fn set_session_policy(&self, org: OrgId, policy: SessionPolicy) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE orgs SET idle_timeout_secs = $1, absolute_timeout_secs = $2 WHERE id = $3")
+                .bind(policy.idle_secs)
+                .bind(policy.absolute_secs)
+                .bind(org.0)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! Server-side sessions, stored by the SHA-256 of their cookie value. A separate random
+//! `public_id` names a session in lists and revocation requests, so the hash never leaves here.
+
+use crate::db::on_db;
+use crate::{Store, StoreError};
+use sqlx::Row;
+use testvault_domain::{OrgId, Role, SessionPolicy, UserId};
+use uuid::Uuid;
+
+pub struct NewSession<'a> {
+    pub id_hash: &'a [u8],
+    pub public_id: Uuid,
+    pub user: UserId,
+    pub org: OrgId,
+    pub now: i64,
+    pub expires_at: i64,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub public_id: Uuid,
+    pub user: UserId,
+    pub user_email: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Everything a request needs to know about its session, in one query.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub public_id: Uuid,
+    pub user: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub org: OrgId,
+    pub org_name: String,
+    /// `None` when the membership was removed after the session began.
+    pub role: Option<Role>,
+    pub policy: SessionPolicy,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+macro_rules! session_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<_, StoreError>(SessionRow {
+            public_id: row.try_get("public_id")?,
+            user: UserId(row.try_get("user_id")?),
+            user_email: row.try_get("email")?,
+            created_at: row.try_get("created_at")?,
+            last_seen_at: row.try_get("last_seen_at")?,
+            expires_at: row.try_get("expires_at")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+        })
+    }};
+}
+
+impl Store {
+    pub async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)")
+                .bind(s.id_hash)
+                .bind(s.public_id)
+                .bind(s.user.0)
+                .bind(s.org.0)
+                .bind(s.now)
+                .bind(s.expires_at)
+                .bind(s.ip)
+                .bind(s.user_agent)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn session_auth(&self, id_hash: &[u8]) -> Result<Option<SessionAuth>, StoreError> {
+        on_db!(self, pool => {
+            let row = sqlx::query(
+                "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, \
+                 o.idle_timeout_secs, o.absolute_timeout_secs, s.created_at, s.last_seen_at, s.expires_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
+                 LEFT JOIN members m ON m.org_id = s.org_id AND m.user_id = s.user_id \
+                 WHERE s.id_hash = $1")
+                .bind(id_hash)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                None => Ok(None),
+                Some(r) => {
+                    let level: Option<i32> = r.try_get("role_level")?;
+                    Ok(Some(SessionAuth {
+                        public_id: r.try_get("public_id")?,
+                        user: UserId(r.try_get("user_id")?),
+                        email: r.try_get("email")?,
+                        display_name: r.try_get("display_name")?,
+                        org: OrgId(r.try_get("org_id")?),
+                        org_name: r.try_get("org_name")?,
+                        role: level.map(crate::rows::role).transpose()?,
+                        policy: SessionPolicy {
+                            idle_secs: r.try_get("idle_timeout_secs")?,
+                            absolute_secs: r.try_get("absolute_timeout_secs")?,
+                        },
+                        created_at: r.try_get("created_at")?,
+                        last_seen_at: r.try_get("last_seen_at")?,
+                        expires_at: r.try_get("expires_at")?,
+                    }))
+                }
+            }
+        })
+    }
+
+    pub async fn touch_session(&self, id_hash: &[u8], now: i64) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(id_hash)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &[u8]) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Live sessions in the org, newest first; only `user`'s when given.
+    pub async fn list_sessions(&self, org: OrgId, user: Option<UserId>, now: i64) -> Result<Vec<SessionRow>, StoreError> {
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT s.public_id, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.org_id = $1 AND ($2 IS NULL OR s.user_id = $2) AND s.expires_at > $3 \
+                 ORDER BY s.last_seen_at DESC")
+                .bind(org.0)
+                .bind(user.map(|u| u.0))
+                .bind(now)
+                .fetch_all(pool)
+                .await?;
+            rows.into_iter().map(|r| session_from_row!(r)).collect()
+        })
+    }
+
+    /// Ends one session of the org (only if it is `user`'s, when given). Returns whether one ended.
+    pub async fn revoke_session(&self, org: OrgId, public_id: Uuid, user: Option<UserId>) -> Result<bool, StoreError> {
+        let n = on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND public_id = $2 AND ($3 IS NULL OR user_id = $3)")
+            .bind(org.0)
+            .bind(public_id)
+            .bind(user.map(|u| u.0))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Ends every session a user has in the org. Returns how many ended.
+    pub async fn revoke_user_sessions(&self, org: OrgId, user: UserId) -> Result<u64, StoreError> {
+        let n = on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+            .bind(org.0)
+            .bind(user.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
+    /// Housekeeping: drops sessions past their absolute lifetime.
+    pub async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let n = on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+}

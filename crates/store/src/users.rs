@@ -1,0 +1,114 @@
+//! People: global user identities and their memberships in orgs.
+
+use crate::db::on_db;
+use crate::{Store, StoreError};
+use sqlx::Row;
+use testvault_domain::{OrgId, Role, UserId};
+
+/// A user to create; the password is already hashed.
+pub struct NewUser<'a> {
+    pub id: UserId,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+}
+
+#[derive(Clone)]
+pub struct UserRow {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A member of an org as its member list shows them.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub joined_at: i64,
+    pub active_sessions: i64,
+}
+
+macro_rules! user_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<_, StoreError>(UserRow {
+            id: UserId(row.try_get("id")?),
+            email: row.try_get("email")?,
+            display_name: row.try_get("display_name")?,
+            password_hash: row.try_get("password_hash")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }};
+}
+
+impl Store {
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        on_db!(self, pool => {
+            let row = sqlx::query("SELECT id, email, display_name, password_hash, created_at FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| user_from_row!(r)).transpose()
+        })
+    }
+
+    pub async fn get_user(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
+        on_db!(self, pool => {
+            let row = sqlx::query("SELECT id, email, display_name, password_hash, created_at FROM users WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| user_from_row!(r)).transpose()
+        })
+    }
+
+    /// The user's role in the org, or `None` when they are not a member.
+    pub async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>, StoreError> {
+        let level: Option<i32> = on_db!(self, pool => sqlx::query_scalar("SELECT role_level FROM members WHERE org_id = $1 AND user_id = $2")
+            .bind(org.0)
+            .bind(user.0)
+            .fetch_optional(pool)
+            .await)?;
+        level.map(crate::rows::role).transpose()
+    }
+
+    /// The org's members, with how many live sessions each has, by name.
+    pub async fn list_members(&self, org: OrgId, now: i64) -> Result<Vec<MemberRow>, StoreError> {
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT u.id, u.email, u.display_name, m.role_level, m.created_at, \
+                 (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = m.org_id AND s.expires_at > $2) AS active_sessions \
+                 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 ORDER BY u.display_name, u.email")
+                .bind(org.0)
+                .bind(now)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(MemberRow {
+                        user_id: UserId(r.try_get("id")?),
+                        email: r.try_get("email")?,
+                        display_name: r.try_get("display_name")?,
+                        role: crate::rows::role(r.try_get("role_level")?)?,
+                        joined_at: r.try_get("created_at")?,
+                        active_sessions: r.try_get("active_sessions")?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
