@@ -18,7 +18,7 @@ mod setup;
 pub use auth::{SignIn, SignedIn};
 pub use error::CoreError;
 pub use invitations::{InvitationInfo, InvitationView, IssuedInvitation};
-pub use orgs::{CreatedOrg, Operator};
+pub use orgs::{CreatedOrg, Operator, OrgView};
 pub use principal::{Allowed, Principal};
 pub use projects::ProjectView;
 pub use sessions::SessionView;

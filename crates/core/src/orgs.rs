@@ -123,3 +123,46 @@ pub(crate) fn default_display_name(email: &Email) -> String {
         .unwrap_or(email.as_str())
         .to_string()
 }
+
+/// An org the caller belongs to.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrgView {
+    pub id: OrgId,
+    pub name: String,
+    pub role: testvault_domain::Role,
+    /// True for the org this session acts in.
+    pub current: bool,
+}
+
+impl Core {
+    /// The orgs the caller belongs to (for the org switcher).
+    pub async fn my_orgs(&self, p: &crate::Principal) -> Result<Vec<OrgView>, CoreError> {
+        Ok(self
+            .store()
+            .orgs_of_user(p.user)
+            .await?
+            .into_iter()
+            .map(|o| OrgView {
+                current: o.id == p.org,
+                id: o.id,
+                name: o.name,
+                role: o.role,
+            })
+            .collect())
+    }
+
+    /// Moves the caller to another org they belong to: a new session there, this one ended.
+    pub async fn switch_org(
+        &self,
+        p: &crate::Principal,
+        org: OrgId,
+        ip: &str,
+        user_agent: &str,
+        current_cookie: &str,
+    ) -> Result<crate::SignedIn, CoreError> {
+        if self.store().member_role(org, p.user).await?.is_none() {
+            return Err(CoreError::NotFound("organisation"));
+        }
+        self.start_session(p.user, org, ip, user_agent, Some(current_cookie)).await
+    }
+}

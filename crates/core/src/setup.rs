@@ -49,3 +49,10 @@ impl Core {
         self.create_org_inner(org_name, owner, Some(&hash)).await
     }
 }
+
+impl Core {
+    /// True until the first org exists.
+    pub async fn needs_setup(&self) -> Result<bool, CoreError> {
+        Ok(self.store().count_orgs().await? == 0)
+    }
+}

@@ -1,2 +1,18 @@
 #![forbid(unsafe_code)]
-fn main() {}
+//! `testvault`: parse the command line and dispatch. Everything else lives in the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    testvault::tls::install_crypto_provider();
+    let cli = testvault::cli::Cli::parse();
+    match testvault::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("testvault: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

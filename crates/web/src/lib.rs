@@ -1,1 +1,72 @@
 #![forbid(unsafe_code)]
+//! The HTTP edge: router, middleware, extractors, error rendering, JSON API and server-rendered UI.
+//! Handlers parse input, call one `core` function and render; no rules live here.
+
+mod api;
+mod client;
+mod cookies;
+mod csrf;
+mod error;
+mod extract;
+mod headers;
+pub mod metrics;
+mod ops;
+mod statics;
+mod ui;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::net::IpAddr;
+use std::sync::Arc;
+use testvault_core::Core;
+
+pub use metrics::Metrics;
+
+/// Web settings from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Proxies whose `X-Forwarded-For` is believed; everyone else's is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub settings: Arc<WebSettings>,
+    pub metrics: Metrics,
+}
+
+/// The whole application as one router (HTTPS listener).
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit_bytes;
+    let app = Router::new()
+        .merge(ops::routes())
+        .merge(statics::routes())
+        .nest("/api/v1", api::v1::routes())
+        .merge(ui::routes())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
+        .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
+        .layer(axum::middleware::from_fn(ui::ensure_csrf_cookie))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state);
+    headers::apply(app)
+}
+
+/// The optional plain-HTTP listener: every request is redirected to the HTTPS address.
+pub fn redirect_router(https_port: u16) -> Router {
+    ops::redirect_router(https_port)
+}

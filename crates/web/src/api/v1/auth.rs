@@ -1,0 +1,89 @@
+//! Signing in and out over the API (the session cookie is the credential), and "who am I".
+
+use super::data;
+use crate::AppState;
+use crate::client::ClientInfo;
+use crate::cookies;
+use crate::error::ApiError;
+use crate::extract::{ApiAuth, ApiJson, MaybeSessionCookie};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use testvault_core::{Principal, SignIn};
+use testvault_domain::{OrgId, Permission};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    org: Option<OrgId>,
+}
+
+#[derive(Serialize)]
+pub struct Me {
+    user: testvault_domain::UserId,
+    email: String,
+    display_name: String,
+    org: OrgId,
+    org_name: String,
+    role: testvault_domain::Role,
+    permissions: Vec<Permission>,
+    session: uuid::Uuid,
+}
+
+pub fn me(p: Principal) -> Me {
+    Me {
+        permissions: Permission::ALL.into_iter().filter(|x| p.can(*x)).collect(),
+        user: p.user,
+        email: p.email,
+        display_name: p.display_name,
+        org: p.org,
+        org_name: p.org_name,
+        role: p.role,
+        session: p.session,
+    }
+}
+
+pub async fn create_session(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    MaybeSessionCookie(previous): MaybeSessionCookie,
+    ApiJson(body): ApiJson<SignInBody>,
+) -> Result<Response, ApiError> {
+    let signed_in = state
+        .core
+        .sign_in(SignIn {
+            email: &body.email,
+            password: &body.password,
+            ip: &client.ip,
+            user_agent: &client.user_agent,
+            previous_session: previous.as_deref(),
+            org: body.org,
+        })
+        .await?;
+    let cookie = cookies::session(signed_in.token.expose(), signed_in.max_age_secs).ok_or_else(crate::error::internal)?;
+    let mut resp = (StatusCode::OK, data(me(signed_in.principal))).into_response();
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+pub async fn delete_session(
+    State(state): State<AppState>,
+    MaybeSessionCookie(cookie): MaybeSessionCookie,
+) -> Result<Response, ApiError> {
+    if let Some(c) = cookie {
+        state.core.sign_out(&c).await?;
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if let Some(c) = cookies::clear_session() {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+pub async fn get_me(ApiAuth(p): ApiAuth) -> impl IntoResponse {
+    data(me(p))
+}

@@ -1,0 +1,48 @@
+//! `/api/v1`: one module per resource, handlers named `verb_noun`.
+
+mod auth;
+mod invitations;
+mod members;
+mod orgs;
+mod projects;
+mod sessions;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{delete, get, post};
+use serde::Serialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/sign-in", post(auth::create_session))
+        .route("/auth/sign-out", post(auth::delete_session))
+        .route("/me", get(auth::get_me))
+        .route("/orgs", get(orgs::list_orgs))
+        .route("/org/security", get(orgs::get_security).put(orgs::update_security))
+        .route("/org/sessions", get(sessions::list_org_sessions))
+        .route("/org/sessions/{id}", delete(sessions::delete_org_session))
+        .route("/projects", get(projects::list_projects).post(projects::create_project))
+        .route("/projects/{slug}", get(projects::get_project))
+        .route("/members", get(members::list_members))
+        .route("/members/{user}/sessions", delete(members::delete_member_sessions))
+        .route("/invitations", get(invitations::list_invitations).post(invitations::create_invitation))
+        .route("/invitations/{id}", delete(invitations::delete_invitation))
+        .route("/sessions", get(sessions::list_my_sessions))
+        .route("/sessions/{id}", delete(sessions::delete_my_session))
+}
+
+/// `{"data": …}`: every successful body has one shape.
+#[derive(Serialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+pub fn data<T>(data: T) -> axum::Json<Data<T>> {
+    axum::Json(Data { data })
+}
+
+/// Parses a path id; 404 for anything that is not one of ours.
+pub fn parse_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, crate::error::ApiError> {
+    raw.parse()
+        .map_err(|_| testvault_core::CoreError::NotFound(what).into())
+}

@@ -1,0 +1,159 @@
+//! Extractors that parse and authenticate before a handler runs, with our error format on
+//! failure: JSON bodies (415/413/400 naming the field), CSRF-checked forms, and the principal.
+
+use crate::AppState;
+use crate::cookies;
+use crate::csrf;
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
+use testvault_core::{CoreError, Principal};
+
+fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+}
+
+/// Reads the body within the configured limit; 413 past it.
+async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than {} bytes", state.settings.body_limit_bytes),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the request body could not be read")
+        }
+    })
+}
+
+/// A JSON body, parsed with a message that names the field at fault.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !content_type_is(req.headers(), "application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = body_bytes(req, state).await?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(ApiJson).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = if inner.is_syntax() || inner.is_eof() {
+                format!("malformed JSON at line {}, column {}: {inner}", inner.line(), inner.column())
+            } else if path == "." {
+                format!("invalid JSON body: {inner}")
+            } else {
+                format!("invalid value for `{path}`: {inner}")
+            };
+            let mut err = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message.clone());
+            if inner.is_data() {
+                err.field = if path != "." {
+                    Some(path)
+                } else {
+                    // serde reports a missing field at the parent: "missing field `name`".
+                    message.split('`').nth(1).map(str::to_string)
+                };
+            }
+            err
+        })
+    }
+}
+
+/// An HTML form body whose `csrf` field matches the CSRF cookie; 403 otherwise.
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "forms must be sent as application/x-www-form-urlencoded",
+            )
+            .into_response());
+        }
+        let cookie = cookies::read(req.headers(), cookies::CSRF).unwrap_or_default();
+        let bytes = body_bytes(req, state).await.map_err(IntoResponse::into_response)?;
+        let token: CsrfOnly = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfOnly { csrf: String::new() });
+        if !csrf::tokens_match(&token.csrf, &cookie) {
+            return Err(crate::ui::pages::csrf_failed_page());
+        }
+        serde_urlencoded::from_bytes(&bytes).map(CsrfForm).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("invalid form: {e}")).into_response()
+        })
+    }
+}
+
+/// The signed-in principal for an API call; 401 JSON without a live session.
+pub struct ApiAuth(pub Principal);
+
+impl FromRequestParts<AppState> for ApiAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let cookie = cookies::read(&parts.headers, cookies::SESSION)
+            .ok_or(CoreError::Unauthenticated("sign in first: this API needs a session"))?;
+        Ok(ApiAuth(state.core.authenticate_session(&cookie).await?))
+    }
+}
+
+/// The signed-in principal for a page; redirects to the sign-in page without a live session.
+pub struct PageAuth(pub Principal);
+
+impl FromRequestParts<AppState> for PageAuth {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let to_sign_in = || Redirect::to("/sign-in").into_response();
+        let Some(cookie) = cookies::read(&parts.headers, cookies::SESSION) else {
+            return Err(to_sign_in());
+        };
+        match state.core.authenticate_session(&cookie).await {
+            Ok(p) => Ok(PageAuth(p)),
+            Err(CoreError::Unauthenticated(_)) => {
+                let mut resp = to_sign_in();
+                if let Some(c) = cookies::clear_session() {
+                    resp.headers_mut().append(header::SET_COOKIE, c);
+                }
+                Err(resp)
+            }
+            Err(e) => Err(crate::ui::pages::error_page(e.into())),
+        }
+    }
+}
+
+/// The session cookie, when present (sign-out, and rotation at sign-in).
+pub struct MaybeSessionCookie(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeSessionCookie {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeSessionCookie(cookies::read(&parts.headers, cookies::SESSION)))
+    }
+}

@@ -1,0 +1,207 @@
+//! Members, invitations and "sign a member out everywhere".
+
+use super::PageCsrf;
+use super::pages::{self, Chrome, form_error, render, when};
+use crate::AppState;
+use crate::extract::{CsrfForm, PageAuth};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use testvault_core::{CoreError, IssuedInvitation, Principal};
+use testvault_domain::{Email, InvitationId, Permission, Role, UserId};
+
+pub struct MemberItem {
+    user: UserId,
+    display_name: String,
+    email: String,
+    role: String,
+    joined: String,
+    active_sessions: i64,
+}
+
+pub struct InvitationItem {
+    id: InvitationId,
+    email: String,
+    role: String,
+    invited_by: String,
+    expires: String,
+}
+
+pub struct IssuedItem {
+    email: String,
+    link: String,
+    expires: String,
+}
+
+pub struct RoleOption {
+    value: &'static str,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    chrome: Chrome,
+    org_name: String,
+    members: Vec<MemberItem>,
+    invitations: Vec<InvitationItem>,
+    roles: Vec<RoleOption>,
+    can_revoke: bool,
+    issued: Option<IssuedItem>,
+    error: Option<String>,
+    form_email: String,
+}
+
+async fn members_page(
+    state: &AppState,
+    p: &Principal,
+    csrf: &str,
+    issued: Option<IssuedInvitation>,
+    error: Option<String>,
+    form_email: String,
+) -> Response {
+    let loaded = async {
+        let members = state.core.members(p.allow(Permission::ManageMembers)?).await?;
+        let invitations = state.core.pending_invitations(p.allow(Permission::ManageMembers)?).await?;
+        let orgs = state.core.my_orgs(p).await?;
+        Ok::<_, CoreError>((members, invitations, orgs))
+    }
+    .await;
+    let (members, invitations, orgs) = match loaded {
+        Ok(v) => v,
+        Err(e) => return pages::error_page(e.into()),
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    render(
+        status,
+        &MembersPage {
+            chrome: Chrome::app("Members", "members", csrf, p, orgs),
+            org_name: p.org_name.clone(),
+            members: members
+                .into_iter()
+                .map(|m| MemberItem {
+                    user: m.user,
+                    display_name: m.display_name,
+                    email: m.email,
+                    role: m.role.to_string(),
+                    joined: when(m.joined_at),
+                    active_sessions: m.active_sessions,
+                })
+                .collect(),
+            invitations: invitations
+                .into_iter()
+                .map(|i| InvitationItem {
+                    id: i.id,
+                    email: i.email,
+                    role: i.role.to_string(),
+                    invited_by: i.invited_by.unwrap_or_else(|| "—".into()),
+                    expires: when(i.expires_at),
+                })
+                .collect(),
+            roles: Role::ALL
+                .into_iter()
+                .filter(|r| *r <= p.role)
+                .map(|r| RoleOption {
+                    value: r.name(),
+                    label: format!("{} (level {})", capitalise(r.name()), r.level()),
+                    selected: r == Role::Viewer,
+                })
+                .collect(),
+            can_revoke: p.can(Permission::ManageSessions),
+            issued: issued.map(|i| IssuedItem {
+                email: i.email,
+                link: i.link,
+                expires: when(i.expires_at),
+            }),
+            error,
+            form_email,
+        },
+    )
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+pub async fn list(State(state): State<AppState>, PageAuth(p): PageAuth, PageCsrf(csrf): PageCsrf) -> Response {
+    members_page(&state, &p, &csrf, None, None, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> Response {
+    let result = async {
+        let allowed = p.allow(Permission::ManageMembers)?;
+        let email = Email::parse(&form.email)?;
+        let role = if form.role.is_empty() { Role::Viewer } else { Role::parse(&form.role)? };
+        state.core.invite_member(allowed, email, role).await
+    }
+    .await;
+    match result {
+        Ok(issued) => members_page(&state, &p, &csrf, Some(issued), None, String::new()).await,
+        Err(e @ CoreError::Forbidden(_)) => pages::error_page(e.into()),
+        Err(e) => members_page(&state, &p, &csrf, None, Some(form_error(e)), form.email).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+/// htmx asked (it swaps the row away with an empty body); a plain form gets a redirect back.
+pub fn done(headers: &HeaderMap, back_to: &str) -> Response {
+    if headers.get("hx-request").is_some() {
+        StatusCode::OK.into_response()
+    } else {
+        Redirect::to(back_to).into_response()
+    }
+}
+
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<EmptyForm>,
+) -> Response {
+    let result = async {
+        let id: InvitationId = id.parse().map_err(|_| CoreError::NotFound("pending invitation"))?;
+        state.core.revoke_invitation(p.allow(Permission::ManageMembers)?, id).await
+    }
+    .await;
+    match result {
+        Ok(()) => done(&headers, "/members"),
+        Err(e) => pages::error_page(e.into()),
+    }
+}
+
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    CsrfForm(_): CsrfForm<EmptyForm>,
+) -> Response {
+    let result = async {
+        let user: UserId = user.parse().map_err(|_| CoreError::NotFound("member"))?;
+        state.core.revoke_member_sessions(p.allow(Permission::ManageSessions)?, user).await
+    }
+    .await;
+    match result {
+        Ok(_) => done(&headers, "/members"),
+        Err(e) => pages::error_page(e.into()),
+    }
+}
