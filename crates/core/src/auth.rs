@@ -13,7 +13,7 @@ use uuid::Uuid;
 /// Failures an account may have before lock-outs start; an IP (maybe a shared NAT) gets more.
 const ACCOUNT_FREE_FAILURES: i32 = 5;
 const IP_FREE_FAILURES: i32 = 20;
-/// Lock-outs double from 1 s up to this.
+/// Lock-outs double from 2 s up to this.
 const MAX_LOCK_SECS: i64 = 15 * 60;
 /// Failures older than this are forgotten.
 const FAILURE_MEMORY_SECS: i64 = 3600;
@@ -50,7 +50,7 @@ fn after_failure(prev: ThrottleState, now: i64, free: i32) -> ThrottleState {
     };
     let locked_until = if failures > free {
         let exp = u32::try_from(failures - free - 1).unwrap_or(u32::MAX).min(20);
-        now + (1i64 << exp).min(MAX_LOCK_SECS)
+        now + (2i64 << exp).min(MAX_LOCK_SECS)
     } else {
         0
     };
@@ -213,9 +213,9 @@ mod tests {
             assert_eq!(s.locked_until, 0);
         }
         s = after_failure(s, now, 5);
-        assert_eq!(s.locked_until, now + 1);
-        s = after_failure(s, now, 5);
         assert_eq!(s.locked_until, now + 2);
+        s = after_failure(s, now, 5);
+        assert_eq!(s.locked_until, now + 4);
         for _ in 0..30 {
             s = after_failure(s, now, 5);
         }

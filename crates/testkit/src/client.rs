@@ -1,0 +1,187 @@
+//! A browser-like HTTPS client for tests: trusts the test server's certificate, keeps cookies,
+//! follows no redirects, and fills in the CSRF token for forms.
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    cookies: Mutex<BTreeMap<String, String>>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+
+    /// The `Set-Cookie` header for `name`, whole.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+}
+
+/// A reqwest client trusting exactly `ca_pem`.
+pub fn http_client(ca_pem: &[u8]) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(ca_pem) {
+        roots.add(cert.expect("PEM certificate")).expect("add root");
+    }
+    let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) testkit Firefox/140.0")
+        .build()
+        .expect("HTTP client")
+}
+
+impl Client {
+    pub fn new(base: &str, ca_pem: &[u8]) -> Client {
+        Client {
+            http: http_client(ca_pem),
+            base: base.to_string(),
+            cookies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().ok()?.get(name).cloned()
+    }
+
+    pub fn set_cookie_value(&self, name: &str, value: &str) {
+        if let Ok(mut c) = self.cookies.lock() {
+            c.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    pub fn forget_cookie(&self, name: &str) {
+        if let Ok(mut c) = self.cookies.lock() {
+            c.remove(name);
+        }
+    }
+
+    /// The CSRF token (fetching a page first if this client has none yet).
+    pub async fn csrf(&self) -> String {
+        if let Some(t) = self.cookie("__Host-tv_csrf") {
+            return t;
+        }
+        self.get("/sign-in").await;
+        self.cookie("__Host-tv_csrf").expect("the server sets a CSRF cookie")
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .lock()
+            .map(|c| c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+            .unwrap_or_default()
+    }
+
+    /// Sends a request built on this client, with its cookies, and records new cookies.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let cookies = self.cookie_header();
+        let req = if cookies.is_empty() { req } else { req.header("cookie", cookies) };
+        let resp = req.send().await.expect("request completes");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        for sc in headers.get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+            let Some((name, rest)) = sc.split_once('=') else { continue };
+            let value = rest.split(';').next().unwrap_or("");
+            let expired = sc.contains("Max-Age=0");
+            if let Ok(mut c) = self.cookies.lock() {
+                if expired || value.is_empty() {
+                    c.remove(name);
+                } else {
+                    c.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        let body = resp.text().await.unwrap_or_default();
+        Resp { status, headers, body }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    /// A form post with this client's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let csrf = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        all.extend_from_slice(fields);
+        let body = serde_urlencoded_pairs(&all);
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        self.send(
+            self.http
+                .put(self.url(path))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// Signs in over the API with email and password.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Resp {
+        self.post_json("/api/v1/auth/sign-in", &serde_json::json!({ "email": email, "password": password }))
+            .await
+    }
+}
+
+/// `a=1&b=2`, percent-encoding what forms encode.
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
