@@ -49,7 +49,9 @@ fn after_failure(prev: ThrottleState, now: i64, free: i32) -> ThrottleState {
         prev.failures.saturating_add(1)
     };
     let locked_until = if failures > free {
-        let exp = u32::try_from(failures - free - 1).unwrap_or(u32::MAX).min(20);
+        let exp = u32::try_from(failures - free - 1)
+            .unwrap_or(u32::MAX)
+            .min(20);
         now + (2i64 << exp).min(MAX_LOCK_SECS)
     } else {
         0
@@ -71,8 +73,8 @@ impl Core {
     }
 
     pub async fn sign_in(&self, req: SignIn<'_>) -> Result<SignedIn, CoreError> {
-        let email = Email::parse(req.email)
-            .map_err(|_| CoreError::Unauthenticated(WRONG_CREDENTIALS))?;
+        let email =
+            Email::parse(req.email).map_err(|_| CoreError::Unauthenticated(WRONG_CREDENTIALS))?;
         let now = time::now();
         let (account_key, ip_key) = self.throttle_keys(email.as_str(), req.ip);
         let account = self.store().throttle_state(&account_key).await?;
@@ -90,12 +92,16 @@ impl Core {
             |u| u.password_hash.clone(),
         );
         let password = req.password.to_string();
-        let matches = crate::blocking(move || testvault_crypto::password::verify(&password, &stored)).await?;
+        let matches =
+            crate::blocking(move || testvault_crypto::password::verify(&password, &stored)).await?;
         let user = match user {
             Some(u) if matches => u,
             _ => {
                 self.store()
-                    .save_throttle_state(&account_key, after_failure(account, now, ACCOUNT_FREE_FAILURES))
+                    .save_throttle_state(
+                        &account_key,
+                        after_failure(account, now, ACCOUNT_FREE_FAILURES),
+                    )
                     .await?;
                 self.store()
                     .save_throttle_state(&ip_key, after_failure(ip, now, IP_FREE_FAILURES))
@@ -114,8 +120,14 @@ impl Core {
             .ok_or(CoreError::Unauthenticated(
                 "your account is not a member of any organisation; ask an owner for an invitation",
             ))?;
-        self.start_session(user.id, org.id, req.ip, req.user_agent, req.previous_session)
-            .await
+        self.start_session(
+            user.id,
+            org.id,
+            req.ip,
+            req.user_agent,
+            req.previous_session,
+        )
+        .await
     }
 
     /// Creates a session for a user already proven (password checked, invitation spent).
@@ -150,9 +162,7 @@ impl Core {
                 user_agent: &ua,
             })
             .await?;
-        let principal = self
-            .authenticate_session(token.expose())
-            .await?;
+        let principal = self.authenticate_session(token.expose()).await?;
         tracing::info!(user.id = %user, org.id = %org, "signed in");
         Ok(SignedIn {
             token,
@@ -164,7 +174,8 @@ impl Core {
     /// The principal behind a session cookie, if the session is live. Ends sessions that ran past
     /// their org's idle or absolute timeout (as configured now, not when they began).
     pub async fn authenticate_session(&self, cookie: &str) -> Result<Principal, CoreError> {
-        const EXPIRED: CoreError = CoreError::Unauthenticated("your session has ended; sign in again");
+        const EXPIRED: CoreError =
+            CoreError::Unauthenticated("your session has ended; sign in again");
         let hash = TokenHash::of(cookie);
         let s = self.store().session_auth(&hash.0).await?.ok_or(EXPIRED)?;
         let now = time::now();
@@ -189,13 +200,14 @@ impl Core {
             org_name: s.org_name,
             role,
             session: s.public_id,
-            _sealed: (),
         })
     }
 
     /// Ends the session behind this cookie (sign out). Unknown cookies are ignored.
     pub async fn sign_out(&self, cookie: &str) -> Result<(), CoreError> {
-        self.store().delete_session(&TokenHash::of(cookie).0).await?;
+        self.store()
+            .delete_session(&TokenHash::of(cookie).0)
+            .await?;
         Ok(())
     }
 }

@@ -85,7 +85,10 @@ impl Core {
         })
     }
 
-    pub async fn pending_invitations(&self, allowed: Allowed<'_>) -> Result<Vec<InvitationView>, CoreError> {
+    pub async fn pending_invitations(
+        &self,
+        allowed: Allowed<'_>,
+    ) -> Result<Vec<InvitationView>, CoreError> {
         let p = allowed.require(Permission::ManageMembers)?;
         let rows = self.store().pending_invitations(p.org, time::now()).await?;
         Ok(rows
@@ -101,9 +104,17 @@ impl Core {
             .collect())
     }
 
-    pub async fn revoke_invitation(&self, allowed: Allowed<'_>, id: InvitationId) -> Result<(), CoreError> {
+    pub async fn revoke_invitation(
+        &self,
+        allowed: Allowed<'_>,
+        id: InvitationId,
+    ) -> Result<(), CoreError> {
         let p = allowed.require(Permission::ManageMembers)?;
-        if self.store().revoke_invitation(p.org, id, time::now()).await? {
+        if self
+            .store()
+            .revoke_invitation(p.org, id, time::now())
+            .await?
+        {
             Ok(())
         } else {
             Err(CoreError::NotFound("pending invitation"))
@@ -118,7 +129,9 @@ impl Core {
             .await?
             .ok_or(CoreError::NotFound("invitation"))?;
         if !inv.is_pending(time::now()) {
-            return Err(CoreError::Gone("this invitation has been used, cancelled or has expired"));
+            return Err(CoreError::Gone(
+                "this invitation has been used, cancelled or has expired",
+            ));
         }
         let account_exists = self.store().find_user_by_email(&inv.email).await?.is_some();
         Ok(InvitationInfo {
@@ -148,10 +161,18 @@ impl Core {
             Some(user) => {
                 let stored = user.password_hash.clone();
                 let pw = password.to_string();
-                if !crate::blocking(move || testvault_crypto::password::verify(&pw, &stored)).await? {
-                    return Err(DomainError::new("password", "is not the password of this account").into());
+                if !crate::blocking(move || testvault_crypto::password::verify(&pw, &stored))
+                    .await?
+                {
+                    return Err(DomainError::new(
+                        "password",
+                        "is not the password of this account",
+                    )
+                    .into());
                 }
-                self.store().accept_invitation(&hash.0, OwnerSpec::Existing(user.id), now).await?
+                self.store()
+                    .accept_invitation(&hash.0, OwnerSpec::Existing(user.id), now)
+                    .await?
             }
             None => {
                 let email = Email::parse(&info.email)?;
@@ -160,7 +181,8 @@ impl Core {
                     None => default_display_name(&email),
                 };
                 let pw = NewPassword::parse(password)?;
-                let hashed = crate::blocking(move || testvault_crypto::password::hash(pw.expose())).await??;
+                let hashed = crate::blocking(move || testvault_crypto::password::hash(pw.expose()))
+                    .await??;
                 let id = UserId::new();
                 self.store()
                     .accept_invitation(
@@ -177,6 +199,7 @@ impl Core {
             }
         };
         tracing::info!(org.id = %org, user.id = %user, "invitation accepted");
-        self.start_session(user, org, ip, user_agent, previous_session).await
+        self.start_session(user, org, ip, user_agent, previous_session)
+            .await
     }
 }

@@ -25,7 +25,11 @@ impl Keyring {
     }
 
     /// The org's data key, from the cache or unwrapped from the store.
-    pub(crate) async fn data_key(&self, store: &Store, org: OrgId) -> Result<Arc<DataKey>, CoreError> {
+    pub(crate) async fn data_key(
+        &self,
+        store: &Store,
+        org: OrgId,
+    ) -> Result<Arc<DataKey>, CoreError> {
         if let Some(k) = self.cache.read().ok().and_then(|c| c.get(&org).cloned()) {
             return Ok(k);
         }
@@ -51,7 +55,12 @@ impl Keyring {
     ) -> Result<Vec<u8>, CoreError> {
         let key = self.data_key(store, org).await?;
         let org_s = org.to_string();
-        let place = SealPlace { org: &org_s, table, column, row };
+        let place = SealPlace {
+            org: &org_s,
+            table,
+            column,
+            row,
+        };
         Ok(key.seal(&place, plaintext.as_bytes())?)
     }
 
@@ -66,8 +75,14 @@ impl Keyring {
     ) -> Result<String, CoreError> {
         let key = self.data_key(store, org).await?;
         let org_s = org.to_string();
-        let place = SealPlace { org: &org_s, table, column, row };
+        let place = SealPlace {
+            org: &org_s,
+            table,
+            column,
+            row,
+        };
         let bytes = key.open(&place, sealed)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| CoreError::internal("sealed text is not UTF-8"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| CoreError::internal("sealed text is not UTF-8"))
     }
 }

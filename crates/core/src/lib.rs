@@ -97,7 +97,11 @@ impl Core {
     }
 
     pub(crate) fn link(&self, path: &str) -> String {
-        format!("{}{}", self.inner.settings.public_url.trim_end_matches('/'), path)
+        format!(
+            "{}{}",
+            self.inner.settings.public_url.trim_end_matches('/'),
+            path
+        )
     }
 }
 

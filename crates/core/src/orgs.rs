@@ -2,7 +2,9 @@
 
 use crate::{Core, CoreError};
 use testvault_crypto::{DataKey, TokenHash};
-use testvault_domain::{Email, NewPassword, OrgId, OrgName, PersonName, SessionPolicy, UserId, time};
+use testvault_domain::{
+    Email, NewPassword, OrgId, OrgName, PersonName, SessionPolicy, UserId, time,
+};
 use testvault_store::{NewOrg, NewUser, OwnerSpec};
 
 /// Authority of whoever runs admin commands on this machine. They hold the master key and the
@@ -52,7 +54,11 @@ impl Core {
 
     /// Whether an account exists for this email (the CLI asks for a password only when not).
     pub async fn account_exists(&self, _op: &Operator, email: &Email) -> Result<bool, CoreError> {
-        Ok(self.store().find_user_by_email(email.as_str()).await?.is_some())
+        Ok(self
+            .store()
+            .find_user_by_email(email.as_str())
+            .await?
+            .is_some())
     }
 
     pub(crate) async fn create_org_inner(
@@ -65,10 +71,15 @@ impl Core {
         let data_key = DataKey::generate()?;
         let master = self.keyring().master();
         let wrapped = master.wrap(&data_key, &org.to_string())?;
-        let existing = self.store().find_user_by_email(owner.email.as_str()).await?;
+        let existing = self
+            .store()
+            .find_user_by_email(owner.email.as_str())
+            .await?;
         let password_hash = match (&existing, owner.password) {
             (Some(_), _) => None,
-            (None, Some(pw)) => Some(crate::blocking(move || testvault_crypto::password::hash(pw.expose())).await??),
+            (None, Some(pw)) => Some(
+                crate::blocking(move || testvault_crypto::password::hash(pw.expose())).await??,
+            ),
             (None, None) => {
                 return Err(testvault_domain::DomainError::new(
                     "password",
@@ -163,6 +174,7 @@ impl Core {
         if self.store().member_role(org, p.user).await?.is_none() {
             return Err(CoreError::NotFound("organisation"));
         }
-        self.start_session(p.user, org, ip, user_agent, Some(current_cookie)).await
+        self.start_session(p.user, org, ip, user_agent, Some(current_cookie))
+            .await
     }
 }

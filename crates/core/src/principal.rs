@@ -5,7 +5,9 @@ use testvault_domain::{OrgId, Permission, Role, UserId};
 use uuid::Uuid;
 
 /// A signed-in member acting in one org. Only `Core::authenticate_session` makes one.
+/// `non_exhaustive`: other crates can read it but never build one.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Principal {
     pub user: UserId,
     pub email: String,
@@ -15,7 +17,6 @@ pub struct Principal {
     pub role: Role,
     /// The session this request came with (so "this session" can be marked and kept).
     pub session: Uuid,
-    pub(crate) _sealed: (),
 }
 
 impl Principal {

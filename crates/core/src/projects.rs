@@ -3,7 +3,8 @@
 use crate::{Allowed, Core, CoreError, Operator};
 use serde::Serialize;
 use testvault_domain::{
-    OrgId, OrgName, Permission, ProjectDescription, ProjectId, ProjectName, ProjectSlug, UserId, time,
+    OrgId, OrgName, Permission, ProjectDescription, ProjectId, ProjectName, ProjectSlug, UserId,
+    time,
 };
 use testvault_store::{NewProject, ProjectRow};
 
@@ -28,7 +29,8 @@ impl Core {
         description: ProjectDescription,
     ) -> Result<ProjectView, CoreError> {
         let p = allowed.require(Permission::ManageProjects)?;
-        self.insert_project(p.org, p.user, slug, name, description).await
+        self.insert_project(p.org, p.user, slug, name, description)
+            .await
     }
 
     /// `testvault admin create-project`: on behalf of the org's first owner.
@@ -53,7 +55,8 @@ impl Core {
             .filter(|m| m.role == testvault_domain::Role::Owner)
             .min_by_key(|m| m.joined_at)
             .ok_or(CoreError::NotFound("organisation owner"))?;
-        self.insert_project(org_row.id, owner.user_id, slug, name, description).await
+        self.insert_project(org_row.id, owner.user_id, slug, name, description)
+            .await
     }
 
     async fn insert_project(
@@ -70,7 +73,14 @@ impl Core {
         } else {
             Some(
                 self.keyring()
-                    .seal(self.store(), org, TABLE, DESCRIPTION, &id.to_string(), description.as_str())
+                    .seal(
+                        self.store(),
+                        org,
+                        TABLE,
+                        DESCRIPTION,
+                        &id.to_string(),
+                        description.as_str(),
+                    )
                     .await?,
             )
         };
@@ -106,7 +116,11 @@ impl Core {
         Ok(out)
     }
 
-    pub async fn get_project(&self, allowed: Allowed<'_>, slug: &str) -> Result<ProjectView, CoreError> {
+    pub async fn get_project(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+    ) -> Result<ProjectView, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let row = self
             .store()
@@ -120,7 +134,14 @@ impl Core {
         let description = match &row.description_sealed {
             Some(sealed) => {
                 self.keyring()
-                    .open(self.store(), row.org, TABLE, DESCRIPTION, &row.id.to_string(), sealed)
+                    .open(
+                        self.store(),
+                        row.org,
+                        TABLE,
+                        DESCRIPTION,
+                        &row.id.to_string(),
+                        sealed,
+                    )
                     .await?
             }
             None => String::new(),

@@ -38,7 +38,10 @@ impl Core {
 
     /// The caller's own live sessions in this org. Needs no permission: it is their own data.
     pub async fn my_sessions(&self, p: &Principal) -> Result<Vec<SessionView>, CoreError> {
-        let rows = self.store().list_sessions(p.org, Some(p.user), time::now()).await?;
+        let rows = self
+            .store()
+            .list_sessions(p.org, Some(p.user), time::now())
+            .await?;
         Ok(Self::session_views(p, rows))
     }
 
@@ -59,7 +62,11 @@ impl Core {
     }
 
     /// Ends any one session in the org.
-    pub async fn revoke_org_session(&self, allowed: Allowed<'_>, id: Uuid) -> Result<(), CoreError> {
+    pub async fn revoke_org_session(
+        &self,
+        allowed: Allowed<'_>,
+        id: Uuid,
+    ) -> Result<(), CoreError> {
         let p = allowed.require(Permission::ManageSessions)?;
         if self.store().revoke_session(p.org, id, None).await? {
             Ok(())
@@ -69,7 +76,11 @@ impl Core {
     }
 
     /// Ends all of one member's sessions in the org. Returns how many ended.
-    pub async fn revoke_member_sessions(&self, allowed: Allowed<'_>, user: UserId) -> Result<u64, CoreError> {
+    pub async fn revoke_member_sessions(
+        &self,
+        allowed: Allowed<'_>,
+        user: UserId,
+    ) -> Result<u64, CoreError> {
         let p = allowed.require(Permission::ManageSessions)?;
         let n = self.store().revoke_user_sessions(p.org, user).await?;
         tracing::info!(org.id = %p.org, user.id = %user, sessions = n, "member sessions revoked");

@@ -35,12 +35,20 @@ impl Core {
 
     pub async fn session_policy(&self, allowed: Allowed<'_>) -> Result<SessionPolicy, CoreError> {
         let p = allowed.require(Permission::ManageSecurity)?;
-        let org = self.store().get_org(p.org).await?.ok_or(CoreError::NotFound("organisation"))?;
+        let org = self
+            .store()
+            .get_org(p.org)
+            .await?
+            .ok_or(CoreError::NotFound("organisation"))?;
         Ok(org.policy)
     }
 
     /// Takes effect on every session's next request, existing sessions included.
-    pub async fn set_session_policy(&self, allowed: Allowed<'_>, policy: SessionPolicy) -> Result<(), CoreError> {
+    pub async fn set_session_policy(
+        &self,
+        allowed: Allowed<'_>,
+        policy: SessionPolicy,
+    ) -> Result<(), CoreError> {
         let p = allowed.require(Permission::ManageSecurity)?;
         self.store().set_session_policy(p.org, policy).await?;
         tracing::info!(org.id = %p.org, idle_secs = policy.idle_secs, absolute_secs = policy.absolute_secs, "session policy changed");

@@ -38,8 +38,14 @@ impl Core {
         password: NewPassword,
     ) -> Result<CreatedOrg, CoreError> {
         let hash = TokenHash::of(token);
-        if !self.store().setup_token_is_live(&hash.0, time::now()).await? {
-            return Err(CoreError::Gone("this setup link has been used or has expired"));
+        if !self
+            .store()
+            .setup_token_is_live(&hash.0, time::now())
+            .await?
+        {
+            return Err(CoreError::Gone(
+                "this setup link has been used or has expired",
+            ));
         }
         let owner = OwnerInput {
             email,

@@ -76,8 +76,8 @@ fn open_with(key: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>
         return Err(CryptoError::Open);
     }
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::Open)?);
-    let nonce =
-        Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN]).map_err(|_| CryptoError::Open)?;
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
+        .map_err(|_| CryptoError::Open)?;
     let mut in_out = Zeroizing::new(sealed[1 + NONCE_LEN..].to_vec());
     let len = key
         .open_in_place(nonce, Aad::from(aad), in_out.as_mut_slice())
@@ -105,7 +105,8 @@ impl MasterKey {
 
     /// Parses 64 hex characters and refuses keys that cannot have come from a random generator.
     pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
-        let bytes = Zeroizing::new(crate::hex::decode(text.trim()).ok_or(CryptoError::MasterKeyFormat)?);
+        let bytes =
+            Zeroizing::new(crate::hex::decode(text.trim()).ok_or(CryptoError::MasterKeyFormat)?);
         let arr: [u8; KEY_LEN] = bytes
             .as_slice()
             .try_into()
@@ -198,7 +199,11 @@ impl DataKey {
         seal_with(self.key.as_ref(), &place.aad(), plaintext)
     }
 
-    pub fn open(&self, place: &SealPlace<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open(
+        &self,
+        place: &SealPlace<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         open_with(self.key.as_ref(), &place.aad(), sealed)
     }
 }
@@ -221,16 +226,31 @@ mod tests {
         let key = DataKey::generate()?;
         let sealed = key.seal(&place("org-a", "row-1"), b"canary text")?;
         assert!(!sealed.windows(6).any(|w| w == b"canary"));
-        assert_eq!(key.open(&place("org-a", "row-1"), &sealed)?.as_slice(), b"canary text");
-        assert_eq!(key.open(&place("org-a", "row-2"), &sealed).err(), Some(CryptoError::Open));
-        assert_eq!(key.open(&place("org-b", "row-1"), &sealed).err(), Some(CryptoError::Open));
-        let other = SealPlace { column: "name", ..place("org-a", "row-1") };
+        assert_eq!(
+            key.open(&place("org-a", "row-1"), &sealed)?.as_slice(),
+            b"canary text"
+        );
+        assert_eq!(
+            key.open(&place("org-a", "row-2"), &sealed).err(),
+            Some(CryptoError::Open)
+        );
+        assert_eq!(
+            key.open(&place("org-b", "row-1"), &sealed).err(),
+            Some(CryptoError::Open)
+        );
+        let other = SealPlace {
+            column: "name",
+            ..place("org-a", "row-1")
+        };
         assert_eq!(key.open(&other, &sealed).err(), Some(CryptoError::Open));
         let mut tampered = sealed.clone();
         if let Some(last) = tampered.last_mut() {
             *last ^= 1;
         }
-        assert_eq!(key.open(&place("org-a", "row-1"), &tampered).err(), Some(CryptoError::Open));
+        assert_eq!(
+            key.open(&place("org-a", "row-1"), &tampered).err(),
+            Some(CryptoError::Open)
+        );
         Ok(())
     }
 
@@ -259,9 +279,18 @@ mod tests {
 
     #[test]
     fn master_key_parsing_refuses_weak_keys() -> Result<(), CryptoError> {
-        assert_eq!(MasterKey::from_hex("abcd").err(), Some(CryptoError::MasterKeyFormat));
-        assert!(matches!(MasterKey::from_hex(&"00".repeat(32)), Err(CryptoError::MasterKeyWeak(_))));
-        assert!(matches!(MasterKey::from_hex(&"0123456789abcdef".repeat(4)), Err(CryptoError::MasterKeyWeak(_))));
+        assert_eq!(
+            MasterKey::from_hex("abcd").err(),
+            Some(CryptoError::MasterKeyFormat)
+        );
+        assert!(matches!(
+            MasterKey::from_hex(&"00".repeat(32)),
+            Err(CryptoError::MasterKeyWeak(_))
+        ));
+        assert!(matches!(
+            MasterKey::from_hex(&"0123456789abcdef".repeat(4)),
+            Err(CryptoError::MasterKeyWeak(_))
+        ));
         let k = MasterKey::generate()?;
         let again = MasterKey::from_hex(&k.to_hex())?;
         assert_eq!(k.id(), again.id());

@@ -72,9 +72,8 @@ fn verify_inner(password: &str, stored: &str) -> Option<bool> {
 pub fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash("testvault-dummy-password-for-timing").unwrap_or_else(|_| {
-            format!("argon2id$v=19$m={M_COST},t={T_COST},p={P_COST}$00$00")
-        })
+        hash("testvault-dummy-password-for-timing")
+            .unwrap_or_else(|_| format!("argon2id$v=19$m={M_COST},t={T_COST},p={P_COST}$00$00"))
     })
 }
 
@@ -91,7 +90,10 @@ mod tests {
         assert!(verify("correct horse battery staple", &a));
         assert!(!verify("correct horse battery stapl", &a));
         assert!(!verify("x", "garbage"));
-        assert!(!verify("testvault-dummy-password-for-timing-no", dummy_hash()));
+        assert!(!verify(
+            "testvault-dummy-password-for-timing-no",
+            dummy_hash()
+        ));
         Ok(())
     }
 }

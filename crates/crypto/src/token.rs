@@ -42,7 +42,11 @@ impl std::fmt::Debug for TokenHash {
 
 impl TokenHash {
     pub fn of(presented: &str) -> Self {
-        Self(digest::digest(&digest::SHA256, presented.as_bytes()).as_ref().to_vec())
+        Self(
+            digest::digest(&digest::SHA256, presented.as_bytes())
+                .as_ref()
+                .to_vec(),
+        )
     }
 }
 

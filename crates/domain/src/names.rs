@@ -133,7 +133,8 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = raw.trim().to_lowercase();
-        let invalid = || DomainError::new("email", "must be an email address like name@example.com");
+        let invalid =
+            || DomainError::new("email", "must be an email address like name@example.com");
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
@@ -172,8 +173,20 @@ mod tests {
             Email::parse("  Owner@Acme.Test ").map(|e| e.0),
             Ok("owner@acme.test".into())
         );
-        for bad in ["", "a", "a@b", "@acme.test", "a b@acme.test", "a@acme..test", "a@@acme.test"] {
-            assert_eq!(Email::parse(bad).map_err(|e| e.field), Err("email"), "{bad}");
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@acme.test",
+            "a b@acme.test",
+            "a@acme..test",
+            "a@@acme.test",
+        ] {
+            assert_eq!(
+                Email::parse(bad).map_err(|e| e.field),
+                Err("email"),
+                "{bad}"
+            );
         }
     }
 

@@ -53,7 +53,9 @@ impl Role {
     }
 
     pub fn from_level(level: i64) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| i64::from(r.level()) == level)
+        Role::ALL
+            .into_iter()
+            .find(|r| i64::from(r.level()) == level)
     }
 
     pub fn parse(raw: &str) -> Result<Role, crate::DomainError> {

@@ -1,5 +1,6 @@
 //! Connecting to the chosen backend, and the `on_db!` macro that runs one statement text on either.
 
+use crate::Secret;
 use crate::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -7,7 +8,6 @@ use sqlx::{PgPool, SqlitePool};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
-use crate::Secret;
 
 /// Where the data lives.
 pub enum DatabaseTarget {

@@ -9,7 +9,9 @@ pub enum StoreError {
     /// The row is no longer in a state that allows this (a link already used or expired, …).
     #[error("{0}")]
     Stale(&'static str),
-    #[error("the database schema is at version {db}, newer than this binary's {binary}: upgrade Testvault before starting it on this database")]
+    #[error(
+        "the database schema is at version {db}, newer than this binary's {binary}: upgrade Testvault before starting it on this database"
+    )]
     SchemaTooNew { db: i64, binary: i64 },
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {

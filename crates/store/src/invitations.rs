@@ -85,7 +85,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn pending_invitations(&self, org: OrgId, now: i64) -> Result<Vec<InvitationRow>, StoreError> {
+    pub async fn pending_invitations(
+        &self,
+        org: OrgId,
+        now: i64,
+    ) -> Result<Vec<InvitationRow>, StoreError> {
         on_db!(self, pool => {
             let sql = const_format(SELECT, " WHERE i.org_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 ORDER BY i.created_at DESC");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -97,7 +101,10 @@ impl Store {
         })
     }
 
-    pub async fn find_invitation(&self, token_hash: &[u8]) -> Result<Option<InvitationRow>, StoreError> {
+    pub async fn find_invitation(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<InvitationRow>, StoreError> {
         on_db!(self, pool => {
             let sql = const_format(SELECT, " WHERE i.token_hash = $1");
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -154,7 +161,12 @@ impl Store {
     }
 
     /// Cancels a pending invitation of this org. Returns whether one was cancelled.
-    pub async fn revoke_invitation(&self, org: OrgId, id: InvitationId, now: i64) -> Result<bool, StoreError> {
+    pub async fn revoke_invitation(
+        &self,
+        org: OrgId,
+        id: InvitationId,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let n = on_db!(self, pool => sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL")
             .bind(now)
             .bind(org.0)

@@ -5,12 +5,12 @@
 
 mod db;
 mod error;
-mod secret;
 mod invitations;
 pub mod migrate;
 mod orgs;
 mod projects;
 mod rows;
+mod secret;
 mod sessions;
 mod setup;
 mod throttle;
@@ -18,10 +18,10 @@ mod users;
 
 pub use db::{Backend, DatabaseTarget, Store};
 pub use error::StoreError;
-pub use secret::Secret;
 pub use invitations::{InvitationRow, NewInvitation};
 pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};
 pub use projects::{NewProject, ProjectRow};
+pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};
 pub use throttle::ThrottleState;
 pub use users::{MemberRow, NewUser, UserRow};

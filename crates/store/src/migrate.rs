@@ -102,7 +102,9 @@ mod tests {
     use std::path::Path;
 
     fn files(dialect: &str) -> BTreeSet<String> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(dialect);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../migrations")
+            .join(dialect);
         std::fs::read_dir(&dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
@@ -117,9 +119,18 @@ mod tests {
         let sqlite = files("sqlite");
         let postgres = files("postgres");
         assert!(!sqlite.is_empty());
-        assert_eq!(sqlite, postgres, "every migration needs both dialects, same file name");
-        let embedded: BTreeSet<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
-        assert_eq!(embedded, sqlite, "every migration file must be listed in MIGRATIONS");
+        assert_eq!(
+            sqlite, postgres,
+            "every migration needs both dialects, same file name"
+        );
+        let embedded: BTreeSet<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.name))
+            .collect();
+        assert_eq!(
+            embedded, sqlite,
+            "every migration file must be listed in MIGRATIONS"
+        );
     }
 
     #[test]

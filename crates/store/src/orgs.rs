@@ -163,7 +163,10 @@ impl Store {
     }
 
     /// The org's data key as wrapped by the master key, and that master key's id.
-    pub async fn wrapped_org_key(&self, org: OrgId) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    pub async fn wrapped_org_key(
+        &self,
+        org: OrgId,
+    ) -> Result<Option<(Vec<u8>, String)>, StoreError> {
         on_db!(self, pool => {
             let row = sqlx::query("SELECT wrapped_key, master_key_id FROM org_keys WHERE org_id = $1")
                 .bind(org.0)
@@ -173,7 +176,11 @@ impl Store {
         })
     }
 
-    pub async fn set_session_policy(&self, org: OrgId, policy: SessionPolicy) -> Result<(), StoreError> {
+    pub async fn set_session_policy(
+        &self,
+        org: OrgId,
+        policy: SessionPolicy,
+    ) -> Result<(), StoreError> {
         on_db!(self, pool => {
             sqlx::query("UPDATE orgs SET idle_timeout_secs = $1, absolute_timeout_secs = $2 WHERE id = $3")
                 .bind(policy.idle_secs)

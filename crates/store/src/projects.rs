@@ -68,7 +68,11 @@ impl Store {
         })
     }
 
-    pub async fn find_project(&self, org: OrgId, slug: &str) -> Result<Option<ProjectRow>, StoreError> {
+    pub async fn find_project(
+        &self,
+        org: OrgId,
+        slug: &str,
+    ) -> Result<Option<ProjectRow>, StoreError> {
         on_db!(self, pool => {
             let row = sqlx::query("SELECT id, org_id, slug, name, description_sealed, created_at FROM projects WHERE org_id = $1 AND slug = $2")
                 .bind(org.0)

@@ -136,7 +136,12 @@ impl Store {
     }
 
     /// Live sessions in the org, newest first; only `user`'s when given.
-    pub async fn list_sessions(&self, org: OrgId, user: Option<UserId>, now: i64) -> Result<Vec<SessionRow>, StoreError> {
+    pub async fn list_sessions(
+        &self,
+        org: OrgId,
+        user: Option<UserId>,
+        now: i64,
+    ) -> Result<Vec<SessionRow>, StoreError> {
         on_db!(self, pool => {
             let rows = sqlx::query(
                 "SELECT s.public_id, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent \
@@ -153,7 +158,12 @@ impl Store {
     }
 
     /// Ends one session of the org (only if it is `user`'s, when given). Returns whether one ended.
-    pub async fn revoke_session(&self, org: OrgId, public_id: Uuid, user: Option<UserId>) -> Result<bool, StoreError> {
+    pub async fn revoke_session(
+        &self,
+        org: OrgId,
+        public_id: Uuid,
+        user: Option<UserId>,
+    ) -> Result<bool, StoreError> {
         let n = on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND public_id = $2 AND ($3 IS NULL OR user_id = $3)")
             .bind(org.0)
             .bind(public_id)

@@ -5,7 +5,12 @@ use crate::{Store, StoreError};
 
 impl Store {
     /// Forgets earlier setup links and remembers this one until `expires_at`.
-    pub async fn replace_setup_token(&self, hash: &[u8], now: i64, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn replace_setup_token(
+        &self,
+        hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;

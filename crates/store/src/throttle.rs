@@ -30,7 +30,11 @@ impl Store {
         })
     }
 
-    pub async fn save_throttle_state(&self, key: &[u8], s: ThrottleState) -> Result<(), StoreError> {
+    pub async fn save_throttle_state(
+        &self,
+        key: &[u8],
+        s: ThrottleState,
+    ) -> Result<(), StoreError> {
         on_db!(self, pool => {
             sqlx::query("INSERT INTO auth_throttle (key_hash, failures, last_failure, locked_until) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (key_hash) DO UPDATE SET failures = excluded.failures, last_failure = excluded.last_failure, locked_until = excluded.locked_until")

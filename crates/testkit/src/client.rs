@@ -25,7 +25,10 @@ impl Resp {
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 
     /// The `Set-Cookie` header for `name`, whole.
@@ -45,7 +48,9 @@ pub fn http_client(ca_pem: &[u8]) -> reqwest::Client {
     for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(ca_pem) {
         roots.add(cert.expect("PEM certificate")).expect("add root");
     }
-    let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
@@ -85,25 +90,41 @@ impl Client {
             return t;
         }
         self.get("/sign-in").await;
-        self.cookie("__Host-tv_csrf").expect("the server sets a CSRF cookie")
+        self.cookie("__Host-tv_csrf")
+            .expect("the server sets a CSRF cookie")
     }
 
     fn cookie_header(&self) -> String {
         self.cookies
             .lock()
-            .map(|c| c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+            .map(|c| {
+                c.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
             .unwrap_or_default()
     }
 
     /// Sends a request built on this client, with its cookies, and records new cookies.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
         let cookies = self.cookie_header();
-        let req = if cookies.is_empty() { req } else { req.header("cookie", cookies) };
+        let req = if cookies.is_empty() {
+            req
+        } else {
+            req.header("cookie", cookies)
+        };
         let resp = req.send().await.expect("request completes");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        for sc in headers.get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
-            let Some((name, rest)) = sc.split_once('=') else { continue };
+        for sc in headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            let Some((name, rest)) = sc.split_once('=') else {
+                continue;
+            };
             let value = rest.split(';').next().unwrap_or("");
             let expired = sc.contains("Max-Age=0");
             if let Ok(mut c) = self.cookies.lock() {
@@ -115,7 +136,11 @@ impl Client {
             }
         }
         let body = resp.text().await.unwrap_or_default();
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -167,8 +192,11 @@ impl Client {
 
     /// Signs in over the API with email and password.
     pub async fn sign_in(&self, email: &str, password: &str) -> Resp {
-        self.post_json("/api/v1/auth/sign-in", &serde_json::json!({ "email": email, "password": password }))
-            .await
+        self.post_json(
+            "/api/v1/auth/sign-in",
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
     }
 }
 
@@ -177,11 +205,17 @@ fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str) -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
                 b' ' => "+".to_string(),
                 _ => format!("%{b:02X}"),
             })
             .collect()
     }
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }

@@ -22,7 +22,9 @@ impl Backend {
     pub async fn postgres_available(test: &str) -> bool {
         let reachable = async {
             let opts = sqlx::postgres::PgConnectOptions::from_str(&admin_url()).ok()?;
-            let conn = tokio::time::timeout(std::time::Duration::from_secs(5), opts.connect()).await.ok()?;
+            let conn = tokio::time::timeout(std::time::Duration::from_secs(5), opts.connect())
+                .await
+                .ok()?;
             conn.ok().map(|_| ())
         }
         .await
@@ -31,7 +33,10 @@ impl Backend {
             return true;
         }
         if std::env::var_os("CI").is_some() {
-            panic!("PostgreSQL is not reachable at {} and CI is set: PostgreSQL tests must run", admin_url());
+            panic!(
+                "PostgreSQL is not reachable at {} and CI is set: PostgreSQL tests must run",
+                admin_url()
+            );
         }
         eprintln!(
             "\n!!!!! SKIPPING the PostgreSQL half of `{test}`: no server at {} (set TESTVAULT_TEST_PG). In CI this fails. !!!!!\n",
@@ -100,18 +105,24 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((name, _)) = self.pg.take() else { return };
+        let Some((name, _)) = self.pg.take() else {
+            return;
+        };
         // Drop runs outside async; use a private runtime on a plain thread.
         let handle = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     if let Ok(opts) = sqlx::postgres::PgConnectOptions::from_str(&admin_url())
                         && let Ok(mut admin) = opts.connect().await
                     {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                            .execute(&mut admin)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut admin)
+                        .await;
                     }
                 });
             }

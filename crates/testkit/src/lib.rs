@@ -1,4 +1,8 @@
 #![forbid(unsafe_code)]
+#![expect(
+    clippy::expect_used,
+    reason = "a test harness reports failure by panicking"
+)]
 //! Test harness: starts the real server on 127.0.0.1 port 0 over HTTPS, on a fresh database per
 //! test (a temporary SQLCipher file, or a PostgreSQL database created and dropped for the test),
 //! and gives tests a cookie-keeping HTTPS client that trusts the server's own certificate.
@@ -83,7 +87,11 @@ impl TestApp {
         }
     }
 
-    fn config(db: &TestDb, data_dir: &std::path::Path, adjust: impl FnOnce(Layer) -> Layer) -> Config {
+    fn config(
+        db: &TestDb,
+        data_dir: &std::path::Path,
+        adjust: impl FnOnce(Layer) -> Layer,
+    ) -> Config {
         let layer = Layer {
             data_dir: Some(data_dir.to_path_buf()),
             listen: Some("127.0.0.1:0".parse().expect("address")),
@@ -99,7 +107,9 @@ impl TestApp {
     pub async fn another_instance(&self) -> (Server, String, Vec<u8>) {
         let dir = tempfile::tempdir().expect("temp dir");
         let cfg = Self::config(&self.db, dir.path(), |l| l);
-        let server = testvault::server::start(&cfg).await.expect("second instance starts");
+        let server = testvault::server::start(&cfg)
+            .await
+            .expect("second instance starts");
         let url = format!("https://{}", server.addr);
         let ca = std::fs::read(&server.cert_path).expect("certificate readable");
         // The directory only holds the instance's own certificate; keep it for the test's life.
@@ -118,7 +128,10 @@ impl TestApp {
 
     /// Completes first-run setup through the setup page and returns the owner's signed-in client.
     pub async fn setup_owner(&self) -> Client {
-        let link = self.setup_link.clone().expect("a fresh app has a setup link");
+        let link = self
+            .setup_link
+            .clone()
+            .expect("a fresh app has a setup link");
         let path = link.trim_start_matches(&self.url).to_string();
         let owner = self.client();
         let page = owner.get(&path).await;
@@ -141,15 +154,24 @@ impl TestApp {
     /// Invites `email` (as the owner) and accepts as a new member; returns the member's client.
     pub async fn add_member(&self, owner: &Client, email: &str, password: &str) -> Client {
         let inv = owner
-            .post_json("/api/v1/invitations", &serde_json::json!({ "email": email }))
+            .post_json(
+                "/api/v1/invitations",
+                &serde_json::json!({ "email": email }),
+            )
             .await;
         assert_eq!(inv.status, 201, "invite: {}", inv.body);
-        let link = inv.json()["data"]["link"].as_str().expect("link").to_string();
+        let link = inv.json()["data"]["link"]
+            .as_str()
+            .expect("link")
+            .to_string();
         let path = link.trim_start_matches(&self.url).to_string();
         let member = self.client();
         assert_eq!(member.get(&path).await.status, 200);
         let resp = member
-            .post_form(&path, &[("display_name", "Max Member"), ("password", password)])
+            .post_form(
+                &path,
+                &[("display_name", "Max Member"), ("password", password)],
+            )
             .await;
         assert_eq!(resp.status, 303, "accept: {}", resp.body);
         member

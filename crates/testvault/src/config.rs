@@ -46,8 +46,22 @@ macro_rules! overlay {
 impl Layer {
     /// `top`'s settings win over `self`'s.
     pub fn overlay(mut self, top: Layer) -> Layer {
-        overlay!(self, top, data_dir, listen, public_url, database_url, master_key, http_redirect_listen,
-            tls_cert_file, tls_key_file, log_format, log_level, trusted_proxies, body_limit_bytes);
+        overlay!(
+            self,
+            top,
+            data_dir,
+            listen,
+            public_url,
+            database_url,
+            master_key,
+            http_redirect_listen,
+            tls_cert_file,
+            tls_key_file,
+            log_format,
+            log_level,
+            trusted_proxies,
+            body_limit_bytes
+        );
         self
     }
 }
@@ -55,8 +69,19 @@ impl Layer {
 /// Every environment variable we read (without the prefix); anything else with the prefix is
 /// reported as unknown. Secrets also have a `_FILE` form.
 const ENV_KEYS: &[&str] = &[
-    "CONFIG", "DATA_DIR", "LISTEN", "PUBLIC_URL", "DATABASE_URL", "MASTER_KEY", "HTTP_REDIRECT_LISTEN",
-    "TLS_CERT_FILE", "TLS_KEY_FILE", "LOG_FORMAT", "LOG_LEVEL", "TRUSTED_PROXIES", "BODY_LIMIT_BYTES",
+    "CONFIG",
+    "DATA_DIR",
+    "LISTEN",
+    "PUBLIC_URL",
+    "DATABASE_URL",
+    "MASTER_KEY",
+    "HTTP_REDIRECT_LISTEN",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "TRUSTED_PROXIES",
+    "BODY_LIMIT_BYTES",
 ];
 const SECRET_KEYS: &[&str] = &["DATABASE_URL", "MASTER_KEY"];
 
@@ -65,14 +90,19 @@ fn bad_env(key: &str, why: impl std::fmt::Display) -> StartError {
 }
 
 /// Reads the `TESTVAULT_*` layer from `vars`. Returns the layer and warnings for unknown names.
-pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> Result<(Layer, Vec<String>), StartError> {
+pub fn from_env(
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(Layer, Vec<String>), StartError> {
     let mut layer = Layer::default();
     let mut warnings = Vec::new();
     for (name, value) in vars {
-        let Some(key) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         let (key, value) = match key.strip_suffix("_FILE") {
             Some(base) if SECRET_KEYS.contains(&base) => {
-                let text = std::fs::read_to_string(&value).map_err(|e| bad_env(key, format!("cannot read {value}: {e}")))?;
+                let text = std::fs::read_to_string(&value)
+                    .map_err(|e| bad_env(key, format!("cannot read {value}: {e}")))?;
                 (base, text.trim().to_string())
             }
             _ => (key, value),
@@ -85,7 +115,9 @@ pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> Result<(Layer, 
             "PUBLIC_URL" => layer.public_url = Some(value),
             "DATABASE_URL" => layer.database_url = Some(value),
             "MASTER_KEY" => layer.master_key = Some(value),
-            "HTTP_REDIRECT_LISTEN" => layer.http_redirect_listen = Some(value.parse().map_err(|e| parse_err(&e))?),
+            "HTTP_REDIRECT_LISTEN" => {
+                layer.http_redirect_listen = Some(value.parse().map_err(|e| parse_err(&e))?)
+            }
             "TLS_CERT_FILE" => layer.tls_cert_file = Some(value.into()),
             "TLS_KEY_FILE" => layer.tls_key_file = Some(value.into()),
             "LOG_FORMAT" => {
@@ -106,10 +138,16 @@ pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> Result<(Layer, 
                         .collect::<Result<_, _>>()?,
                 )
             }
-            "BODY_LIMIT_BYTES" => layer.body_limit_bytes = Some(value.parse().map_err(|e| parse_err(&e))?),
+            "BODY_LIMIT_BYTES" => {
+                layer.body_limit_bytes = Some(value.parse().map_err(|e| parse_err(&e))?)
+            }
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (known: {})",
-                ENV_KEYS.iter().map(|k| format!("{ENV_PREFIX}{k}")).collect::<Vec<_>>().join(", ")
+                ENV_KEYS
+                    .iter()
+                    .map(|k| format!("{ENV_PREFIX}{k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -118,7 +156,8 @@ pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> Result<(Layer, 
 
 /// Reads a TOML config file as a layer.
 pub fn from_file(path: &Path) -> Result<Layer, StartError> {
-    let text = std::fs::read_to_string(path).map_err(StartError::io(format!("reading {}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(StartError::io(format!("reading {}", path.display())))?;
     toml::from_str(&text).map_err(|e| StartError::Config(format!("{}: {e}", path.display())))
 }
 
@@ -134,7 +173,10 @@ pub enum DatabaseChoice {
 pub enum TlsSource {
     /// Made on first start in `<data dir>/tls/`.
     SelfSigned,
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
 }
 
 /// The effective configuration.
@@ -169,7 +211,11 @@ impl Config {
     }
 
     /// Resolves the layers (defaults under `file` under `env` under `flags`) and checks them.
-    pub fn resolve(file: Option<(PathBuf, Layer)>, env: Layer, flags: Layer) -> Result<Config, StartError> {
+    pub fn resolve(
+        file: Option<(PathBuf, Layer)>,
+        env: Layer,
+        flags: Layer,
+    ) -> Result<Config, StartError> {
         let mut sources = vec!["defaults".to_string()];
         let mut merged = Layer::default();
         if let Some((path, layer)) = file {
@@ -180,10 +226,14 @@ impl Config {
         sources.push("flags".into());
         let m = merged.overlay(env).overlay(flags);
 
-        let data_dir = m.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let data_dir = m
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let listen = match m.listen {
             Some(l) => l,
-            None => DEFAULT_LISTEN.parse().map_err(|_| StartError::Config("bad default listen address".into()))?,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| StartError::Config("bad default listen address".into()))?,
         };
         let public_url = m.public_url.map(|u| u.trim_end_matches('/').to_string());
         if let Some(url) = public_url.as_deref().filter(|u| !u.starts_with("https://")) {
@@ -205,11 +255,17 @@ impl Config {
         let tls = match (m.tls_cert_file, m.tls_key_file) {
             (None, None) => TlsSource::SelfSigned,
             (Some(cert), Some(key)) => TlsSource::Files { cert, key },
-            _ => return Err(StartError::Config("tls_cert_file and tls_key_file must be given together".into())),
+            _ => {
+                return Err(StartError::Config(
+                    "tls_cert_file and tls_key_file must be given together".into(),
+                ));
+            }
         };
         let body_limit_bytes = m.body_limit_bytes.unwrap_or(1024 * 1024);
         if !(1024..=1024 * 1024 * 1024).contains(&body_limit_bytes) {
-            return Err(StartError::Config("body_limit_bytes must be between 1 KiB and 1 GiB".into()));
+            return Err(StartError::Config(
+                "body_limit_bytes must be between 1 KiB and 1 GiB".into(),
+            ));
         }
         Ok(Config {
             data_dir,
@@ -246,7 +302,10 @@ impl Config {
         }
         let (cert, key) = match &self.tls {
             TlsSource::SelfSigned => (None, None),
-            TlsSource::Files { cert, key } => (Some(cert.display().to_string()), Some(key.display().to_string())),
+            TlsSource::Files { cert, key } => (
+                Some(cert.display().to_string()),
+                Some(key.display().to_string()),
+            ),
         };
         let shown = Shown {
             data_dir: self.data_dir.display().to_string(),
@@ -258,10 +317,20 @@ impl Config {
             },
             master_key: match &self.master_key {
                 Some(_) => "<redacted> (from environment or config file)".into(),
-                None => format!("<redacted> (file {})", self.data_dir.join(crate::keyfile::MASTER_KEY_FILE).display()),
+                None => format!(
+                    "<redacted> (file {})",
+                    self.data_dir
+                        .join(crate::keyfile::MASTER_KEY_FILE)
+                        .display()
+                ),
             },
             http_redirect_listen: self.http_redirect_listen.map(|a| a.to_string()),
-            tls_cert_file: cert.or_else(|| Some(format!("{} (self-signed)", self.data_dir.join("tls/cert.pem").display()))),
+            tls_cert_file: cert.or_else(|| {
+                Some(format!(
+                    "{} (self-signed)",
+                    self.data_dir.join("tls/cert.pem").display()
+                ))
+            }),
             tls_key_file: key,
             log_format: self.log_format,
             log_level: &self.log_level,
@@ -269,13 +338,18 @@ impl Config {
             body_limit_bytes: self.body_limit_bytes,
         };
         let body = toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
-        format!("# effective configuration (layers: {})\n{body}", self.sources.join(" < "))
+        format!(
+            "# effective configuration (layers: {})\n{body}",
+            self.sources.join(" < ")
+        )
     }
 }
 
 /// `postgres://user:pass@host/db` → `postgres://user:<redacted>@host/db`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "<redacted>".into() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<redacted>".into();
+    };
     let (userinfo, host) = match rest.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
         None => (None, rest),
@@ -304,11 +378,19 @@ mod tests {
 
     #[test]
     fn layers_stack_defaults_file_env_flags() -> Result<(), StartError> {
-        let file: Layer = toml::from_str("listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\ndata_dir = \"/file\"")
-            .map_err(|e| StartError::Config(e.to_string()))?;
-        let (env, warnings) = from_env(env(&[("TESTVAULT_LISTEN", "127.0.0.1:9100"), ("TESTVAULT_DATA_DIR", "/env")]))?;
+        let file: Layer = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\ndata_dir = \"/file\"",
+        )
+        .map_err(|e| StartError::Config(e.to_string()))?;
+        let (env, warnings) = from_env(env(&[
+            ("TESTVAULT_LISTEN", "127.0.0.1:9100"),
+            ("TESTVAULT_DATA_DIR", "/env"),
+        ]))?;
         assert!(warnings.is_empty());
-        let flags = Layer { data_dir: Some("/flag".into()), ..Layer::default() };
+        let flags = Layer {
+            data_dir: Some("/flag".into()),
+            ..Layer::default()
+        };
         let cfg = Config::resolve(Some(("t.toml".into(), file)), env, flags)?;
         assert_eq!(cfg.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(cfg.log_level, "debug");
@@ -329,12 +411,21 @@ mod tests {
     fn secrets_come_from_files_and_are_redacted() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("db-url");
-        std::fs::write(&path, "postgres://app:hunter2-secret@db.internal/testvault\n")?;
+        std::fs::write(
+            &path,
+            "postgres://app:hunter2-secret@db.internal/testvault\n",
+        )?;
         let path_s = path.display().to_string();
-        let (env, _) = from_env(env(&[("TESTVAULT_DATABASE_URL_FILE", &path_s), ("TESTVAULT_MASTER_KEY", "abcd")]))?;
+        let (env, _) = from_env(env(&[
+            ("TESTVAULT_DATABASE_URL_FILE", &path_s),
+            ("TESTVAULT_MASTER_KEY", "abcd"),
+        ]))?;
         let cfg = Config::resolve(None, env, Layer::default())?;
         let shown = cfg.show();
-        assert!(shown.contains("postgres://app:<redacted>@db.internal/testvault"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:<redacted>@db.internal/testvault"),
+            "{shown}"
+        );
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains("abcd"));
         assert!(!format!("{cfg:?}").contains("hunter2"));
@@ -343,9 +434,18 @@ mod tests {
 
     #[test]
     fn refuses_plain_http_public_url_and_half_tls() {
-        let flags = Layer { public_url: Some("http://x".into()), ..Layer::default() };
-        assert!(matches!(Config::resolve(None, Layer::default(), flags), Err(StartError::Insecure(_))));
-        let flags = Layer { tls_cert_file: Some("c".into()), ..Layer::default() };
+        let flags = Layer {
+            public_url: Some("http://x".into()),
+            ..Layer::default()
+        };
+        assert!(matches!(
+            Config::resolve(None, Layer::default(), flags),
+            Err(StartError::Insecure(_))
+        ));
+        let flags = Layer {
+            tls_cert_file: Some("c".into()),
+            ..Layer::default()
+        };
         assert!(Config::resolve(None, Layer::default(), flags).is_err());
     }
 

@@ -18,7 +18,10 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), StartError> {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(StartError::io(format!("creating data directory {}", dir.display())))?;
+            .map_err(StartError::io(format!(
+                "creating data directory {}",
+                dir.display()
+            )))?;
     }
     Ok(())
 }
@@ -32,7 +35,9 @@ pub fn master_key(cfg: &Config) -> Result<MasterKey, StartError> {
     let path = cfg.data_dir.join(MASTER_KEY_FILE);
     match read_key_file(&path) {
         Ok(key) => Ok(key),
-        Err(StartError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => create_key_file(&path),
+        Err(StartError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            create_key_file(&path)
+        }
         Err(e) => Err(e),
     }
 }
@@ -55,7 +60,11 @@ fn read_key_file(path: &Path) -> Result<MasterKey, StartError> {
 
 fn create_key_file(path: &Path) -> Result<MasterKey, StartError> {
     let key = MasterKey::generate().map_err(|e| StartError::Insecure(e.to_string()))?;
-    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
     match file {
         Ok(mut f) => {
             f.write_all(format!("{}\n", key.to_hex().as_str()).as_bytes())
@@ -76,7 +85,14 @@ mod tests {
     use crate::config::Layer;
 
     fn cfg(dir: &Path) -> Result<Config, StartError> {
-        Config::resolve(None, Layer::default(), Layer { data_dir: Some(dir.into()), ..Layer::default() })
+        Config::resolve(
+            None,
+            Layer::default(),
+            Layer {
+                data_dir: Some(dir.into()),
+                ..Layer::default()
+            },
+        )
     }
 
     #[test]
@@ -84,7 +100,10 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let cfg = cfg(dir.path())?;
         let first = master_key(&cfg)?;
-        let mode = fs::metadata(dir.path().join(MASTER_KEY_FILE))?.permissions().mode() & 0o777;
+        let mode = fs::metadata(dir.path().join(MASTER_KEY_FILE))?
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(master_key(&cfg)?.id(), first.id());
         Ok(())
@@ -97,11 +116,17 @@ mod tests {
         master_key(&cfg)?;
         let path = dir.path().join(MASTER_KEY_FILE);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
-        let err = master_key(&cfg).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = master_key(&cfg)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("readable by other users"), "{err}");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
         fs::write(&path, "00".repeat(32))?;
-        let err = master_key(&cfg).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = master_key(&cfg)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("weak"), "{err}");
         Ok(())
     }

@@ -50,7 +50,8 @@ pub struct Server {
 }
 
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
-    let listener = std::net::TcpListener::bind(addr).map_err(StartError::io(format!("listening on {addr}")))?;
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(StartError::io(format!("listening on {addr}")))?;
     listener
         .set_nonblocking(true)
         .map_err(StartError::io("configuring the listener"))?;
@@ -60,7 +61,9 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
 /// Binds the listeners (port 0 picks a free port) and starts serving in the background.
 pub async fn start(cfg: &Config) -> Result<Server, StartError> {
     let listener = bind(cfg.listen)?;
-    let addr = listener.local_addr().map_err(StartError::io("reading the bound address"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(StartError::io("reading the bound address"))?;
     let core = open_core(cfg, cfg.public_url_for(addr)).await?;
     let tls = crate::tls::load(cfg)?;
     let state = AppState {
@@ -73,20 +76,25 @@ pub async fn start(cfg: &Config) -> Result<Server, StartError> {
     };
     let app = testvault_web::router(state);
     let handle = Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.config.clone()))
-        .map_err(StartError::io("starting the HTTPS listener"))?
-        .handle(handle.clone());
+    let server =
+        axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.config.clone()))
+            .map_err(StartError::io("starting the HTTPS listener"))?
+            .handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
 
     let (redirect_addr, redirect_handle) = match cfg.http_redirect_listen {
         Some(plain) => {
             let listener = bind(plain)?;
-            let bound = listener.local_addr().map_err(StartError::io("reading the bound address"))?;
+            let bound = listener
+                .local_addr()
+                .map_err(StartError::io("reading the bound address"))?;
             let handle = Handle::new();
             let server = axum_server::from_tcp(listener)
                 .map_err(StartError::io("starting the HTTP redirect listener"))?
                 .handle(handle.clone());
-            tokio::spawn(server.serve(testvault_web::redirect_router(addr.port()).into_make_service()));
+            tokio::spawn(
+                server.serve(testvault_web::redirect_router(addr.port()).into_make_service()),
+            );
             (Some(bound), Some(handle))
         }
         None => (None, None),

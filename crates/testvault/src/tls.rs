@@ -39,17 +39,22 @@ pub fn load(cfg: &Config) -> Result<Tls, StartError> {
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
         .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| StartError::Tls(format!("reading certificate {}: {e}", cert_path.display())))?;
+        .map_err(|e| {
+            StartError::Tls(format!("reading certificate {}: {e}", cert_path.display()))
+        })?;
     let leaf = certs
         .first()
         .ok_or_else(|| StartError::Tls(format!("{} holds no certificate", cert_path.display())))?;
     let fingerprint = fingerprint(leaf.as_ref());
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .map_err(|e| StartError::Tls(format!("reading private key {}: {e}", key_path.display())))?;
-    let mut config = ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| StartError::Tls(e.to_string()))?;
+    let mut config = ServerConfig::builder_with_protocol_versions(&[
+        &rustls::version::TLS13,
+        &rustls::version::TLS12,
+    ])
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| StartError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Tls {
         config: Arc::new(config),
@@ -68,9 +73,18 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
-fn make_self_signed(dir: &Path, cert_path: &Path, key_path: &Path, cfg: &Config) -> Result<(), StartError> {
+fn make_self_signed(
+    dir: &Path,
+    cert_path: &Path,
+    key_path: &Path,
+    cfg: &Config,
+) -> Result<(), StartError> {
     crate::keyfile::ensure_data_dir(dir)?;
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     let listen_ip = cfg.listen.ip();
     if !listen_ip.is_unspecified() && !names.contains(&listen_ip.to_string()) {
         names.push(listen_ip.to_string());
@@ -84,9 +98,11 @@ fn make_self_signed(dir: &Path, cert_path: &Path, key_path: &Path, cfg: &Config)
     {
         names.push(host.to_string());
     }
-    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| StartError::Tls(e.to_string()))?;
+    let certified =
+        rcgen::generate_simple_self_signed(names).map_err(|e| StartError::Tls(e.to_string()))?;
     write_private(key_path, certified.signing_key.serialize_pem().as_bytes())?;
-    fs::write(cert_path, certified.cert.pem()).map_err(StartError::io(format!("writing {}", cert_path.display())))?;
+    fs::write(cert_path, certified.cert.pem())
+        .map_err(StartError::io(format!("writing {}", cert_path.display())))?;
     tracing::info!(path = %cert_path.display(), "created a self-signed TLS certificate");
     Ok(())
 }

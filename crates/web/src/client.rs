@@ -16,7 +16,10 @@ pub struct ClientInfo {
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -39,7 +42,11 @@ impl FromRequestParts<AppState> for ClientInfo {
 
 /// The right-most address in `X-Forwarded-For` that is not a trusted proxy, when the peer itself
 /// is trusted; otherwise the peer. A client cannot spoof its IP by sending the header itself.
-fn client_ip(peer: Option<IpAddr>, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &axum::http::HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
     let peer = peer?;
     if !trusted.contains(&peer) {
         return Some(peer);
@@ -66,10 +73,16 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.9"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+        );
         let proxy: IpAddr = [10, 0, 0, 1].into();
         let stranger: IpAddr = [198, 51, 100, 7].into();
         assert_eq!(client_ip(Some(stranger), &h, &[proxy]), Some(stranger));
-        assert_eq!(client_ip(Some(proxy), &h, &[proxy]), Some([203, 0, 113, 9].into()));
+        assert_eq!(
+            client_ip(Some(proxy), &h, &[proxy]),
+            Some([203, 0, 113, 9].into())
+        );
     }
 }

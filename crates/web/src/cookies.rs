@@ -46,7 +46,10 @@ mod tests {
     #[test]
     fn reads_only_well_formed_values() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; __Host-tv_session=abc123; x=\"y\""));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __Host-tv_session=abc123; x=\"y\""),
+        );
         assert_eq!(read(&h, SESSION).as_deref(), Some("abc123"));
         assert_eq!(read(&h, "x"), None);
         assert_eq!(read(&h, CSRF), None);

@@ -51,14 +51,26 @@ impl ApiError {
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         match e {
-            CoreError::Invalid(d) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", d.message).with_field(d.field),
-            CoreError::Unauthenticated(m) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", m),
-            e @ CoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
-            e @ CoreError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            e @ CoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            CoreError::Invalid(d) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", d.message)
+                    .with_field(d.field)
+            }
+            CoreError::Unauthenticated(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", m)
+            }
+            e @ CoreError::Forbidden(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            e @ CoreError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            e @ CoreError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             CoreError::Gone(m) => ApiError::new(StatusCode::GONE, "gone", m),
             e @ CoreError::Throttled { retry_after_secs } => {
-                let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", e.to_string());
+                let mut err =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", e.to_string());
                 err.retry_after = Some(retry_after_secs.max(1));
                 err
             }
@@ -101,7 +113,12 @@ impl IntoResponse for ApiError {
 /// 404 for any unknown route: JSON under `/api`, a page elsewhere.
 pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path())).into_response()
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {}", uri.path()),
+        )
+        .into_response()
     } else {
         crate::ui::pages::not_found_page()
     }

@@ -28,10 +28,17 @@ async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("the request body is larger than {} bytes", state.settings.body_limit_bytes),
+                format!(
+                    "the request body is larger than {} bytes",
+                    state.settings.body_limit_bytes
+                ),
             )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the request body could not be read")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body could not be read",
+            )
         }
     })
 }
@@ -52,27 +59,34 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         }
         let bytes = body_bytes(req, state).await?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(ApiJson).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let message = if inner.is_syntax() || inner.is_eof() {
-                format!("malformed JSON at line {}, column {}: {inner}", inner.line(), inner.column())
-            } else if path == "." {
-                format!("invalid JSON body: {inner}")
-            } else {
-                format!("invalid value for `{path}`: {inner}")
-            };
-            let mut err = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message.clone());
-            if inner.is_data() {
-                err.field = if path != "." {
-                    Some(path)
+        serde_path_to_error::deserialize(de)
+            .map(ApiJson)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let message = if inner.is_syntax() || inner.is_eof() {
+                    format!(
+                        "malformed JSON at line {}, column {}: {inner}",
+                        inner.line(),
+                        inner.column()
+                    )
+                } else if path == "." {
+                    format!("invalid JSON body: {inner}")
                 } else {
-                    // serde reports a missing field at the parent: "missing field `name`".
-                    message.split('`').nth(1).map(str::to_string)
+                    format!("invalid value for `{path}`: {inner}")
                 };
-            }
-            err
-        })
+                let mut err =
+                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message.clone());
+                if inner.is_data() {
+                    err.field = if path != "." {
+                        Some(path)
+                    } else {
+                        // serde reports a missing field at the parent: "missing field `name`".
+                        message.split('`').nth(1).map(str::to_string)
+                    };
+                }
+                err
+            })
     }
 }
 
@@ -98,14 +112,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             .into_response());
         }
         let cookie = cookies::read(req.headers(), cookies::CSRF).unwrap_or_default();
-        let bytes = body_bytes(req, state).await.map_err(IntoResponse::into_response)?;
-        let token: CsrfOnly = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfOnly { csrf: String::new() });
+        let bytes = body_bytes(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let token: CsrfOnly = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfOnly {
+            csrf: String::new(),
+        });
         if !csrf::tokens_match(&token.csrf, &cookie) {
             return Err(crate::ui::pages::csrf_failed_page());
         }
-        serde_urlencoded::from_bytes(&bytes).map(CsrfForm).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("invalid form: {e}")).into_response()
-        })
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CsrfForm)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("invalid form: {e}"),
+                )
+                .into_response()
+            })
     }
 }
 
@@ -115,9 +140,13 @@ pub struct ApiAuth(pub Principal);
 impl FromRequestParts<AppState> for ApiAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let cookie = cookies::read(&parts.headers, cookies::SESSION)
-            .ok_or(CoreError::Unauthenticated("sign in first: this API needs a session"))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let cookie = cookies::read(&parts.headers, cookies::SESSION).ok_or(
+            CoreError::Unauthenticated("sign in first: this API needs a session"),
+        )?;
         Ok(ApiAuth(state.core.authenticate_session(&cookie).await?))
     }
 }
@@ -128,7 +157,10 @@ pub struct PageAuth(pub Principal);
 impl FromRequestParts<AppState> for PageAuth {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let to_sign_in = || Redirect::to("/sign-in").into_response();
         let Some(cookie) = cookies::read(&parts.headers, cookies::SESSION) else {
             return Err(to_sign_in());
@@ -154,6 +186,9 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSessionCookie {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(MaybeSessionCookie(cookies::read(&parts.headers, cookies::SESSION)))
+        Ok(MaybeSessionCookie(cookies::read(
+            &parts.headers,
+            cookies::SESSION,
+        )))
     }
 }

@@ -58,7 +58,10 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
         .layer(axum::middleware::from_fn(ui::ensure_csrf_cookie))
         .layer(DefaultBodyLimit::max(body_limit))

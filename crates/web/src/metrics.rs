@@ -10,7 +10,9 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Latency {
@@ -34,11 +36,16 @@ pub struct Metrics {
 
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
-        let Ok(mut reg) = self.inner.lock() else { return };
+        let Ok(mut reg) = self.inner.lock() else {
+            return;
+        };
         *reg.requests
             .entry((method.to_string(), route.to_string(), status))
             .or_default() += 1;
-        let h = reg.latency.entry((method.to_string(), route.to_string())).or_default();
+        let h = reg
+            .latency
+            .entry((method.to_string(), route.to_string()))
+            .or_default();
         for (i, le) in BUCKETS.iter().enumerate() {
             if secs <= *le {
                 h.buckets[i] += 1;
@@ -51,11 +58,18 @@ impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let Ok(reg) = self.inner.lock() else { return out };
-        out.push_str("# HELP testvault_http_requests_total HTTP requests answered, by route and status.\n");
+        let Ok(reg) = self.inner.lock() else {
+            return out;
+        };
+        out.push_str(
+            "# HELP testvault_http_requests_total HTTP requests answered, by route and status.\n",
+        );
         out.push_str("# TYPE testvault_http_requests_total counter\n");
         for ((m, r, s), n) in &reg.requests {
-            let _ = writeln!(out, "testvault_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{s}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "testvault_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{s}\"}} {n}"
+            );
         }
         out.push_str("# HELP testvault_http_request_duration_seconds Time to answer HTTP requests, by route.\n");
         out.push_str("# TYPE testvault_http_request_duration_seconds histogram\n");
@@ -67,9 +81,21 @@ impl Metrics {
                     h.buckets[i]
                 );
             }
-            let _ = writeln!(out, "testvault_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "testvault_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{r}\"}} {}", h.sum);
-            let _ = writeln!(out, "testvault_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "testvault_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "testvault_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{r}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "testvault_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {}",
+                h.count
+            );
         }
         out
     }
@@ -85,8 +111,11 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let start = Instant::now();
     let resp = next.run(req).await;
-    state
-        .metrics
-        .observe(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    state.metrics.observe(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     resp
 }

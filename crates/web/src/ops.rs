@@ -46,7 +46,11 @@ pub fn redirect_router(https_port: u16) -> Router {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name))
-            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c)))
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c))
+            })
             .unwrap_or("localhost")
             .to_string();
         let path = uri.path_and_query().map_or("/", |p| p.as_str());

@@ -6,7 +6,9 @@ use crate::config::Config;
 use clap::Subcommand;
 use std::path::PathBuf;
 use testvault_core::{CoreError, Operator};
-use testvault_domain::{Email, NewPassword, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug};
+use testvault_domain::{
+    Email, NewPassword, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -52,13 +54,16 @@ fn read_password(file: Option<&PathBuf>) -> Result<NewPassword, StartError> {
     let raw = match file {
         Some(path) => {
             let text = zeroize::Zeroizing::new(
-                std::fs::read_to_string(path).map_err(StartError::io(format!("reading {}", path.display())))?,
+                std::fs::read_to_string(path)
+                    .map_err(StartError::io(format!("reading {}", path.display())))?,
             );
             text.lines().next().unwrap_or("").to_string()
         }
         None => {
             let first = rpassword::prompt_password("Password for the new owner account: ")
-                .map_err(StartError::io("reading the password (no terminal? use --password-file)"))?;
+                .map_err(StartError::io(
+                    "reading the password (no terminal? use --password-file)",
+                ))?;
             let again = rpassword::prompt_password("Repeat the password: ")
                 .map_err(StartError::io("reading the password"))?;
             if first != again {
@@ -82,19 +87,29 @@ pub async fn run(cfg: &Config, cmd: AdminCommand) -> Result<(), StartError> {
         } => {
             let name = OrgName::parse(&name).map_err(invalid)?;
             let email = Email::parse(&owner_email).map_err(invalid)?;
-            let display = owner_name.as_deref().map(PersonName::parse).transpose().map_err(invalid)?;
+            let display = owner_name
+                .as_deref()
+                .map(PersonName::parse)
+                .transpose()
+                .map_err(invalid)?;
             let password = if core.account_exists(&op, &email).await? {
                 None
             } else {
                 Some(read_password(password_file.as_ref())?)
             };
-            let created = core.create_org(&op, name.clone(), email.clone(), display, password).await?;
+            let created = core
+                .create_org(&op, name.clone(), email.clone(), display, password)
+                .await?;
             println!(
                 "Created organisation {} (id {}) with owner {}{}.",
                 name,
                 created.org,
                 email,
-                if created.owner_is_new { " (new account)" } else { " (existing account)" }
+                if created.owner_is_new {
+                    " (new account)"
+                } else {
+                    " (existing account)"
+                }
             );
             Ok(())
         }
@@ -108,8 +123,13 @@ pub async fn run(cfg: &Config, cmd: AdminCommand) -> Result<(), StartError> {
             let slug = ProjectSlug::parse(&slug).map_err(invalid)?;
             let name = ProjectName::parse(&name).map_err(invalid)?;
             let description = ProjectDescription::parse(&description).map_err(invalid)?;
-            let project = core.create_project_as_operator(&op, &org, slug, name, description).await?;
-            println!("Created project {} ({}) in {}.", project.name, project.slug, org);
+            let project = core
+                .create_project_as_operator(&op, &org, slug, name, description)
+                .await?;
+            println!(
+                "Created project {} ({}) in {}.",
+                project.name, project.slug, org
+            );
             Ok(())
         }
         AdminCommand::SetupLink => match core.issue_setup_link().await? {

@@ -11,7 +11,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "testvault", version, about = "Self-hosted, security-first test management and test results")]
+#[command(
+    name = "testvault",
+    version,
+    about = "Self-hosted, security-first test management and test results"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -113,7 +117,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     let level = match &cli.command {
         Command::Serve => cfg.log_level.clone(),
         // Admin output is for people: only warnings unless asked for more.
-        _ => cli.global.log_level.clone().unwrap_or_else(|| "warn".into()),
+        _ => cli
+            .global
+            .log_level
+            .clone()
+            .unwrap_or_else(|| "warn".into()),
     };
     crate::logging::init(cfg.log_format, &level);
     for w in warnings {

@@ -11,8 +11,12 @@ const GRACE: Duration = Duration::from_secs(30);
 pub async fn run(cfg: &Config) -> Result<(), StartError> {
     let server = crate::server::start(cfg).await?;
     let db = match &cfg.database {
-        DatabaseChoice::Sqlite(path) => format!("SQLite, encrypted (SQLCipher), at {}", path.display()),
-        DatabaseChoice::Postgres(url) => format!("PostgreSQL at {}", crate::config::redact_url(url.expose())),
+        DatabaseChoice::Sqlite(path) => {
+            format!("SQLite, encrypted (SQLCipher), at {}", path.display())
+        }
+        DatabaseChoice::Postgres(url) => {
+            format!("PostgreSQL at {}", crate::config::redact_url(url.expose()))
+        }
     };
     let mut banner = format!(
         "Testvault {} is running\n  URL:          https://{}\n  Certificate:  SHA-256 {}\n                ({})\n  Data:         {}\n  Database:     {}\n",
@@ -24,7 +28,9 @@ pub async fn run(cfg: &Config) -> Result<(), StartError> {
         db,
     );
     if let Some(plain) = server.redirect_addr {
-        banner.push_str(&format!("  HTTP:         http://{plain} redirects to HTTPS\n"));
+        banner.push_str(&format!(
+            "  HTTP:         http://{plain} redirects to HTTPS\n"
+        ));
     }
     if let Some(url) = &cfg.public_url {
         banner.push_str(&format!("  Public URL:   {url}\n"));
@@ -51,7 +57,10 @@ pub async fn run(cfg: &Config) -> Result<(), StartError> {
 
 async fn wait_for_stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -26,7 +26,10 @@ fn signed_in_redirect(signed: SignedIn, to: &str) -> Response {
     }
 }
 
-pub async fn home(State(state): State<AppState>, MaybeSessionCookie(cookie): MaybeSessionCookie) -> Response {
+pub async fn home(
+    State(state): State<AppState>,
+    MaybeSessionCookie(cookie): MaybeSessionCookie,
+) -> Response {
     if let Some(c) = cookie
         && state.core.authenticate_session(&c).await.is_ok()
     {
@@ -155,7 +158,11 @@ fn setup_link_dead() -> Response {
     )
 }
 
-pub async fn setup_page(State(state): State<AppState>, PageCsrf(csrf): PageCsrf, Path(token): Path<String>) -> Response {
+pub async fn setup_page(
+    State(state): State<AppState>,
+    PageCsrf(csrf): PageCsrf,
+    Path(token): Path<String>,
+) -> Response {
     match plausible_token(&token) {
         true => match state.core.setup_link_is_live(&token).await {
             Ok(true) => render(
@@ -199,7 +206,10 @@ pub async fn setup(
         let name = PersonName::parse(&form.display_name)?;
         let email = Email::parse(&form.email)?;
         let password = NewPassword::parse(&form.password)?;
-        let created = state.core.complete_setup(&token, org, email.clone(), name, password).await?;
+        let created = state
+            .core
+            .complete_setup(&token, org, email.clone(), name, password)
+            .await?;
         state
             .core
             .sign_in(SignIn {
@@ -251,7 +261,11 @@ fn invitation_dead() -> Response {
     )
 }
 
-pub async fn invite_page(State(state): State<AppState>, PageCsrf(csrf): PageCsrf, Path(token): Path<String>) -> Response {
+pub async fn invite_page(
+    State(state): State<AppState>,
+    PageCsrf(csrf): PageCsrf,
+    Path(token): Path<String>,
+) -> Response {
     if !plausible_token(&token) {
         return invitation_dead();
     }

@@ -64,8 +64,14 @@ async fn members_page(
     form_email: String,
 ) -> Response {
     let loaded = async {
-        let members = state.core.members(p.allow(Permission::ManageMembers)?).await?;
-        let invitations = state.core.pending_invitations(p.allow(Permission::ManageMembers)?).await?;
+        let members = state
+            .core
+            .members(p.allow(Permission::ManageMembers)?)
+            .await?;
+        let invitations = state
+            .core
+            .pending_invitations(p.allow(Permission::ManageMembers)?)
+            .await?;
         let orgs = state.core.my_orgs(p).await?;
         Ok::<_, CoreError>((members, invitations, orgs))
     }
@@ -74,7 +80,11 @@ async fn members_page(
         Ok(v) => v,
         Err(e) => return pages::error_page(e.into()),
     };
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     render(
         status,
         &MembersPage {
@@ -124,10 +134,16 @@ async fn members_page(
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
-pub async fn list(State(state): State<AppState>, PageAuth(p): PageAuth, PageCsrf(csrf): PageCsrf) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+) -> Response {
     members_page(&state, &p, &csrf, None, None, String::new()).await
 }
 
@@ -147,7 +163,11 @@ pub async fn invite(
     let result = async {
         let allowed = p.allow(Permission::ManageMembers)?;
         let email = Email::parse(&form.email)?;
-        let role = if form.role.is_empty() { Role::Viewer } else { Role::parse(&form.role)? };
+        let role = if form.role.is_empty() {
+            Role::Viewer
+        } else {
+            Role::parse(&form.role)?
+        };
         state.core.invite_member(allowed, email, role).await
     }
     .await;
@@ -178,8 +198,13 @@ pub async fn revoke_invitation(
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Response {
     let result = async {
-        let id: InvitationId = id.parse().map_err(|_| CoreError::NotFound("pending invitation"))?;
-        state.core.revoke_invitation(p.allow(Permission::ManageMembers)?, id).await
+        let id: InvitationId = id
+            .parse()
+            .map_err(|_| CoreError::NotFound("pending invitation"))?;
+        state
+            .core
+            .revoke_invitation(p.allow(Permission::ManageMembers)?, id)
+            .await
     }
     .await;
     match result {
@@ -197,7 +222,10 @@ pub async fn revoke_sessions(
 ) -> Response {
     let result = async {
         let user: UserId = user.parse().map_err(|_| CoreError::NotFound("member"))?;
-        state.core.revoke_member_sessions(p.allow(Permission::ManageSessions)?, user).await
+        state
+            .core
+            .revoke_member_sessions(p.allow(Permission::ManageSessions)?, user)
+            .await
     }
     .await;
     match result {

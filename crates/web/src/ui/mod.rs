@@ -25,18 +25,30 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
         .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
-        .route("/invite/{token}", get(auth::invite_page).post(auth::accept_invite))
+        .route(
+            "/invite/{token}",
+            get(auth::invite_page).post(auth::accept_invite),
+        )
         .route("/orgs/switch", post(auth::switch_org))
         .route("/projects", get(projects::list).post(projects::create))
         .route("/projects/{slug}", get(projects::show))
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))
-        .route("/members/invitations/{id}/revoke", post(members::revoke_invitation))
-        .route("/members/{user}/sessions/revoke", post(members::revoke_sessions))
+        .route(
+            "/members/invitations/{id}/revoke",
+            post(members::revoke_invitation),
+        )
+        .route(
+            "/members/{user}/sessions/revoke",
+            post(members::revoke_sessions),
+        )
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}/revoke", post(sessions::revoke_mine))
         .route("/org/sessions/{id}/revoke", post(sessions::revoke_any))
-        .route("/settings/security", get(security::show).post(security::update))
+        .route(
+            "/settings/security",
+            get(security::show).post(security::update),
+        )
 }
 
 /// The CSRF token for this browser, put in every form.
@@ -59,10 +71,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCsrf {
 /// Gives every browser a CSRF cookie on its first request, so the first form it sees already
 /// carries a token that will match.
 pub async fn ensure_csrf_cookie(mut req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/api/") || cookies::read(req.headers(), cookies::CSRF).is_some() {
+    if req.uri().path().starts_with("/api/")
+        || cookies::read(req.headers(), cookies::CSRF).is_some()
+    {
         return next.run(req).await;
     }
-    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     req.extensions_mut().insert(PageCsrf(token.clone()));
     let mut resp = next.run(req).await;
     if let Some(c) = cookies::csrf(&token) {

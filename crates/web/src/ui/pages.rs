@@ -46,7 +46,13 @@ impl Chrome {
     }
 
     /// For signed-in pages: adds the navigation for this principal.
-    pub fn app(title: &str, section: &'static str, csrf: &str, p: &Principal, orgs: Vec<OrgView>) -> Self {
+    pub fn app(
+        title: &str,
+        section: &'static str,
+        csrf: &str,
+        p: &Principal,
+        orgs: Vec<OrgView>,
+    ) -> Self {
         Self {
             section,
             nav: Some(Nav {
@@ -84,7 +90,12 @@ struct MessagePage {
 }
 
 /// A standalone message page (no navigation).
-pub fn message_page(status: StatusCode, heading: &str, message: &str, action: Option<(&str, &str)>) -> Response {
+pub fn message_page(
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+    action: Option<(&str, &str)>,
+) -> Response {
     render(
         status,
         &MessagePage {
@@ -124,7 +135,12 @@ pub fn error_page(err: ApiError) -> Response {
         s if s.is_server_error() => ("Something went wrong", err.message),
         _ => ("That did not work", err.message),
     };
-    message_page(err.status, heading, &message, Some(("/", "Go to Testvault")))
+    message_page(
+        err.status,
+        heading,
+        &message,
+        Some(("/", "Go to Testvault")),
+    )
 }
 
 /// The message a form shows for a failed use case; internal errors are logged, not shown.

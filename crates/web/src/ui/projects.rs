@@ -40,7 +40,13 @@ pub struct CreateForm {
     description: String,
 }
 
-async fn projects_page(state: &AppState, p: &Principal, csrf: &str, form: CreateForm, error: Option<String>) -> Response {
+async fn projects_page(
+    state: &AppState,
+    p: &Principal,
+    csrf: &str,
+    form: CreateForm,
+    error: Option<String>,
+) -> Response {
     let projects = match p.allow(Permission::ReadProjects) {
         Ok(allowed) => state.core.list_projects(allowed).await,
         Err(e) => Err(e),
@@ -48,7 +54,11 @@ async fn projects_page(state: &AppState, p: &Principal, csrf: &str, form: Create
     let orgs = state.core.my_orgs(p).await;
     match (projects, orgs) {
         (Ok(projects), Ok(orgs)) => render(
-            if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+            if error.is_some() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            },
             &ProjectsPage {
                 chrome: Chrome::app("Projects", "projects", csrf, p, orgs),
                 org_name: p.org_name.clone(),
@@ -72,7 +82,11 @@ async fn projects_page(state: &AppState, p: &Principal, csrf: &str, form: Create
     }
 }
 
-pub async fn list(State(state): State<AppState>, PageAuth(p): PageAuth, PageCsrf(csrf): PageCsrf) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+) -> Response {
     projects_page(&state, &p, &csrf, CreateForm::default(), None).await
 }
 
@@ -87,7 +101,10 @@ pub async fn create(
         let slug = ProjectSlug::parse(&form.slug)?;
         let name = ProjectName::parse(&form.name)?;
         let description = ProjectDescription::parse(&form.description)?;
-        state.core.create_project(allowed, slug, name, description).await
+        state
+            .core
+            .create_project(allowed, slug, name, description)
+            .await
     }
     .await;
     match result {

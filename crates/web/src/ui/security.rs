@@ -32,7 +32,10 @@ async fn page(
     notice: Option<String>,
 ) -> Response {
     let loaded = async {
-        let policy = state.core.session_policy(p.allow(Permission::ManageSecurity)?).await?;
+        let policy = state
+            .core
+            .session_policy(p.allow(Permission::ManageSecurity)?)
+            .await?;
         let orgs = state.core.my_orgs(p).await?;
         Ok::<_, CoreError>((policy, orgs))
     }
@@ -40,10 +43,17 @@ async fn page(
     match loaded {
         Ok((policy, orgs)) => {
             let (idle, absolute) = values.unwrap_or_else(|| {
-                (policy.idle_minutes().to_string(), policy.absolute_hours().to_string())
+                (
+                    policy.idle_minutes().to_string(),
+                    policy.absolute_hours().to_string(),
+                )
             });
             render(
-                if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+                if error.is_some() {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::OK
+                },
                 &SecurityPage {
                     chrome: Chrome::app("Security settings", "security", csrf, p, orgs),
                     org_name: p.org_name.clone(),
@@ -58,7 +68,11 @@ async fn page(
     }
 }
 
-pub async fn show(State(state): State<AppState>, PageAuth(p): PageAuth, PageCsrf(csrf): PageCsrf) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+) -> Response {
     page(&state, &p, &csrf, None, None, None).await
 }
 
@@ -89,7 +103,19 @@ pub async fn update(
     }
     .await;
     match result {
-        Ok(()) => page(&state, &p, &csrf, None, None, Some("Saved. Existing sessions follow the new limits on their next request.".into())).await,
+        Ok(()) => {
+            page(
+                &state,
+                &p,
+                &csrf,
+                None,
+                None,
+                Some(
+                    "Saved. Existing sessions follow the new limits on their next request.".into(),
+                ),
+            )
+            .await
+        }
         Err(e @ CoreError::Forbidden(_)) => pages::error_page(e.into()),
         Err(e) => {
             let values = Some((form.idle_timeout_minutes, form.absolute_timeout_hours));

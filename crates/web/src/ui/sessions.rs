@@ -49,7 +49,11 @@ struct SessionsPage {
     notice: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, PageAuth(p): PageAuth, PageCsrf(csrf): PageCsrf) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+) -> Response {
     let loaded = async {
         let mine = state.core.my_sessions(&p).await?;
         let all = match p.allow(Permission::ManageSessions) {
@@ -102,7 +106,10 @@ pub async fn revoke_any(
 ) -> Response {
     let result = async {
         let id = parse(&id)?;
-        state.core.revoke_org_session(p.allow(Permission::ManageSessions)?, id).await
+        state
+            .core
+            .revoke_org_session(p.allow(Permission::ManageSessions)?, id)
+            .await
     }
     .await;
     match result {

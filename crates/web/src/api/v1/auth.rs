@@ -64,7 +64,8 @@ pub async fn create_session(
             org: body.org,
         })
         .await?;
-    let cookie = cookies::session(signed_in.token.expose(), signed_in.max_age_secs).ok_or_else(crate::error::internal)?;
+    let cookie = cookies::session(signed_in.token.expose(), signed_in.max_age_secs)
+        .ok_or_else(crate::error::internal)?;
     let mut resp = (StatusCode::OK, data(me(signed_in.principal))).into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)

@@ -19,8 +19,16 @@ pub struct CreateInvitationBody {
     role: Option<String>,
 }
 
-pub async fn list_invitations(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> Result<impl IntoResponse, ApiError> {
-    Ok(data(state.core.pending_invitations(p.allow(Permission::ManageMembers)?).await?))
+pub async fn list_invitations(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(data(
+        state
+            .core
+            .pending_invitations(p.allow(Permission::ManageMembers)?)
+            .await?,
+    ))
 }
 
 pub async fn create_invitation(
@@ -44,6 +52,9 @@ pub async fn delete_invitation(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id, "pending invitation")?;
-    state.core.revoke_invitation(p.allow(Permission::ManageMembers)?, id).await?;
+    state
+        .core
+        .revoke_invitation(p.allow(Permission::ManageMembers)?, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,8 +9,16 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use testvault_domain::{Permission, UserId};
 
-pub async fn list_members(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> Result<impl IntoResponse, ApiError> {
-    Ok(data(state.core.members(p.allow(Permission::ManageMembers)?).await?))
+pub async fn list_members(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(data(
+        state
+            .core
+            .members(p.allow(Permission::ManageMembers)?)
+            .await?,
+    ))
 }
 
 #[derive(Serialize)]
@@ -28,5 +36,7 @@ pub async fn delete_member_sessions(
         .core
         .revoke_member_sessions(p.allow(Permission::ManageSessions)?, user)
         .await?;
-    Ok(data(Revoked { revoked_sessions: n }))
+    Ok(data(Revoked {
+        revoked_sessions: n,
+    }))
 }

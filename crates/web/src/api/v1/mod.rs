@@ -18,14 +18,26 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/sign-out", post(auth::delete_session))
         .route("/me", get(auth::get_me))
         .route("/orgs", get(orgs::list_orgs))
-        .route("/org/security", get(orgs::get_security).put(orgs::update_security))
+        .route(
+            "/org/security",
+            get(orgs::get_security).put(orgs::update_security),
+        )
         .route("/org/sessions", get(sessions::list_org_sessions))
         .route("/org/sessions/{id}", delete(sessions::delete_org_session))
-        .route("/projects", get(projects::list_projects).post(projects::create_project))
+        .route(
+            "/projects",
+            get(projects::list_projects).post(projects::create_project),
+        )
         .route("/projects/{slug}", get(projects::get_project))
         .route("/members", get(members::list_members))
-        .route("/members/{user}/sessions", delete(members::delete_member_sessions))
-        .route("/invitations", get(invitations::list_invitations).post(invitations::create_invitation))
+        .route(
+            "/members/{user}/sessions",
+            delete(members::delete_member_sessions),
+        )
+        .route(
+            "/invitations",
+            get(invitations::list_invitations).post(invitations::create_invitation),
+        )
         .route("/invitations/{id}", delete(invitations::delete_invitation))
         .route("/sessions", get(sessions::list_my_sessions))
         .route("/sessions/{id}", delete(sessions::delete_my_session))
@@ -42,7 +54,10 @@ pub fn data<T>(data: T) -> axum::Json<Data<T>> {
 }
 
 /// Parses a path id; 404 for anything that is not one of ours.
-pub fn parse_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, crate::error::ApiError> {
+pub fn parse_id<T: std::str::FromStr>(
+    raw: &str,
+    what: &'static str,
+) -> Result<T, crate::error::ApiError> {
     raw.parse()
         .map_err(|_| testvault_core::CoreError::NotFound(what).into())
 }

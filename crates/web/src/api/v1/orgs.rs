@@ -9,7 +9,10 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use testvault_domain::{Permission, SessionPolicy};
 
-pub async fn list_orgs(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> Result<impl IntoResponse, ApiError> {
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(data(state.core.my_orgs(&p).await?))
 }
 
@@ -35,8 +38,14 @@ pub struct SecurityBody {
     absolute_timeout_hours: i64,
 }
 
-pub async fn get_security(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> Result<impl IntoResponse, ApiError> {
-    let policy = state.core.session_policy(p.allow(Permission::ManageSecurity)?).await?;
+pub async fn get_security(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    let policy = state
+        .core
+        .session_policy(p.allow(Permission::ManageSecurity)?)
+        .await?;
     Ok(data(SecurityView::from(policy)))
 }
 

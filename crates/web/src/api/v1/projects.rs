@@ -20,8 +20,16 @@ pub struct CreateProjectBody {
     description: String,
 }
 
-pub async fn list_projects(State(state): State<AppState>, ApiAuth(p): ApiAuth) -> Result<impl IntoResponse, ApiError> {
-    Ok(data(state.core.list_projects(p.allow(Permission::ReadProjects)?).await?))
+pub async fn list_projects(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(data(
+        state
+            .core
+            .list_projects(p.allow(Permission::ReadProjects)?)
+            .await?,
+    ))
 }
 
 pub async fn get_project(
@@ -29,7 +37,12 @@ pub async fn get_project(
     ApiAuth(p): ApiAuth,
     Path(slug): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(data(state.core.get_project(p.allow(Permission::ReadProjects)?, &slug).await?))
+    Ok(data(
+        state
+            .core
+            .get_project(p.allow(Permission::ReadProjects)?, &slug)
+            .await?,
+    ))
 }
 
 pub async fn create_project(
@@ -41,6 +54,9 @@ pub async fn create_project(
     let slug = ProjectSlug::parse(&body.slug).map_err(CoreError::from)?;
     let name = ProjectName::parse(&body.name).map_err(CoreError::from)?;
     let description = ProjectDescription::parse(&body.description).map_err(CoreError::from)?;
-    let project = state.core.create_project(allowed, slug, name, description).await?;
+    let project = state
+        .core
+        .create_project(allowed, slug, name, description)
+        .await?;
     Ok((StatusCode::CREATED, data(project)))
 }
