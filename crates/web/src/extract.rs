@@ -10,6 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use testvault_core::{CoreError, Principal};
 
@@ -21,26 +22,54 @@ fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
+/// Past the limit we keep reading (and discarding) up to this much, so the client gets its 413
+/// instead of a connection reset while it is still sending.
+const DRAIN_MAX_BYTES: usize = 16 * 1024 * 1024;
+
 /// Reads the body within the configured limit; 413 past it.
 async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!(
-                    "the request body is larger than {} bytes",
-                    state.settings.body_limit_bytes
-                ),
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the request body could not be read",
-            )
+    let limit = state.settings.body_limit_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    };
+    let unreadable = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request body could not be read",
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > DRAIN_MAX_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = req.into_body();
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| unreadable())?.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total > DRAIN_MAX_BYTES {
+            return Err(too_large());
         }
-    })
+        if total <= limit {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if total > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// A JSON body, parsed with a message that names the field at fault.

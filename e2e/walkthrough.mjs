@@ -1,0 +1,153 @@
+// Walks Testvault in a real headless Chromium: setup -> projects -> create project -> invite ->
+// sign out -> member accepts the invitation -> owner signs in again -> sessions. Saves a screenshot
+// of each step and fails on any console error (a CSP violation shows up as one).
+//
+// Env: TV_URL (https://127.0.0.1:port), TV_SETUP_LINK, TV_CERT (PEM path), TV_SCREENSHOTS (dir).
+import { chromium } from "playwright-core";
+import { X509Certificate, createHash } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const base = process.env.TV_URL;
+const setupLink = process.env.TV_SETUP_LINK;
+const shots = process.env.TV_SCREENSHOTS || "screenshots";
+mkdirSync(shots, { recursive: true });
+
+// Trust exactly the server's certificate (by its public-key hash), not "any certificate".
+const cert = new X509Certificate(readFileSync(process.env.TV_CERT));
+const spki = createHash("sha256")
+  .update(cert.publicKey.export({ type: "spki", format: "der" }))
+  .digest("base64");
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--ignore-certificate-errors-spki-list=${spki}`,
+  ],
+});
+
+const problems = [];
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.on("console", (msg) => {
+    if (msg.type() !== "error") return;
+    // The one expected failure: step 7 posts a wrong password and the page answers 401.
+    const expected = page.url().endsWith("/sign-in") && msg.text().includes("status of 401");
+    if (!expected) problems.push(`console error on ${page.url()}: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
+  return page;
+}
+
+let step = 0;
+async function shot(page, name) {
+  step += 1;
+  await page.screenshot({ path: join(shots, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+const ownerPassword = "walkthrough owner passphrase";
+const memberPassword = "walkthrough member passphrase";
+
+try {
+  // 1. First-run setup through the one-time link.
+  const owner = await newPage();
+  await owner.goto(setupLink);
+  await shot(owner, "setup");
+  await owner.fill("#org_name", "Acme");
+  await owner.fill("#display_name", "Olive Owner");
+  await owner.fill("#email", "owner@acme.test");
+  await owner.fill("#password", ownerPassword);
+  await owner.click("button[type=submit]");
+  await owner.waitForURL(`${base}/projects`);
+  expect(await owner.isVisible("text=No projects yet"), "empty state shown");
+  await shot(owner, "projects-empty");
+
+  // 2. Create a project.
+  await owner.fill("#name", "Web shop");
+  await owner.fill("#slug", "web-shop");
+  await owner.fill("#description", "Checkout and catalogue");
+  await owner.click("text=Create project");
+  await owner.waitForURL(`${base}/projects/web-shop`);
+  expect(await owner.isVisible("h1:has-text('Web shop')"), "project page shows its name");
+  await shot(owner, "project");
+
+  // 3. Invite a member; the link is shown because no mail server is configured.
+  await owner.click("nav >> text=Members");
+  await owner.waitForURL(`${base}/members`);
+  await owner.fill("#email", "max@acme.test");
+  await owner.click("text=Create invitation");
+  await owner.waitForSelector("#invite-link");
+  const inviteLink = await owner.inputValue("#invite-link");
+  expect(inviteLink.startsWith(`${base}/invite/`), `invitation link shown: ${inviteLink}`);
+  await shot(owner, "invitation");
+
+  // 4. Sign out.
+  await owner.click("text=Sign out");
+  await owner.waitForURL(`${base}/sign-in`);
+  await shot(owner, "signed-out");
+
+  // 5. The invitee accepts in another browser and lands on the projects list.
+  const member = await newPage();
+  await member.goto(inviteLink);
+  expect(await member.isVisible("text=Join Acme"), "invitation page names the org");
+  await shot(member, "invitation-accept");
+  await member.fill("#display_name", "Max Member");
+  await member.fill("#password", memberPassword);
+  await member.click("button[type=submit]");
+  await member.waitForURL(`${base}/projects`);
+  expect(await member.isVisible("text=Web shop"), "member sees the project");
+  expect(!(await member.isVisible("text=New project")), "a viewer cannot create projects");
+  await shot(member, "member-projects");
+  await member.click("text=Sign out");
+  await member.waitForURL(`${base}/sign-in`);
+
+  // 6. The owner signs in again (keyboard only) and sees the sessions page.
+  await owner.goto(`${base}/sign-in`);
+  await owner.focus("#email");
+  await owner.keyboard.type("owner@acme.test");
+  await owner.keyboard.press("Tab");
+  await owner.keyboard.type(ownerPassword);
+  await owner.keyboard.press("Enter");
+  await owner.waitForURL(`${base}/projects`);
+  await owner.click("nav >> text=Sessions");
+  await owner.waitForURL(`${base}/sessions`);
+  expect(await owner.isVisible("text=this session"), "current session marked");
+  await shot(owner, "sessions");
+
+  // 7. A wrong password shows one calm message.
+  const stranger = await newPage();
+  await stranger.goto(`${base}/sign-in`);
+  await stranger.fill("#email", "owner@acme.test");
+  await stranger.fill("#password", "not the password at all");
+  await stranger.click("button[type=submit]");
+  await stranger.waitForSelector(".alert-error");
+  expect((await stranger.textContent(".alert-error")).includes("wrong email or password"), "sign-in error");
+  await shot(stranger, "sign-in-error");
+
+  // 8. Narrow screens: the layout reflows.
+  await owner.setViewportSize({ width: 390, height: 800 });
+  await owner.goto(`${base}/projects`);
+  await shot(owner, "projects-mobile");
+} catch (err) {
+  problems.push(err.stack || String(err));
+} finally {
+  await browser.close();
+}
+
+if (problems.length > 0) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}
+console.log(`walkthrough passed; ${step} screenshots in ${shots}`);
