@@ -25,6 +25,9 @@ pub enum CoreError {
     /// Too many failed attempts; try again after this many seconds.
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: i64 },
+    /// A service we depend on (the mail server) did not do its part; nothing was stored.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// Anything else: logged in full, shown to clients as a generic message.
     #[error("internal error: {0}")]
     Internal(String),

@@ -10,14 +10,16 @@ use testvault_domain::{
 };
 use testvault_store::{NewInvitation, NewUser, OwnerSpec};
 
-/// A new invitation; `link` carries the secret and is shown once.
+/// A new invitation. When it was emailed, `link` is `None`: only the invitee gets the secret.
+/// Without a mail server, `link` carries it, shown once to the inviter.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedInvitation {
     pub id: InvitationId,
     pub email: String,
     pub role: Role,
     pub expires_at: i64,
-    pub link: String,
+    pub emailed: bool,
+    pub link: Option<String>,
 }
 
 /// A pending invitation as the members page lists it (no secret).
@@ -74,15 +76,48 @@ impl Core {
             })
             .await?;
         let link = self.link(&format!("/invite/{}", token.expose()));
-        // No mail server yet: the log is the delivery channel, as documented in the README.
-        tracing::info!(org.id = %p.org, invitation.id = %id, invitation.link = %link, "invitation created; no mail server configured, deliver this link to the invitee");
-        Ok(IssuedInvitation {
+        let issued = IssuedInvitation {
             id,
             email: email.as_str().to_string(),
             role,
             expires_at,
-            link,
-        })
+            emailed: self.mailer().is_some(),
+            link: None,
+        };
+        let Some(mailer) = self.mailer() else {
+            // No mail server: the inviter and the log are the delivery channel (see README).
+            tracing::info!(org.id = %p.org, invitation.id = %id, invitation.link = %link, "invitation created; no mail server configured, deliver this link to the invitee");
+            return Ok(IssuedInvitation {
+                link: Some(link),
+                ..issued
+            });
+        };
+        let message = crate::mail::Message {
+            to: email.as_str().to_string(),
+            subject: format!("You are invited to join {} on Testvault", p.org_name),
+            body: format!(
+                "{inviter} ({inviter_email}) invited you to join {org} on Testvault as {role}.\n\n\
+                 Accept the invitation:\n{link}\n\n\
+                 The link works once and expires on {expires}. If you did not expect this \
+                 invitation, ignore this email.\n",
+                inviter = p.display_name,
+                inviter_email = p.email,
+                org = p.org_name,
+                expires = time::format_utc(expires_at),
+            ),
+        };
+        if let Err(e) = mailer.send(message).await {
+            // Nothing half-done: an invitation nobody received is cancelled again.
+            tracing::warn!(invitation.id = %id, error = %e, "sending the invitation failed");
+            self.store()
+                .revoke_invitation(p.org, id, time::now())
+                .await?;
+            return Err(CoreError::Unavailable(
+                "the mail server did not accept the invitation; nothing was sent and no invitation was created",
+            ));
+        }
+        tracing::info!(org.id = %p.org, invitation.id = %id, "invitation emailed");
+        Ok(issued)
     }
 
     pub async fn pending_invitations(

@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod invitations;
 mod keyring;
+pub mod mail;
 mod orgs;
 mod principal;
 mod projects;
@@ -61,17 +62,29 @@ struct Inner {
     store: Store,
     keyring: Keyring,
     settings: CoreSettings,
+    mailer: Option<Arc<dyn mail::Mailer>>,
 }
 
 impl Core {
-    pub fn new(store: Store, master: MasterKey, settings: CoreSettings) -> Self {
+    /// `mailer`: how to send email; `None` when no mail server is configured.
+    pub fn new(
+        store: Store,
+        master: MasterKey,
+        settings: CoreSettings,
+        mailer: Option<Arc<dyn mail::Mailer>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 keyring: Keyring::new(master),
                 settings,
+                mailer,
             }),
         }
+    }
+
+    pub(crate) fn mailer(&self) -> Option<&Arc<dyn mail::Mailer>> {
+        self.inner.mailer.as_ref()
     }
 
     pub(crate) fn store(&self) -> &Store {

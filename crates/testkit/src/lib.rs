@@ -13,9 +13,11 @@
 
 mod client;
 mod db;
+mod smtp;
 
 pub use client::{Client, Resp};
 pub use db::{Backend, TestDb};
+pub use smtp::SmtpServer;
 
 use std::net::SocketAddr;
 use testvault::config::{Config, Layer};

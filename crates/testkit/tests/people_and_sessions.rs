@@ -394,3 +394,20 @@ async fn new_member_role_cannot_exceed_the_inviters(backend: Backend) {
         .await;
     assert_eq!(fine.status, 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ip_guessing_many_accounts_is_throttled() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.setup_owner().await;
+    let c = app.client();
+    let mut statuses = Vec::new();
+    for i in 0..22 {
+        statuses.push(
+            c.sign_in(&format!("user{i}@acme.test"), "some wrong password here")
+                .await
+                .status,
+        );
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses[21], 429, "{statuses:?}");
+}

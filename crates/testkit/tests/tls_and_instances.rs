@@ -200,3 +200,25 @@ async fn two_instances_on_one_postgres_share_users_and_sessions() {
     assert_eq!(fresh.get("/api/v1/me").await.status, 401);
     second.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_certificate_files_are_used() {
+    // Another app's certificate stands in for one an operator brings.
+    let issuer = TestApp::start(Backend::Sqlite).await;
+    let tls_dir = issuer.data_dir.path().join("tls");
+    let db = testvault_testkit::TestDb::create(Backend::Sqlite).await;
+    let app = TestApp::start_with(db, |mut l| {
+        l.tls_cert_file = Some(tls_dir.join("cert.pem"));
+        l.tls_key_file = Some(tls_dir.join("key.pem"));
+        l
+    })
+    .await;
+    let server = app.server.as_ref().expect("running");
+    assert_eq!(server.cert_path, tls_dir.join("cert.pem"));
+    assert!(
+        !app.data_dir.path().join("tls").exists(),
+        "no self-signed certificate is made"
+    );
+    let client = Client::new(&app.url, issuer.ca_pem());
+    assert_eq!(client.get("/healthz").await.status, 200);
+}

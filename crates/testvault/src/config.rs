@@ -37,6 +37,8 @@ pub struct Layer {
     pub log_level: Option<String>,
     pub trusted_proxies: Option<Vec<IpAddr>>,
     pub body_limit_bytes: Option<usize>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
 }
 
 macro_rules! overlay {
@@ -60,7 +62,9 @@ impl Layer {
             log_format,
             log_level,
             trusted_proxies,
-            body_limit_bytes
+            body_limit_bytes,
+            smtp_url,
+            mail_from
         );
         self
     }
@@ -82,8 +86,10 @@ const ENV_KEYS: &[&str] = &[
     "LOG_LEVEL",
     "TRUSTED_PROXIES",
     "BODY_LIMIT_BYTES",
+    "SMTP_URL",
+    "MAIL_FROM",
 ];
-const SECRET_KEYS: &[&str] = &["DATABASE_URL", "MASTER_KEY"];
+const SECRET_KEYS: &[&str] = &["DATABASE_URL", "MASTER_KEY", "SMTP_URL"];
 
 fn bad_env(key: &str, why: impl std::fmt::Display) -> StartError {
     StartError::Config(format!("{ENV_PREFIX}{key}: {why}"))
@@ -141,6 +147,8 @@ pub fn from_env(
             "BODY_LIMIT_BYTES" => {
                 layer.body_limit_bytes = Some(value.parse().map_err(|e| parse_err(&e))?)
             }
+            "SMTP_URL" => layer.smtp_url = Some(value),
+            "MAIL_FROM" => layer.mail_from = Some(value),
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (known: {})",
                 ENV_KEYS
@@ -195,6 +203,9 @@ pub struct Config {
     pub log_level: String,
     pub trusted_proxies: Vec<IpAddr>,
     pub body_limit_bytes: usize,
+    /// Outgoing mail; without it invitation links are shown to the inviter and logged.
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
     /// Where each layer came from, for `config show`.
     pub sources: Vec<String>,
 }
@@ -279,6 +290,10 @@ impl Config {
             log_level: m.log_level.unwrap_or_else(|| "info".into()),
             trusted_proxies: m.trusted_proxies.unwrap_or_default(),
             body_limit_bytes,
+            smtp_url: m.smtp_url.filter(|u| !u.trim().is_empty()).map(Secret::new),
+            mail_from: m
+                .mail_from
+                .unwrap_or_else(|| "Testvault <testvault@localhost>".into()),
             sources,
         })
     }
@@ -299,6 +314,8 @@ impl Config {
             log_level: &'a str,
             trusted_proxies: Vec<String>,
             body_limit_bytes: usize,
+            smtp_url: String,
+            mail_from: &'a str,
         }
         let (cert, key) = match &self.tls {
             TlsSource::SelfSigned => (None, None),
@@ -336,6 +353,11 @@ impl Config {
             log_level: &self.log_level,
             trusted_proxies: self.trusted_proxies.iter().map(|i| i.to_string()).collect(),
             body_limit_bytes: self.body_limit_bytes,
+            smtp_url: self.smtp_url.as_ref().map_or_else(
+                || "(none: invitation links are shown to the inviter and logged)".to_string(),
+                |u| redact_url(u.expose()),
+            ),
+            mail_from: &self.mail_from,
         };
         let body = toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
         format!(

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod keyfile;
 pub mod logging;
+pub mod mail;
 pub mod server;
 pub mod tls;
 

@@ -23,6 +23,19 @@ pub async fn open_core(cfg: &Config, public_url: String) -> Result<Core, StartEr
         },
         DatabaseChoice::Postgres(url) => DatabaseTarget::Postgres { url: url.clone() },
     };
+    let mailer: Option<std::sync::Arc<dyn testvault_core::mail::Mailer>> = match &cfg.smtp_url {
+        Some(url) => {
+            if crate::mail::is_unencrypted_remote(url.expose()) {
+                tracing::warn!(
+                    "smtp_url sends mail without TLS to another host; use smtps:// or ?tls=required"
+                );
+            }
+            let mailer = crate::mail::SmtpMailer::new(url.expose(), &cfg.mail_from)
+                .map_err(StartError::Config)?;
+            Some(std::sync::Arc::new(mailer))
+        }
+        None => None,
+    };
     let store = Store::connect(&target).await?;
     Ok(Core::new(
         store,
@@ -31,6 +44,7 @@ pub async fn open_core(cfg: &Config, public_url: String) -> Result<Core, StartEr
             public_url,
             ..CoreSettings::default()
         },
+        mailer,
     ))
 }
 

@@ -1,4 +1,3 @@
-#![expect(clippy::expect_used, reason = "test helpers fail by panicking")]
 //! A real headless Chromium (Debian's `chromium`, driven by playwright-core from `e2e/`) walks
 //! setup → projects → create project → invite → sign out → accept invitation → sign in →
 //! sessions against the real binary, and saves screenshots in `target/e2e-screenshots/`.

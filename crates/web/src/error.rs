@@ -68,6 +68,9 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             CoreError::Gone(m) => ApiError::new(StatusCode::GONE, "gone", m),
+            CoreError::Unavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
             e @ CoreError::Throttled { retry_after_secs } => {
                 let mut err =
                     ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", e.to_string());

@@ -31,7 +31,8 @@ pub struct InvitationItem {
 
 pub struct IssuedItem {
     email: String,
-    link: String,
+    /// `None` when the invitation went out by email.
+    link: Option<String>,
     expires: String,
 }
 
