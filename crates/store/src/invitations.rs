@@ -135,18 +135,7 @@ impl Store {
             let level: i32 = row.try_get("role_level")?;
             let user_id = match &user {
                 OwnerSpec::Existing(id) => *id,
-                OwnerSpec::New(u) => {
-                    sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(u.id.0)
-                        .bind(u.email)
-                        .bind(u.display_name)
-                        .bind(u.password_hash)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| StoreError::unique(e, "an account with this email"))?;
-                    u.id
-                }
+                OwnerSpec::New(u) => crate::users::insert_user!(tx, u, now),
             };
             sqlx::query("INSERT INTO members (org_id, user_id, role_level, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, user_id) DO NOTHING")
                 .bind(org.0)

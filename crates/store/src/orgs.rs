@@ -93,18 +93,7 @@ impl Store {
                 .await?;
             let owner_id = match &new.owner {
                 OwnerSpec::Existing(id) => *id,
-                OwnerSpec::New(user) => {
-                    sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(user.id.0)
-                        .bind(user.email)
-                        .bind(user.display_name)
-                        .bind(user.password_hash)
-                        .bind(new.now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| StoreError::unique(e, "an account with this email"))?;
-                    user.id
-                }
+                OwnerSpec::New(user) => crate::users::insert_user!(tx, user, new.now),
             };
             sqlx::query("INSERT INTO members (org_id, user_id, role_level, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(new.id.0)

@@ -55,6 +55,25 @@ macro_rules! user_from_row {
     }};
 }
 
+/// Inserts a new user inside the caller's transaction (`$tx`), mapping a duplicate email to
+/// `Conflict`. A macro so one statement serves both backends' transaction types.
+macro_rules! insert_user {
+    ($tx:expr, $user:expr, $now:expr) => {{
+        let user: &$crate::NewUser<'_> = $user;
+        sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(user.id.0)
+            .bind(user.email)
+            .bind(user.display_name)
+            .bind(user.password_hash)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await
+            .map_err(|e| StoreError::unique(e, "an account with this email"))?;
+        user.id
+    }};
+}
+pub(crate) use insert_user;
+
 impl Store {
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         on_db!(self, pool => {

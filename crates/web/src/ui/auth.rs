@@ -252,6 +252,29 @@ struct InvitePage {
     error: Option<String>,
 }
 
+fn invite_form(
+    status: StatusCode,
+    csrf: &str,
+    token: String,
+    info: testvault_core::InvitationInfo,
+    display_name: String,
+    error: Option<String>,
+) -> Response {
+    render(
+        status,
+        &InvitePage {
+            chrome: Chrome::public("Accept invitation", csrf),
+            token,
+            org_name: info.org_name,
+            email: info.email,
+            role: info.role.to_string(),
+            account_exists: info.account_exists,
+            display_name,
+            error,
+        },
+    )
+}
+
 fn invitation_dead() -> Response {
     pages::message_page(
         StatusCode::GONE,
@@ -270,19 +293,7 @@ pub async fn invite_page(
         return invitation_dead();
     }
     match state.core.invitation_info(&token).await {
-        Ok(info) => render(
-            StatusCode::OK,
-            &InvitePage {
-                chrome: Chrome::public("Accept invitation", &csrf),
-                token,
-                org_name: info.org_name,
-                email: info.email,
-                role: info.role.to_string(),
-                account_exists: info.account_exists,
-                display_name: String::new(),
-                error: None,
-            },
-        ),
+        Ok(info) => invite_form(StatusCode::OK, &csrf, token, info, String::new(), None),
         Err(CoreError::Gone(_) | CoreError::NotFound(_)) => invitation_dead(),
         Err(e) => pages::error_page(e.into()),
     }
@@ -321,18 +332,13 @@ pub async fn accept_invite(
         Ok(signed) => signed_in_redirect(signed, "/projects"),
         Err(CoreError::Gone(_) | CoreError::NotFound(_)) => invitation_dead(),
         Err(e) => match state.core.invitation_info(&token).await {
-            Ok(info) => render(
+            Ok(info) => invite_form(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &InvitePage {
-                    chrome: Chrome::public("Accept invitation", &csrf),
-                    token,
-                    org_name: info.org_name,
-                    email: info.email,
-                    role: info.role.to_string(),
-                    account_exists: info.account_exists,
-                    display_name: form.display_name,
-                    error: Some(form_error(e)),
-                },
+                &csrf,
+                token,
+                info,
+                form.display_name,
+                Some(form_error(e)),
             ),
             Err(_) => invitation_dead(),
         },
