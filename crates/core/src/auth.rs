@@ -42,7 +42,7 @@ pub struct SignedIn {
 }
 
 /// The throttle's state after one more failure.
-fn after_failure(prev: ThrottleState, now: i64, free: i32) -> ThrottleState {
+pub(crate) fn after_failure(prev: ThrottleState, now: i64, free: i32) -> ThrottleState {
     let failures = if now - prev.last_failure > FAILURE_MEMORY_SECS {
         1
     } else {
@@ -199,7 +199,7 @@ impl Core {
             org: s.org,
             org_name: s.org_name,
             role,
-            session: s.public_id,
+            credential: crate::principal::Credential::Session(s.public_id),
         })
     }
 

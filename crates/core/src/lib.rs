@@ -15,16 +15,18 @@ mod projects;
 mod sessions;
 mod settings;
 mod setup;
+mod tokens;
 
 pub use auth::{SignIn, SignedIn};
 pub use error::CoreError;
 pub use invitations::{InvitationInfo, InvitationView, IssuedInvitation};
 pub use orgs::{CreatedOrg, Operator, OrgView};
-pub use principal::{Allowed, Principal};
+pub use principal::{Allowed, Credential, Principal};
 pub use projects::ProjectView;
 pub use sessions::SessionView;
 pub use settings::MemberView;
 pub use testvault_store as store;
+pub use tokens::{IssuedToken, TokenRequest, TokenView};
 
 use keyring::Keyring;
 use std::sync::Arc;
@@ -40,6 +42,9 @@ pub struct CoreSettings {
     pub invitation_ttl_secs: i64,
     /// How long the first-run setup link stays valid.
     pub setup_ttl_secs: i64,
+    /// API token lifetime when none is asked for, and the longest allowed.
+    pub token_default_days: i64,
+    pub token_max_days: i64,
 }
 
 impl Default for CoreSettings {
@@ -48,6 +53,8 @@ impl Default for CoreSettings {
             public_url: "https://127.0.0.1:8443".into(),
             invitation_ttl_secs: 7 * 24 * 3600,
             setup_ttl_secs: 24 * 3600,
+            token_default_days: 90,
+            token_max_days: 365,
         }
     }
 }

@@ -110,7 +110,8 @@ impl Core {
         let p = allowed.require(Permission::ReadProjects)?;
         let rows = self.store().list_projects(p.org).await?;
         let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
+        let visible = |row: &ProjectRow| p.project_scope().is_none_or(|only| only == row.id);
+        for row in rows.into_iter().filter(visible) {
             out.push(self.project_view(row).await?);
         }
         Ok(out)
@@ -126,6 +127,7 @@ impl Core {
             .store()
             .find_project(p.org, slug)
             .await?
+            .filter(|row| p.project_scope().is_none_or(|only| only == row.id))
             .ok_or(CoreError::NotFound("project"))?;
         self.project_view(row).await
     }

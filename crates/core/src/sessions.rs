@@ -23,7 +23,7 @@ impl Core {
     fn session_views(p: &Principal, rows: Vec<testvault_store::SessionRow>) -> Vec<SessionView> {
         rows.into_iter()
             .map(|s| SessionView {
-                current: s.public_id == p.session,
+                current: Some(s.public_id) == p.session(),
                 id: s.public_id,
                 user: s.user,
                 user_email: s.user_email,
@@ -38,6 +38,7 @@ impl Core {
 
     /// The caller's own live sessions in this org. Needs no permission: it is their own data.
     pub async fn my_sessions(&self, p: &Principal) -> Result<Vec<SessionView>, CoreError> {
+        p.require_session()?;
         let rows = self
             .store()
             .list_sessions(p.org, Some(p.user), time::now())
@@ -47,6 +48,7 @@ impl Core {
 
     /// Ends one of the caller's own sessions.
     pub async fn revoke_my_session(&self, p: &Principal, id: Uuid) -> Result<(), CoreError> {
+        p.require_session()?;
         if self.store().revoke_session(p.org, id, Some(p.user)).await? {
             Ok(())
         } else {

@@ -10,4 +10,4 @@ pub mod password;
 pub mod token;
 
 pub use keys::{CryptoError, DataKey, MasterKey, SealPlace, WrappedKey};
-pub use token::{SecretToken, TokenHash};
+pub use token::{ApiToken, SecretToken, TokenHash};

@@ -66,3 +66,81 @@ mod tests {
         Ok(())
     }
 }
+
+/// Compares two secrets' hashes in constant time.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// An API token, `tvt_<8-char prefix>_<64 hex>`: the prefix names it in lists and logs (stored in
+/// clear), the 256-bit secret is shown once and stored only as its SHA-256.
+pub struct ApiToken {
+    pub prefix: String,
+    full: Zeroizing<String>,
+    secret_hash: TokenHash,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiToken(tvt_{}_<redacted>)", self.prefix)
+    }
+}
+
+const PREFIX_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+impl ApiToken {
+    pub fn generate() -> Result<Self, crate::CryptoError> {
+        let mut raw = Zeroizing::new([0u8; 8 + 32]);
+        aws_lc_rs::rand::fill(raw.as_mut()).map_err(|_| crate::CryptoError::Random)?;
+        let prefix: String = raw[..8]
+            .iter()
+            .map(|b| char::from(PREFIX_ALPHABET[usize::from(b % 32)]))
+            .collect();
+        let secret = Zeroizing::new(crate::hex::encode(&raw[8..]));
+        Ok(Self {
+            full: Zeroizing::new(format!("tvt_{prefix}_{}", secret.as_str())),
+            secret_hash: TokenHash::of(&secret),
+            prefix,
+        })
+    }
+
+    /// The whole token, to show once.
+    pub fn expose(&self) -> &str {
+        &self.full
+    }
+
+    pub fn secret_hash(&self) -> &TokenHash {
+        &self.secret_hash
+    }
+
+    /// Splits a presented token into its prefix and the hash of its secret; `None` when it does
+    /// not have the token shape (so no lookup is made).
+    pub fn parse(presented: &str) -> Option<(String, TokenHash)> {
+        let rest = presented.trim().strip_prefix("tvt_")?;
+        let (prefix, secret) = rest.split_once('_')?;
+        let prefix_ok = prefix.len() == 8 && prefix.bytes().all(|b| PREFIX_ALPHABET.contains(&b));
+        let secret_ok = secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit());
+        (prefix_ok && secret_ok).then(|| (prefix.to_string(), TokenHash::of(secret)))
+    }
+}
+
+#[cfg(test)]
+mod api_token_tests {
+    use super::*;
+
+    #[test]
+    fn format_round_trips_and_debug_hides_the_secret() -> Result<(), crate::CryptoError> {
+        let t = ApiToken::generate()?;
+        let full = t.expose().to_string();
+        assert!(full.starts_with(&format!("tvt_{}_", t.prefix)));
+        assert_eq!(full.len(), 4 + 8 + 1 + 64);
+        assert_eq!(
+            ApiToken::parse(&full),
+            Some((t.prefix.clone(), t.secret_hash().clone()))
+        );
+        assert!(!format!("{t:?}").contains(&full[13..]));
+        assert_eq!(ApiToken::parse("tvt_short_abc"), None);
+        assert_eq!(ApiToken::parse(&full.replace("tvt_", "tvx_")), None);
+        Ok(())
+    }
+}

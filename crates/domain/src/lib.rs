@@ -9,12 +9,16 @@ pub mod ids;
 pub mod names;
 pub mod password;
 pub mod permission;
+pub mod scope;
 pub mod settings;
 pub mod time;
 
 pub use error::DomainError;
 pub use ids::{InvitationId, OrgId, ProjectId, UserId};
-pub use names::{Email, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug};
+pub use names::{
+    Email, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug, TokenName,
+};
 pub use password::NewPassword;
 pub use permission::{Permission, Role};
+pub use scope::{Scope, Scopes};
 pub use settings::SessionPolicy;

@@ -70,6 +70,10 @@ text_type!(
     ProjectName, "name", 1, 100
 );
 text_type!(
+    /// What an API token is for ("GitHub Actions", "my laptop").
+    TokenName, "name", 1, 100
+);
+text_type!(
     /// How a person is called in the UI.
     PersonName, "display_name", 1, 100
 );

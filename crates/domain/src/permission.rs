@@ -16,16 +16,24 @@ pub enum Permission {
     ManageSessions,
     /// Change the org's security settings (session lifetimes and later 2FA, SSO, IP ranges).
     ManageSecurity,
+    /// Create and revoke project tokens, and see and revoke anyone's tokens in the org.
+    ManageTokens,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Permission::ReadProjects,
         Permission::ManageProjects,
         Permission::ManageMembers,
         Permission::ManageSessions,
         Permission::ManageSecurity,
+        Permission::ManageTokens,
     ];
+
+    /// Permissions about one project's contents: the only kind a project token can carry.
+    pub fn is_project_level(self) -> bool {
+        matches!(self, Permission::ReadProjects)
+    }
 }
 
 /// A built-in role: a level from 1 (least) to 5 (owner). New members get level 1.
@@ -84,7 +92,9 @@ impl Role {
     pub fn grants(self, permission: Permission) -> bool {
         let needed = match permission {
             Permission::ReadProjects => Role::Viewer,
-            Permission::ManageProjects | Permission::ManageMembers => Role::Manager,
+            Permission::ManageProjects | Permission::ManageMembers | Permission::ManageTokens => {
+                Role::Manager
+            }
             Permission::ManageSessions | Permission::ManageSecurity => Role::Owner,
         };
         self >= needed

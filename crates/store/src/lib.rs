@@ -14,6 +14,7 @@ mod secret;
 mod sessions;
 mod setup;
 mod throttle;
+mod tokens;
 mod users;
 
 pub use db::{Backend, DatabaseTarget, Store};
@@ -24,4 +25,5 @@ pub use projects::{NewProject, ProjectRow};
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};
 pub use throttle::ThrottleState;
+pub use tokens::{NewToken, TokenAuth, TokenRow};
 pub use users::{MemberRow, NewUser, UserRow};

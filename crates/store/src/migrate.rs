@@ -24,7 +24,10 @@ macro_rules! migration {
 }
 
 /// Every migration this binary knows, oldest first. Never edit one that has shipped: add another.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_foundation")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_foundation"),
+    migration!(2, "0002_api_tokens"),
+];
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {

@@ -163,7 +163,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
-/// The signed-in principal for an API call; 401 JSON without a live session.
+/// The principal for an API call: an `Authorization: Bearer tvt_…` token, or else the session
+/// cookie; 401 JSON without either.
 pub struct ApiAuth(pub Principal);
 
 impl FromRequestParts<AppState> for ApiAuth {
@@ -173,9 +174,29 @@ impl FromRequestParts<AppState> for ApiAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let cookie = cookies::read(&parts.headers, cookies::SESSION).ok_or(
-            CoreError::Unauthenticated("sign in first: this API needs a session"),
-        )?;
+        if let Some(auth) = parts.headers.get(header::AUTHORIZATION).cloned() {
+            let token = auth
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .ok_or(CoreError::Unauthenticated(
+                    "the Authorization header must be `Bearer <token>`",
+                ))?;
+            let Ok(client) = crate::client::ClientInfo::from_request_parts(parts, state).await;
+            return Ok(ApiAuth(
+                state
+                    .core
+                    .authenticate_token(token.trim(), &client.ip)
+                    .await?,
+            ));
+        }
+        let cookie =
+            cookies::read(&parts.headers, cookies::SESSION).ok_or(CoreError::Unauthenticated(
+                "sign in first, or send an API token as `Authorization: Bearer <token>`",
+            ))?;
         Ok(ApiAuth(state.core.authenticate_session(&cookie).await?))
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use testvault_core::{Principal, SignIn};
+use testvault_core::{Credential, Principal, SignIn};
 use testvault_domain::{OrgId, Permission};
 
 #[derive(Deserialize)]
@@ -31,10 +31,20 @@ pub struct Me {
     org_name: String,
     role: testvault_domain::Role,
     permissions: Vec<Permission>,
-    session: uuid::Uuid,
+    /// The browser session, when the request came with one.
+    session: Option<uuid::Uuid>,
+    /// The API token's prefix, when the request came with one.
+    token: Option<String>,
 }
 
 pub fn me(p: Principal) -> Me {
+    let session = p.session();
+    let token = match &p.credential {
+        Credential::Session(_) => None,
+        Credential::PersonalToken { prefix, .. } | Credential::ProjectToken { prefix, .. } => {
+            Some(prefix.clone())
+        }
+    };
     Me {
         permissions: Permission::ALL.into_iter().filter(|x| p.can(*x)).collect(),
         user: p.user,
@@ -43,7 +53,8 @@ pub fn me(p: Principal) -> Me {
         org: p.org,
         org_name: p.org_name,
         role: p.role,
-        session: p.session,
+        session,
+        token,
     }
 }
 

@@ -6,6 +6,7 @@ mod members;
 mod orgs;
 mod projects;
 mod sessions;
+mod tokens;
 
 use crate::AppState;
 use axum::Router;
@@ -41,6 +42,11 @@ pub fn routes() -> Router<AppState> {
         .route("/invitations/{id}", delete(invitations::delete_invitation))
         .route("/sessions", get(sessions::list_my_sessions))
         .route("/sessions/{id}", delete(sessions::delete_my_session))
+        .route(
+            "/tokens",
+            get(tokens::list_tokens).post(tokens::create_token),
+        )
+        .route("/tokens/{prefix}", delete(tokens::delete_token))
 }
 
 /// `{"data": …}`: every successful body has one shape.
