@@ -126,6 +126,17 @@ try {
   expect(await owner.isVisible("text=this session"), "current session marked");
   await shot(owner, "sessions");
 
+  // 6b. A CI token for the project, shown once.
+  await owner.click("nav >> text=Tokens");
+  await owner.waitForURL(`${base}/tokens`);
+  await owner.fill("#name", "GitHub Actions");
+  await owner.selectOption("#project", "web-shop");
+  await owner.check("input[name=scope_results_write]");
+  await owner.click("text=Create token");
+  await owner.waitForSelector("#new-token");
+  expect((await owner.inputValue("#new-token")).startsWith("tvt_"), "token shown once");
+  await shot(owner, "tokens");
+
   // 7. A wrong password shows one calm message.
   const stranger = await newPage();
   await stranger.goto(`${base}/sign-in`);

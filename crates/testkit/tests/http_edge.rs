@@ -56,6 +56,7 @@ async fn pages_have_no_inline_script_or_style() {
         "/sessions",
         "/settings/security",
         "/sign-in",
+        "/tokens",
     ] {
         let body = owner.get(path).await.body;
         assert!(!body.contains(" style="), "{path} has an inline style");

@@ -367,3 +367,58 @@ async fn failed_token_attempts_are_throttled_per_ip() {
     assert_eq!(last.status, 429, "{}", last.body);
     assert!(last.header("retry-after").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_page_creates_shows_once_and_revokes() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let owner = app.setup_owner().await;
+    owner
+        .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+        .await;
+    let empty = owner.get("/tokens").await;
+    assert!(empty.body.contains("No tokens yet"));
+    let created = owner
+        .post_form(
+            "/tokens",
+            &[
+                ("name", "GitHub Actions"),
+                ("project", "web"),
+                ("scope_read", "on"),
+                ("scope_results_write", "on"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let start = created.body.find("value=\"tvt_").expect("token shown once") + 7;
+    let token: String = created.body[start..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    assert_eq!(token.len(), 77);
+    let again = owner.get("/tokens").await;
+    assert!(!again.body.contains(&token), "never shown again");
+    assert!(again.body.contains(&format!("tvt_{}_", &token[4..12])));
+    assert!(again.body.contains("project web"));
+
+    let none = owner
+        .post_form("/tokens", &[("name", "x"), ("expires_in_days", "30")])
+        .await;
+    assert_eq!(none.status, 422);
+    assert!(
+        none.body.contains("Scopes: give at least one scope"),
+        "{}",
+        none.body
+    );
+
+    let revoked = owner
+        .post_form(&format!("/tokens/{}/revoke", &token[4..12]), &[])
+        .await;
+    assert_eq!(revoked.status, 303);
+    assert_eq!(
+        with_token(&app, &token, reqwest::Method::GET, "/api/v1/projects", None)
+            .await
+            .status,
+        401
+    );
+}

@@ -39,6 +39,7 @@ pub struct Layer {
     pub body_limit_bytes: Option<usize>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub token_max_days: Option<i64>,
 }
 
 macro_rules! overlay {
@@ -64,7 +65,8 @@ impl Layer {
             trusted_proxies,
             body_limit_bytes,
             smtp_url,
-            mail_from
+            mail_from,
+            token_max_days
         );
         self
     }
@@ -88,6 +90,7 @@ const ENV_KEYS: &[&str] = &[
     "BODY_LIMIT_BYTES",
     "SMTP_URL",
     "MAIL_FROM",
+    "TOKEN_MAX_DAYS",
 ];
 const SECRET_KEYS: &[&str] = &["DATABASE_URL", "MASTER_KEY", "SMTP_URL"];
 
@@ -148,6 +151,9 @@ pub fn from_env(
                 layer.body_limit_bytes = Some(value.parse().map_err(|e| parse_err(&e))?)
             }
             "SMTP_URL" => layer.smtp_url = Some(value),
+            "TOKEN_MAX_DAYS" => {
+                layer.token_max_days = Some(value.parse().map_err(|e| parse_err(&e))?)
+            }
             "MAIL_FROM" => layer.mail_from = Some(value),
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (known: {})",
@@ -206,6 +212,8 @@ pub struct Config {
     /// Outgoing mail; without it invitation links are shown to the inviter and logged.
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
+    /// The longest API token lifetime anyone may ask for.
+    pub token_max_days: i64,
     /// Where each layer came from, for `config show`.
     pub sources: Vec<String>,
 }
@@ -294,6 +302,15 @@ impl Config {
             mail_from: m
                 .mail_from
                 .unwrap_or_else(|| "Testvault <testvault@localhost>".into()),
+            token_max_days: match m.token_max_days {
+                None => 365,
+                Some(d) if (1..=3650).contains(&d) => d,
+                Some(_) => {
+                    return Err(StartError::Config(
+                        "token_max_days must be between 1 and 3650".into(),
+                    ));
+                }
+            },
             sources,
         })
     }
@@ -316,6 +333,7 @@ impl Config {
             body_limit_bytes: usize,
             smtp_url: String,
             mail_from: &'a str,
+            token_max_days: i64,
         }
         let (cert, key) = match &self.tls {
             TlsSource::SelfSigned => (None, None),
@@ -358,6 +376,7 @@ impl Config {
                 |u| redact_url(u.expose()),
             ),
             mail_from: &self.mail_from,
+            token_max_days: self.token_max_days,
         };
         let body = toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
         format!(

@@ -42,6 +42,7 @@ pub async fn open_core(cfg: &Config, public_url: String) -> Result<Core, StartEr
         master,
         CoreSettings {
             public_url,
+            token_max_days: cfg.token_max_days,
             ..CoreSettings::default()
         },
         mailer,

@@ -242,3 +242,111 @@ fn insecure_settings_refuse_to_start_and_say_why() {
     assert!(!out.status.success());
     assert!(text(&out).1.contains("chmod 600"));
 }
+
+#[test]
+fn token_commands_create_list_and_revoke() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, "a long admin passphrase\n").expect("write");
+    let data = dir.path().join("data");
+    let pw_arg = pw.to_str().unwrap_or_default();
+    let ok = |out: &Output| assert!(out.status.success(), "{:?}", text(out));
+    ok(&testvault(
+        &data,
+        &[
+            "admin",
+            "create-org",
+            "--name",
+            "Acme",
+            "--owner-email",
+            "owner@acme.test",
+            "--password-file",
+            pw_arg,
+        ],
+        &[],
+    ));
+    ok(&testvault(
+        &data,
+        &[
+            "admin",
+            "create-project",
+            "--org",
+            "Acme",
+            "--slug",
+            "web",
+            "--name",
+            "Web",
+        ],
+        &[],
+    ));
+
+    let out = testvault(
+        &data,
+        &[
+            "token",
+            "create",
+            "--org",
+            "Acme",
+            "--project",
+            "web",
+            "--scope",
+            "results:write",
+            "--scope",
+            "read",
+            "--expires",
+            "30d",
+        ],
+        &[],
+    );
+    ok(&out);
+    let (stdout, _) = text(&out);
+    let token = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "prints only the token: {stdout}");
+    assert!(token.starts_with("tvt_") && token.len() == 77, "{token}");
+    let prefix = &token[4..12];
+
+    let (list, _) = text(&testvault(&data, &["token", "list", "--org", "Acme"], &[]));
+    assert!(list.contains(&format!("tvt_{prefix}_")), "{list}");
+    assert!(
+        list.contains("read results:write") && list.contains("web"),
+        "{list}"
+    );
+    assert!(!list.contains(&token[13..]), "never the secret");
+
+    let personal = testvault(
+        &data,
+        &[
+            "token",
+            "create",
+            "--org",
+            "Acme",
+            "--user",
+            "owner@acme.test",
+            "--scope",
+            "read",
+        ],
+        &[],
+    );
+    ok(&personal);
+    let neither = testvault(
+        &data,
+        &["token", "create", "--org", "Acme", "--scope", "read"],
+        &[],
+    );
+    assert!(!neither.status.success());
+    assert!(
+        text(&neither).1.contains("--project"),
+        "{:?}",
+        text(&neither)
+    );
+
+    ok(&testvault(&data, &["token", "revoke", prefix], &[]));
+    let (list, _) = text(&testvault(&data, &["token", "list", "--org", "Acme"], &[]));
+    assert!(!list.contains(&format!("tvt_{prefix}_")), "{list}");
+    assert!(
+        !testvault(&data, &["token", "revoke", prefix], &[])
+            .status
+            .success(),
+        "already revoked"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod admin;
 mod serve;
+mod token;
 
 use crate::StartError;
 use crate::config::{self, Config, Layer, LogFormat};
@@ -63,6 +64,9 @@ pub enum Command {
     /// Administer this installation directly through its data directory and database.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -130,6 +134,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     match cli.command {
         Command::Serve => serve::run(&cfg).await,
         Command::Admin(cmd) => admin::run(&cfg, cmd).await,
+        Command::Token(cmd) => token::run(&cfg, cmd).await,
         Command::Config(ConfigCommand::Show) => {
             print!("{}", cfg.show());
             Ok(())

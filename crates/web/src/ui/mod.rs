@@ -7,6 +7,7 @@ pub mod pages;
 mod projects;
 mod security;
 mod sessions;
+mod tokens;
 
 use crate::AppState;
 use crate::cookies;
@@ -49,6 +50,8 @@ pub fn routes() -> Router<AppState> {
             "/settings/security",
             get(security::show).post(security::update),
         )
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{prefix}/revoke", post(tokens::revoke))
 }
 
 /// The CSRF token for this browser, put in every form.
