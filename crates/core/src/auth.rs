@@ -6,7 +6,7 @@
 
 use crate::{Core, CoreError, Principal};
 use testvault_crypto::{SecretToken, TokenHash};
-use testvault_domain::{Email, OrgId, time};
+use testvault_domain::{Email, IpAllowlist, OrgId, time};
 use testvault_store::{NewSession, ThrottleState};
 use uuid::Uuid;
 
@@ -113,21 +113,29 @@ impl Core {
         self.store().clear_throttle(&account_key).await?;
 
         let orgs = self.store().orgs_of_user(user.id).await?;
-        let org = req
-            .org
-            .and_then(|wanted| orgs.iter().find(|o| o.id == wanted))
-            .or_else(|| orgs.first())
-            .ok_or(CoreError::Unauthenticated(
+        if orgs.is_empty() {
+            return Err(CoreError::Unauthenticated(
                 "your account is not a member of any organisation; ask an owner for an invitation",
-            ))?;
-        self.start_session(
-            user.id,
-            org.id,
-            req.ip,
-            req.user_agent,
-            req.previous_session,
-        )
-        .await
+            ));
+        }
+        // The requested org first, then the others in order: the first whose network rules let
+        // this client in.
+        let mut candidates: Vec<OrgId> = req
+            .org
+            .filter(|o| orgs.iter().any(|x| x.id == *o))
+            .into_iter()
+            .collect();
+        candidates.extend(orgs.iter().map(|o| o.id).filter(|id| Some(*id) != req.org));
+        for org in candidates {
+            match self
+                .start_session(user.id, org, req.ip, req.user_agent, req.previous_session)
+                .await
+            {
+                Err(CoreError::NetworkNotAllowed) => continue,
+                other => return other,
+            }
+        }
+        Err(CoreError::NetworkNotAllowed)
     }
 
     /// Creates a session for a user already proven (password checked, invitation spent).
@@ -147,6 +155,9 @@ impl Core {
             .get_org(org)
             .await?
             .ok_or(CoreError::NotFound("organisation"))?;
+        if !allowlist_allows(&org_row.ip_allowlist, ip) {
+            return Err(CoreError::NetworkNotAllowed);
+        }
         let now = time::now();
         let token = SecretToken::generate()?;
         let ua: String = user_agent.chars().take(300).collect();
@@ -162,7 +173,7 @@ impl Core {
                 user_agent: &ua,
             })
             .await?;
-        let principal = self.authenticate_session(token.expose()).await?;
+        let principal = self.authenticate_session(token.expose(), ip).await?;
         tracing::info!(user.id = %user, org.id = %org, "signed in");
         Ok(SignedIn {
             token,
@@ -173,7 +184,13 @@ impl Core {
 
     /// The principal behind a session cookie, if the session is live. Ends sessions that ran past
     /// their org's idle or absolute timeout (as configured now, not when they began).
-    pub async fn authenticate_session(&self, cookie: &str) -> Result<Principal, CoreError> {
+    /// A session from an address outside the org's IP allowlist is refused (not ended: the
+    /// member may come back through an allowed network).
+    pub async fn authenticate_session(
+        &self,
+        cookie: &str,
+        ip: &str,
+    ) -> Result<Principal, CoreError> {
         const EXPIRED: CoreError =
             CoreError::Unauthenticated("your session has ended; sign in again");
         let hash = TokenHash::of(cookie);
@@ -188,6 +205,9 @@ impl Core {
         if now >= absolute_end || now >= idle_end {
             self.store().delete_session(&hash.0).await?;
             return Err(EXPIRED);
+        }
+        if !allowlist_allows(&s.ip_allowlist, ip) {
+            return Err(CoreError::NetworkNotAllowed);
         }
         if now - s.last_seen_at >= TOUCH_EVERY_SECS {
             self.store().touch_session(&hash.0, now).await?;
@@ -210,6 +230,12 @@ impl Core {
             .await?;
         Ok(())
     }
+}
+
+/// Whether the stored allowlist lets `ip` in. A list that no longer parses refuses everyone:
+/// failing closed beats silently dropping a restriction.
+pub(crate) fn allowlist_allows(stored: &str, ip: &str) -> bool {
+    IpAllowlist::parse(stored).is_ok_and(|list| list.allows(ip))
 }
 
 #[cfg(test)]

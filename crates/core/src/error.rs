@@ -15,6 +15,9 @@ pub enum CoreError {
     /// Authenticated, but the role does not allow this.
     #[error("your role does not allow this: {0}")]
     Forbidden(&'static str),
+    /// The org's IP allowlist does not include the client's address.
+    #[error("your organisation does not allow access from this network")]
+    NetworkNotAllowed,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0} already exists")]

@@ -2,7 +2,7 @@
 
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
-use testvault_domain::{Permission, Role, SessionPolicy, UserId, time};
+use testvault_domain::{DomainError, IpAllowlist, Permission, Role, SessionPolicy, UserId, time};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
@@ -52,6 +52,61 @@ impl Core {
         let p = allowed.require(Permission::ManageSecurity)?;
         self.store().set_session_policy(p.org, policy).await?;
         tracing::info!(org.id = %p.org, idle_secs = policy.idle_secs, absolute_secs = policy.absolute_secs, "session policy changed");
+        Ok(())
+    }
+}
+
+impl Core {
+    /// The org's IP allowlist (empty: no restriction).
+    pub async fn ip_allowlist(&self, allowed: Allowed<'_>) -> Result<IpAllowlist, CoreError> {
+        let p = allowed.require(Permission::ManageSecurity)?;
+        let org = self
+            .store()
+            .get_org(p.org)
+            .await?
+            .ok_or(CoreError::NotFound("organisation"))?;
+        IpAllowlist::parse(&org.ip_allowlist).map_err(|e| CoreError::internal(e.to_string()))
+    }
+
+    /// Restricts sign-in, sessions and tokens to `list` (empty lifts the restriction). A list that
+    /// shuts out the caller's own address is saved only with `confirmed`, so nobody locks
+    /// themselves out by a typo.
+    pub async fn set_ip_allowlist(
+        &self,
+        allowed: Allowed<'_>,
+        list: IpAllowlist,
+        caller_ip: &str,
+        confirmed: bool,
+    ) -> Result<(), CoreError> {
+        let p = allowed.require(Permission::ManageSecurity)?;
+        if !list.allows(caller_ip) && !confirmed {
+            return Err(DomainError::new(
+                "ip_allowlist",
+                format!(
+                    "this list shuts out your current address {caller_ip}; confirm to save it anyway"
+                ),
+            )
+            .into());
+        }
+        self.store()
+            .set_ip_allowlist(p.org, &list.to_storage())
+            .await?;
+        tracing::info!(org.id = %p.org, ranges = list.ranges().len(), "IP allowlist changed");
+        Ok(())
+    }
+
+    /// `testvault admin clear-ip-allowlist`: the way back in after a lock-out.
+    pub async fn clear_ip_allowlist_as_operator(
+        &self,
+        _op: &crate::Operator,
+        org: &testvault_domain::OrgName,
+    ) -> Result<(), CoreError> {
+        let row = self
+            .store()
+            .find_org_by_name(org.as_str())
+            .await?
+            .ok_or(CoreError::NotFound("organisation"))?;
+        self.store().set_ip_allowlist(row.id, "").await?;
         Ok(())
     }
 }

@@ -291,6 +291,9 @@ impl Core {
             },
             (None, None) => return Ok(None),
         };
+        if !crate::auth::allowlist_allows(&t.ip_allowlist, ip) {
+            return Err(CoreError::NetworkNotAllowed);
+        }
         let stale = t
             .last_used_at
             .is_none_or(|last| now - last >= TOUCH_EVERY_SECS);

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod ids;
 pub mod names;
+pub mod network;
 pub mod password;
 pub mod permission;
 pub mod scope;
@@ -18,6 +19,7 @@ pub use ids::{InvitationId, OrgId, ProjectId, UserId};
 pub use names::{
     Email, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug, TokenName,
 };
+pub use network::{Cidr, IpAllowlist};
 pub use password::NewPassword;
 pub use permission::{Permission, Role};
 pub use scope::{Scope, Scopes};

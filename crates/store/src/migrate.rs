@@ -27,6 +27,7 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_api_tokens"),
+    migration!(3, "0003_ip_allowlist"),
 ];
 
 /// The newest schema version this binary knows.

@@ -29,6 +29,8 @@ pub struct OrgRow {
     pub id: OrgId,
     pub name: String,
     pub policy: SessionPolicy,
+    /// CIDR ranges, one per line; empty means no restriction.
+    pub ip_allowlist: String,
     pub created_at: i64,
 }
 
@@ -51,6 +53,7 @@ macro_rules! org_from_row {
                 idle_secs: row.try_get("idle_timeout_secs")?,
                 absolute_secs: row.try_get("absolute_timeout_secs")?,
             },
+            ip_allowlist: row.try_get("ip_allowlist")?,
             created_at: row.try_get("created_at")?,
         })
     }};
@@ -114,7 +117,7 @@ impl Store {
 
     pub async fn find_org_by_name(&self, name: &str) -> Result<Option<OrgRow>, StoreError> {
         on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, created_at FROM orgs WHERE name_key = $1")
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, created_at FROM orgs WHERE name_key = $1")
                 .bind(name.trim().to_lowercase())
                 .fetch_optional(pool)
                 .await?;
@@ -124,7 +127,7 @@ impl Store {
 
     pub async fn get_org(&self, org: OrgId) -> Result<Option<OrgRow>, StoreError> {
         on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, created_at FROM orgs WHERE id = $1")
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, created_at FROM orgs WHERE id = $1")
                 .bind(org.0)
                 .fetch_optional(pool)
                 .await?;
@@ -174,6 +177,17 @@ impl Store {
             sqlx::query("UPDATE orgs SET idle_timeout_secs = $1, absolute_timeout_secs = $2 WHERE id = $3")
                 .bind(policy.idle_secs)
                 .bind(policy.absolute_secs)
+                .bind(org.0)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn set_ip_allowlist(&self, org: OrgId, ranges: &str) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE orgs SET ip_allowlist = $1 WHERE id = $2")
+                .bind(ranges)
                 .bind(org.0)
                 .execute(pool)
                 .await?;

@@ -42,6 +42,7 @@ pub struct SessionAuth {
     /// `None` when the membership was removed after the session began.
     pub role: Option<Role>,
     pub policy: SessionPolicy,
+    pub ip_allowlist: String,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
@@ -85,7 +86,7 @@ impl Store {
         on_db!(self, pool => {
             let row = sqlx::query(
                 "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, \
-                 o.idle_timeout_secs, o.absolute_timeout_secs, s.created_at, s.last_seen_at, s.expires_at \
+                 o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist, s.created_at, s.last_seen_at, s.expires_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  LEFT JOIN members m ON m.org_id = s.org_id AND m.user_id = s.user_id \
                  WHERE s.id_hash = $1")
@@ -108,6 +109,7 @@ impl Store {
                             idle_secs: r.try_get("idle_timeout_secs")?,
                             absolute_secs: r.try_get("absolute_timeout_secs")?,
                         },
+                        ip_allowlist: r.try_get("ip_allowlist")?,
                         created_at: r.try_get("created_at")?,
                         last_seen_at: r.try_get("last_seen_at")?,
                         expires_at: r.try_get("expires_at")?,

@@ -56,6 +56,7 @@ pub struct TokenAuth {
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
     pub policy: SessionPolicy,
+    pub ip_allowlist: String,
 }
 
 impl Store {
@@ -88,7 +89,7 @@ impl Store {
             let row = sqlx::query(
                 "SELECT t.id, t.secret_hash, t.org_id, o.name AS org_name, t.user_id, u.email, u.display_name, m.role_level, \
                  t.project_id, t.created_by, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, t.last_used_ip, \
-                 o.idle_timeout_secs, o.absolute_timeout_secs \
+                 o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist \
                  FROM api_tokens t JOIN orgs o ON o.id = t.org_id \
                  LEFT JOIN users u ON u.id = t.user_id \
                  LEFT JOIN members m ON m.org_id = t.org_id AND m.user_id = t.user_id \
@@ -121,6 +122,7 @@ impl Store {
                     idle_secs: r.try_get("idle_timeout_secs")?,
                     absolute_secs: r.try_get("absolute_timeout_secs")?,
                 },
+                ip_allowlist: r.try_get("ip_allowlist")?,
             }))
         })
     }

@@ -61,6 +61,9 @@ impl From<CoreError> for ApiError {
             e @ CoreError::Forbidden(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
             }
+            e @ CoreError::NetworkNotAllowed => {
+                ApiError::new(StatusCode::FORBIDDEN, "network_not_allowed", e.to_string())
+            }
             e @ CoreError::NotFound(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }

@@ -174,6 +174,7 @@ impl FromRequestParts<AppState> for ApiAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let Ok(client) = crate::client::ClientInfo::from_request_parts(parts, state).await;
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION).cloned() {
             let token = auth
                 .to_str()
@@ -185,7 +186,6 @@ impl FromRequestParts<AppState> for ApiAuth {
                 .ok_or(CoreError::Unauthenticated(
                     "the Authorization header must be `Bearer <token>`",
                 ))?;
-            let Ok(client) = crate::client::ClientInfo::from_request_parts(parts, state).await;
             return Ok(ApiAuth(
                 state
                     .core
@@ -197,7 +197,9 @@ impl FromRequestParts<AppState> for ApiAuth {
             cookies::read(&parts.headers, cookies::SESSION).ok_or(CoreError::Unauthenticated(
                 "sign in first, or send an API token as `Authorization: Bearer <token>`",
             ))?;
-        Ok(ApiAuth(state.core.authenticate_session(&cookie).await?))
+        Ok(ApiAuth(
+            state.core.authenticate_session(&cookie, &client.ip).await?,
+        ))
     }
 }
 
@@ -215,7 +217,8 @@ impl FromRequestParts<AppState> for PageAuth {
         let Some(cookie) = cookies::read(&parts.headers, cookies::SESSION) else {
             return Err(to_sign_in());
         };
-        match state.core.authenticate_session(&cookie).await {
+        let Ok(client) = crate::client::ClientInfo::from_request_parts(parts, state).await;
+        match state.core.authenticate_session(&cookie, &client.ip).await {
             Ok(p) => Ok(PageAuth(p)),
             Err(CoreError::Unauthenticated(_)) => {
                 let mut resp = to_sign_in();

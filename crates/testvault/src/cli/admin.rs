@@ -44,6 +44,12 @@ pub enum AdminCommand {
     },
     /// Print a new one-time setup link (only while no organisation exists).
     SetupLink,
+    /// Remove an organisation's IP allowlist (the way back in after a lock-out).
+    ClearIpAllowlist {
+        /// The organisation's name.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 fn invalid(e: testvault_domain::DomainError) -> StartError {
@@ -130,6 +136,12 @@ pub async fn run(cfg: &Config, cmd: AdminCommand) -> Result<(), StartError> {
                 "Created project {} ({}) in {}.",
                 project.name, project.slug, org
             );
+            Ok(())
+        }
+        AdminCommand::ClearIpAllowlist { org } => {
+            let org = OrgName::parse(&org).map_err(invalid)?;
+            core.clear_ip_allowlist_as_operator(&op, &org).await?;
+            println!("{org} accepts sign-ins, sessions and tokens from any network again.");
             Ok(())
         }
         AdminCommand::SetupLink => match core.issue_setup_link().await? {

@@ -28,10 +28,15 @@ fn signed_in_redirect(signed: SignedIn, to: &str) -> Response {
 
 pub async fn home(
     State(state): State<AppState>,
+    client: ClientInfo,
     MaybeSessionCookie(cookie): MaybeSessionCookie,
 ) -> Response {
     if let Some(c) = cookie
-        && state.core.authenticate_session(&c).await.is_ok()
+        && state
+            .core
+            .authenticate_session(&c, &client.ip)
+            .await
+            .is_ok()
     {
         return Redirect::to("/projects").into_response();
     }

@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
             "/settings/security",
             get(security::show).post(security::update),
         )
+        .route("/settings/security/network", post(security::update_network))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{prefix}/revoke", post(tokens::revoke))
 }

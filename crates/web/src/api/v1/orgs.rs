@@ -2,12 +2,14 @@
 
 use super::data;
 use crate::AppState;
+use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::extract::{ApiAuth, ApiJson};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use testvault_domain::{Permission, SessionPolicy};
+use testvault_core::{CoreError, Principal};
+use testvault_domain::{IpAllowlist, Permission, SessionPolicy};
 
 pub async fn list_orgs(
     State(state): State<AppState>,
@@ -20,43 +22,90 @@ pub async fn list_orgs(
 pub struct SecurityView {
     idle_timeout_minutes: i64,
     absolute_timeout_hours: i64,
+    ip_allowlist: IpAllowlist,
 }
 
-impl From<SessionPolicy> for SecurityView {
-    fn from(p: SessionPolicy) -> Self {
-        Self {
-            idle_timeout_minutes: p.idle_minutes(),
-            absolute_timeout_hours: p.absolute_hours(),
-        }
-    }
-}
-
+/// Any subset of the settings; what is left out stays as it is.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityBody {
-    idle_timeout_minutes: i64,
-    absolute_timeout_hours: i64,
+    #[serde(default)]
+    idle_timeout_minutes: Option<i64>,
+    #[serde(default)]
+    absolute_timeout_hours: Option<i64>,
+    /// CIDR ranges; `[]` lifts the restriction.
+    #[serde(default)]
+    ip_allowlist: Option<Vec<String>>,
+    /// Required to save a list that shuts out the caller's own address.
+    #[serde(default)]
+    confirm_self_exclusion: bool,
+}
+
+async fn view(state: &AppState, p: &Principal) -> Result<SecurityView, CoreError> {
+    let policy = state
+        .core
+        .session_policy(p.allow(Permission::ManageSecurity)?)
+        .await?;
+    let ip_allowlist = state
+        .core
+        .ip_allowlist(p.allow(Permission::ManageSecurity)?)
+        .await?;
+    Ok(SecurityView {
+        idle_timeout_minutes: policy.idle_minutes(),
+        absolute_timeout_hours: policy.absolute_hours(),
+        ip_allowlist,
+    })
 }
 
 pub async fn get_security(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
 ) -> Result<impl IntoResponse, ApiError> {
-    let policy = state
-        .core
-        .session_policy(p.allow(Permission::ManageSecurity)?)
-        .await?;
-    Ok(data(SecurityView::from(policy)))
+    Ok(data(view(&state, &p).await?))
 }
 
 pub async fn update_security(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
+    client: ClientInfo,
     ApiJson(body): ApiJson<SecurityBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let allowed = p.allow(Permission::ManageSecurity)?;
-    let policy = SessionPolicy::parse(body.idle_timeout_minutes, body.absolute_timeout_hours)
-        .map_err(testvault_core::CoreError::from)?;
-    state.core.set_session_policy(allowed, policy).await?;
-    Ok(data(SecurityView::from(policy)))
+    // Validate everything before saving anything: a bad field leaves all settings as they were.
+    let current = state
+        .core
+        .session_policy(p.allow(Permission::ManageSecurity)?)
+        .await?;
+    let policy = match (body.idle_timeout_minutes, body.absolute_timeout_hours) {
+        (None, None) => None,
+        (idle, absolute) => Some(
+            SessionPolicy::parse(
+                idle.unwrap_or(current.idle_minutes()),
+                absolute.unwrap_or(current.absolute_hours()),
+            )
+            .map_err(CoreError::from)?,
+        ),
+    };
+    let list = body
+        .ip_allowlist
+        .map(|ranges| IpAllowlist::parse(&ranges.join("\n")))
+        .transpose()
+        .map_err(CoreError::from)?;
+    if let Some(list) = list {
+        state
+            .core
+            .set_ip_allowlist(
+                p.allow(Permission::ManageSecurity)?,
+                list,
+                &client.ip,
+                body.confirm_self_exclusion,
+            )
+            .await?;
+    }
+    if let Some(policy) = policy {
+        state
+            .core
+            .set_session_policy(p.allow(Permission::ManageSecurity)?, policy)
+            .await?;
+    }
+    Ok(data(view(&state, &p).await?))
 }
