@@ -72,30 +72,38 @@ impl Core {
         )
     }
 
-    pub async fn sign_in(&self, req: SignIn<'_>) -> Result<SignedIn, CoreError> {
-        let email =
-            Email::parse(req.email).map_err(|_| CoreError::Unauthenticated(WRONG_CREDENTIALS))?;
+    /// Checks a password for `email` under the sign-in throttle (per account and per IP, growing
+    /// lock-outs) with the same work for unknown emails. Every path that accepts a password for an
+    /// existing account goes through here.
+    pub(crate) async fn verify_password_throttled(
+        &self,
+        email: &Email,
+        password: &str,
+        ip: &str,
+    ) -> Result<testvault_store::UserRow, CoreError> {
         let now = time::now();
-        let (account_key, ip_key) = self.throttle_keys(email.as_str(), req.ip);
+        let (account_key, ip_key) = self.throttle_keys(email.as_str(), ip);
         let account = self.store().throttle_state(&account_key).await?;
-        let ip = self.store().throttle_state(&ip_key).await?;
-        let locked_until = account.locked_until.max(ip.locked_until);
+        let ip_state = self.store().throttle_state(&ip_key).await?;
+        let locked_until = account.locked_until.max(ip_state.locked_until);
         if locked_until > now {
             return Err(CoreError::Throttled {
                 retry_after_secs: locked_until - now,
             });
         }
-
         let user = self.store().find_user_by_email(email.as_str()).await?;
         let stored = user.as_ref().map_or_else(
             || testvault_crypto::password::dummy_hash().to_string(),
             |u| u.password_hash.clone(),
         );
-        let password = req.password.to_string();
+        let password = password.to_string();
         let matches =
             crate::blocking(move || testvault_crypto::password::verify(&password, &stored)).await?;
-        let user = match user {
-            Some(u) if matches => u,
+        match user {
+            Some(u) if matches => {
+                self.store().clear_throttle(&account_key).await?;
+                Ok(u)
+            }
             _ => {
                 self.store()
                     .save_throttle_state(
@@ -104,13 +112,20 @@ impl Core {
                     )
                     .await?;
                 self.store()
-                    .save_throttle_state(&ip_key, after_failure(ip, now, IP_FREE_FAILURES))
+                    .save_throttle_state(&ip_key, after_failure(ip_state, now, IP_FREE_FAILURES))
                     .await?;
-                tracing::info!(client.ip = req.ip, "sign-in failed");
-                return Err(CoreError::Unauthenticated(WRONG_CREDENTIALS));
+                tracing::info!(client.ip = ip, "password check failed");
+                Err(CoreError::Unauthenticated(WRONG_CREDENTIALS))
             }
-        };
-        self.store().clear_throttle(&account_key).await?;
+        }
+    }
+
+    pub async fn sign_in(&self, req: SignIn<'_>) -> Result<SignedIn, CoreError> {
+        let email =
+            Email::parse(req.email).map_err(|_| CoreError::Unauthenticated(WRONG_CREDENTIALS))?;
+        let user = self
+            .verify_password_throttled(&email, req.password, req.ip)
+            .await?;
 
         let orgs = self.store().orgs_of_user(user.id).await?;
         if orgs.is_empty() {

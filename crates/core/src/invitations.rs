@@ -194,17 +194,18 @@ impl Core {
         let now = time::now();
         let (org, user) = match existing {
             Some(user) => {
-                let stored = user.password_hash.clone();
-                let pw = password.to_string();
-                if !crate::blocking(move || testvault_crypto::password::verify(&pw, &stored))
-                    .await?
-                {
-                    return Err(DomainError::new(
-                        "password",
-                        "is not the password of this account",
-                    )
-                    .into());
-                }
+                // Same throttle as sign-in: an invitation link is no way around it.
+                let email = Email::parse(&user.email)?;
+                let user = match self.verify_password_throttled(&email, password, ip).await {
+                    Err(CoreError::Unauthenticated(_)) => {
+                        return Err(DomainError::new(
+                            "password",
+                            "is not the password of this account",
+                        )
+                        .into());
+                    }
+                    other => other?,
+                };
                 self.store()
                     .accept_invitation(&hash.0, OwnerSpec::Existing(user.id), now)
                     .await?

@@ -268,3 +268,34 @@ async fn invite_page_flow_shows_the_link_to_the_inviter() {
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("Email: must be an email address"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_origin_counts_as_ours_behind_a_proxy() {
+    let db = testvault_testkit::TestDb::create(Backend::Sqlite).await;
+    let app = TestApp::start_with(db, |mut l| {
+        l.public_url = Some("https://testvault.example.com/".into());
+        l
+    })
+    .await;
+    let owner = app.setup_owner().await;
+    let csrf = owner.csrf().await;
+    let form = |origin: &'static str| {
+        owner
+            .http
+            .post(owner.url("/projects"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", origin)
+            .body(format!("csrf={csrf}&name=Web&slug=web"))
+    };
+    assert_eq!(
+        owner
+            .send(form("https://testvault.example.com"))
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        owner.send(form("https://evil.example.com")).await.status,
+        403
+    );
+}

@@ -411,3 +411,66 @@ async fn one_ip_guessing_many_accounts_is_throttled() {
     assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
     assert_eq!(statuses[21], 429, "{statuses:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_an_invitation_with_an_existing_account_is_throttled_like_sign_in() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.setup_owner().await;
+    let core = &app
+        .server
+        .as_ref()
+        .map(|s| s.core.clone())
+        .unwrap_or_else(|| unreachable!());
+    let op = testvault_core::Operator::unsafe_local_admin();
+    core.create_org(
+        &op,
+        testvault_domain::OrgName::parse("Globex").expect("valid"),
+        testvault_domain::Email::parse("hank@globex.test").expect("valid"),
+        None,
+        Some(testvault_domain::NewPassword::parse("globex owner passphrase").expect("valid")),
+    )
+    .await
+    .expect("second org");
+    let hank = app.client();
+    hank.sign_in("hank@globex.test", "globex owner passphrase")
+        .await;
+    let inv = hank
+        .post_json("/api/v1/invitations", &json!({ "email": OWNER_EMAIL }))
+        .await;
+    let path = inv.json()["data"]["link"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches(&app.url)
+        .to_string();
+
+    let guesser = app.client();
+    assert!(
+        guesser
+            .get(&path)
+            .await
+            .body
+            .contains("You already have a Testvault account")
+    );
+    for _ in 0..6 {
+        let r = guesser
+            .post_form(&path, &[("password", "a wrong guess for owner")])
+            .await;
+        assert_eq!(r.status, 422);
+    }
+    let locked = guesser
+        .post_form(&path, &[("password", OWNER_PASSWORD)])
+        .await;
+    assert!(
+        locked.body.contains("too many failed attempts"),
+        "{}",
+        locked.body
+    );
+    // Sign-in for that account is locked out too: it is the same throttle.
+    assert_eq!(
+        app.client()
+            .sign_in(OWNER_EMAIL, OWNER_PASSWORD)
+            .await
+            .status,
+        429
+    );
+}

@@ -86,6 +86,7 @@ pub async fn start(cfg: &Config) -> Result<Server, StartError> {
         settings: std::sync::Arc::new(WebSettings {
             trusted_proxies: cfg.trusted_proxies.clone(),
             body_limit_bytes: cfg.body_limit_bytes,
+            public_origin: Some(origin_of(&cfg.public_url_for(addr))),
         }),
         metrics: Metrics::default(),
     };
@@ -141,6 +142,13 @@ pub async fn start(cfg: &Config) -> Result<Server, StartError> {
         task,
         housekeeping,
     })
+}
+
+/// `https://host:port/path` → `https://host:port`.
+fn origin_of(url: &str) -> String {
+    let rest = url.strip_prefix("https://").unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("https://{authority}")
 }
 
 impl Server {

@@ -7,15 +7,21 @@
 //! JSON endpoints additionally require `Content-Type: application/json`, which a cross-site page
 //! cannot send without a CORS preflight that this server never approves.
 
+use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
+pub async fn refuse_cross_site(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && is_cross_site(&req) {
+    if !safe && is_cross_site(&req, state.settings.public_origin.as_deref()) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "cross_site_request",
@@ -26,7 +32,7 @@ pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn is_cross_site(req: &Request) -> bool {
+fn is_cross_site(req: &Request, public_origin: Option<&str>) -> bool {
     let headers = req.headers();
     if headers
         .get("sec-fetch-site")
@@ -40,6 +46,9 @@ fn is_cross_site(req: &Request) -> bool {
     };
     if origin == "null" {
         return true;
+    }
+    if public_origin.is_some_and(|ours| ours.eq_ignore_ascii_case(origin)) {
+        return false;
     }
     let host = headers
         .get(header::HOST)

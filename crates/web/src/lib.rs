@@ -29,6 +29,9 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// `https://host[:port]` of the public URL: an `Origin` that may differ from the `Host` the
+    /// server sees (behind a reverse proxy) and is still ours.
+    pub public_origin: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -36,6 +39,7 @@ impl Default for WebSettings {
         Self {
             trusted_proxies: Vec::new(),
             body_limit_bytes: 1024 * 1024,
+            public_origin: None,
         }
     }
 }
@@ -62,7 +66,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::record,
         ))
-        .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::refuse_cross_site,
+        ))
         .layer(axum::middleware::from_fn(ui::ensure_csrf_cookie))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
