@@ -4,6 +4,7 @@
 //! unknown email is checked against a dummy hash), and slows down repeated failures per account
 //! and per IP with growing lock-outs kept in the database (so every instance agrees).
 
+use crate::audit::{self, Change, ClientMeta};
 use crate::{Core, CoreError, Principal};
 use testvault_crypto::{SecretToken, TokenHash};
 use testvault_domain::{Email, IpAllowlist, OrgId, time};
@@ -25,8 +26,7 @@ const WRONG_CREDENTIALS: &str = "wrong email or password";
 pub struct SignIn<'a> {
     pub email: &'a str,
     pub password: &'a str,
-    pub ip: &'a str,
-    pub user_agent: &'a str,
+    pub client: &'a ClientMeta,
     /// The session cookie the browser already had, ended so the id is rotated at sign-in.
     pub previous_session: Option<&'a str>,
     /// Sign in to this org when the user is a member of several (e.g. after accepting an invitation).
@@ -79,8 +79,9 @@ impl Core {
         &self,
         email: &Email,
         password: &str,
-        ip: &str,
+        client: &ClientMeta,
     ) -> Result<testvault_store::UserRow, CoreError> {
+        let ip = client.ip.as_str();
         let now = time::now();
         let (account_key, ip_key) = self.throttle_keys(email.as_str(), ip);
         let account = self.store().throttle_state(&account_key).await?;
@@ -115,6 +116,14 @@ impl Core {
                     .save_throttle_state(&ip_key, after_failure(ip_state, now, IP_FREE_FAILURES))
                     .await?;
                 tracing::info!(client.ip = ip, "password check failed");
+                // A wrong password for a real account is recorded in each of its orgs.
+                if let Some(u) = &user {
+                    for org in self.store().orgs_of_user(u.id).await? {
+                        let change = Change::new("auth.sign_in_failed", "user", u.id);
+                        let event = audit::by_anonymous(org.id, email.as_str(), client, change);
+                        self.store().record_audit(&event).await?;
+                    }
+                }
                 Err(CoreError::Unauthenticated(WRONG_CREDENTIALS))
             }
         }
@@ -124,7 +133,7 @@ impl Core {
         let email =
             Email::parse(req.email).map_err(|_| CoreError::Unauthenticated(WRONG_CREDENTIALS))?;
         let user = self
-            .verify_password_throttled(&email, req.password, req.ip)
+            .verify_password_throttled(&email, req.password, req.client)
             .await?;
 
         let orgs = self.store().orgs_of_user(user.id).await?;
@@ -143,7 +152,7 @@ impl Core {
         candidates.extend(orgs.iter().map(|o| o.id).filter(|id| Some(*id) != req.org));
         for org in candidates {
             match self
-                .start_session(user.id, org, req.ip, req.user_agent, req.previous_session)
+                .start_session(user.id, org, req.client, req.previous_session)
                 .await
             {
                 Err(CoreError::NetworkNotAllowed) => continue,
@@ -158,10 +167,10 @@ impl Core {
         &self,
         user: testvault_domain::UserId,
         org: OrgId,
-        ip: &str,
-        user_agent: &str,
+        client: &ClientMeta,
         previous_session: Option<&str>,
     ) -> Result<SignedIn, CoreError> {
+        let ip = client.ip.as_str();
         if let Some(old) = previous_session {
             self.store().delete_session(&TokenHash::of(old).0).await?;
         }
@@ -175,20 +184,37 @@ impl Core {
         }
         let now = time::now();
         let token = SecretToken::generate()?;
-        let ua: String = user_agent.chars().take(300).collect();
+        let ua: String = client.user_agent.chars().take(300).collect();
+        let public_id = Uuid::new_v4();
+        let email = self
+            .store()
+            .get_user(user)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default();
+        let event = audit::by_user(
+            org,
+            user,
+            &email,
+            client,
+            Change::new("auth.signed_in", "session", public_id),
+        );
         self.store()
-            .create_session(NewSession {
-                id_hash: &token.hash().0,
-                public_id: Uuid::new_v4(),
-                user,
-                org,
-                now,
-                expires_at: now + org_row.policy.absolute_secs,
-                ip,
-                user_agent: &ua,
-            })
+            .create_session(
+                NewSession {
+                    id_hash: &token.hash().0,
+                    public_id,
+                    user,
+                    org,
+                    now,
+                    expires_at: now + org_row.policy.absolute_secs,
+                    ip,
+                    user_agent: &ua,
+                },
+                &event,
+            )
             .await?;
-        let principal = self.authenticate_session(token.expose(), ip).await?;
+        let principal = self.authenticate_session(token.expose(), client).await?;
         tracing::info!(user.id = %user, org.id = %org, "signed in");
         Ok(SignedIn {
             token,
@@ -204,7 +230,7 @@ impl Core {
     pub async fn authenticate_session(
         &self,
         cookie: &str,
-        ip: &str,
+        client: &ClientMeta,
     ) -> Result<Principal, CoreError> {
         const EXPIRED: CoreError =
             CoreError::Unauthenticated("your session has ended; sign in again");
@@ -221,7 +247,7 @@ impl Core {
             self.store().delete_session(&hash.0).await?;
             return Err(EXPIRED);
         }
-        if !allowlist_allows(&s.ip_allowlist, ip) {
+        if !allowlist_allows(&s.ip_allowlist, &client.ip) {
             return Err(CoreError::NetworkNotAllowed);
         }
         if now - s.last_seen_at >= TOUCH_EVERY_SECS {
@@ -235,6 +261,7 @@ impl Core {
             org_name: s.org_name,
             role,
             credential: crate::principal::Credential::Session(s.public_id),
+            client: client.clone(),
         })
     }
 

@@ -1,9 +1,11 @@
 //! Inviting people: a single-use link valid for 7 days, stored hashed. With no mail server the
 //! link is shown to the inviter and written to the log.
 
+use crate::audit::{self, Change, ClientMeta};
 use crate::orgs::default_display_name;
 use crate::{Allowed, Core, CoreError, SignedIn};
 use serde::Serialize;
+use serde_json::json;
 use testvault_crypto::{SecretToken, TokenHash};
 use testvault_domain::{
     DomainError, Email, InvitationId, NewPassword, Permission, PersonName, Role, UserId, time,
@@ -36,6 +38,8 @@ pub struct InvitationView {
 /// What the invitation page shows to whoever opens the link.
 #[derive(Debug, Clone)]
 pub struct InvitationInfo {
+    pub id: InvitationId,
+    pub org: testvault_domain::OrgId,
     pub org_name: String,
     pub email: String,
     pub role: Role,
@@ -63,17 +67,26 @@ impl Core {
         let now = time::now();
         let id = InvitationId::new();
         let expires_at = now + self.settings().invitation_ttl_secs;
+        let event = audit::by(
+            p,
+            Change::new("invitation.created", "invitation", id).after(
+                json!({ "email": email.as_str(), "role": role.name(), "expires_at": expires_at }),
+            ),
+        );
         self.store()
-            .create_invitation(NewInvitation {
-                id,
-                org: p.org,
-                email: email.as_str(),
-                role,
-                token_hash: &token.hash().0,
-                invited_by: p.user,
-                now,
-                expires_at,
-            })
+            .create_invitation(
+                NewInvitation {
+                    id,
+                    org: p.org,
+                    email: email.as_str(),
+                    role,
+                    token_hash: &token.hash().0,
+                    invited_by: p.user,
+                    now,
+                    expires_at,
+                },
+                &event,
+            )
             .await?;
         let link = self.link(&format!("/invite/{}", token.expose()));
         let issued = IssuedInvitation {
@@ -109,8 +122,12 @@ impl Core {
         if let Err(e) = mailer.send(message).await {
             // Nothing half-done: an invitation nobody received is cancelled again.
             tracing::warn!(invitation.id = %id, error = %e, "sending the invitation failed");
+            let event = audit::by(
+                p,
+                Change::new("invitation.cancelled_undeliverable", "invitation", id),
+            );
             self.store()
-                .revoke_invitation(p.org, id, time::now())
+                .revoke_invitation(p.org, id, time::now(), &event)
                 .await?;
             return Err(CoreError::Unavailable(
                 "the mail server did not accept the invitation; nothing was sent and no invitation was created",
@@ -145,9 +162,10 @@ impl Core {
         id: InvitationId,
     ) -> Result<(), CoreError> {
         let p = allowed.require(Permission::ManageMembers)?;
+        let event = audit::by(p, Change::new("invitation.revoked", "invitation", id));
         if self
             .store()
-            .revoke_invitation(p.org, id, time::now())
+            .revoke_invitation(p.org, id, time::now(), &event)
             .await?
         {
             Ok(())
@@ -170,6 +188,8 @@ impl Core {
         }
         let account_exists = self.store().find_user_by_email(&inv.email).await?.is_some();
         Ok(InvitationInfo {
+            id: inv.id,
+            org: inv.org,
             org_name: inv.org_name,
             email: inv.email,
             role: inv.role,
@@ -184,8 +204,7 @@ impl Core {
         token: &str,
         display_name: Option<&str>,
         password: &str,
-        ip: &str,
-        user_agent: &str,
+        client: &ClientMeta,
         previous_session: Option<&str>,
     ) -> Result<SignedIn, CoreError> {
         let info = self.invitation_info(token).await?;
@@ -196,7 +215,10 @@ impl Core {
             Some(user) => {
                 // Same throttle as sign-in: an invitation link is no way around it.
                 let email = Email::parse(&user.email)?;
-                let user = match self.verify_password_throttled(&email, password, ip).await {
+                let user = match self
+                    .verify_password_throttled(&email, password, client)
+                    .await
+                {
                     Err(CoreError::Unauthenticated(_)) => {
                         return Err(DomainError::new(
                             "password",
@@ -206,8 +228,9 @@ impl Core {
                     }
                     other => other?,
                 };
+                let event = accepted(&info, user.id, &user.email, client);
                 self.store()
-                    .accept_invitation(&hash.0, OwnerSpec::Existing(user.id), now)
+                    .accept_invitation(&hash.0, OwnerSpec::Existing(user.id), now, &event)
                     .await?
             }
             None => {
@@ -220,6 +243,7 @@ impl Core {
                 let hashed = crate::blocking(move || testvault_crypto::password::hash(pw.expose()))
                     .await??;
                 let id = UserId::new();
+                let event = accepted(&info, id, email.as_str(), client);
                 self.store()
                     .accept_invitation(
                         &hash.0,
@@ -230,12 +254,29 @@ impl Core {
                             password_hash: &hashed,
                         }),
                         now,
+                        &event,
                     )
                     .await?
             }
         };
         tracing::info!(org.id = %org, user.id = %user, "invitation accepted");
-        self.start_session(user, org, ip, user_agent, previous_session)
+        self.start_session(user, org, client, previous_session)
             .await
     }
+}
+
+fn accepted(
+    info: &InvitationInfo,
+    user: UserId,
+    email: &str,
+    client: &ClientMeta,
+) -> testvault_store::AuditEntry {
+    audit::by_user(
+        info.org,
+        user,
+        email,
+        client,
+        Change::new("invitation.accepted", "invitation", info.id)
+            .after(json!({ "user": user, "email": email, "role": info.role.name() })),
+    )
 }

@@ -4,6 +4,7 @@
 //! validates, applies the rules, and calls the store. HTTP handlers and CLI commands are thin
 //! wrappers around these functions, so one rule has one code path.
 
+pub mod audit;
 mod auth;
 mod error;
 mod invitations;
@@ -17,6 +18,7 @@ mod settings;
 mod setup;
 mod tokens;
 
+pub use audit::{AuditVerification, AuditView, ClientMeta};
 pub use auth::{SignIn, SignedIn};
 pub use error::CoreError;
 pub use invitations::{InvitationInfo, InvitationView, IssuedInvitation};

@@ -1,5 +1,6 @@
 //! Creating organisations: from the first-run setup link, or by the local operator (CLI).
 
+use crate::audit::{self, Change};
 use crate::{Core, CoreError};
 use testvault_crypto::{DataKey, TokenHash};
 use testvault_domain::{
@@ -49,7 +50,7 @@ impl Core {
             display_name,
             password,
         };
-        self.create_org_inner(name, owner, None).await
+        self.create_org_inner(name, owner, None, None).await
     }
 
     /// Whether an account exists for this email (the CLI asks for a password only when not).
@@ -66,6 +67,8 @@ impl Core {
         name: OrgName,
         owner: OwnerInput,
         setup_token: Option<&TokenHash>,
+        // The first-run setup page's client; `None` for the local operator.
+        client: Option<&crate::ClientMeta>,
     ) -> Result<CreatedOrg, CoreError> {
         let org = OrgId::new();
         let data_key = DataKey::generate()?;
@@ -103,18 +106,31 @@ impl Core {
             }),
             (None, None) => return Err(CoreError::internal("unreachable: no owner")),
         };
+        let owner_id_for_event = match &owner_spec {
+            OwnerSpec::Existing(id) => *id,
+            OwnerSpec::New(u) => u.id,
+        };
+        let change = Change::new("org.created", "org", org)
+            .after(serde_json::json!({ "name": name.as_str(), "owner": owner_id_for_event, "owner_email": owner.email.as_str() }));
+        let event = match client {
+            Some(c) => audit::by_user(org, owner_id_for_event, owner.email.as_str(), c, change),
+            None => audit::by_operator(org, change),
+        };
         let owner_id = self
             .store()
-            .create_org(NewOrg {
-                id: org,
-                name: name.as_str(),
-                wrapped_key: &wrapped.0,
-                master_key_id: &master.id(),
-                policy: SessionPolicy::default(),
-                owner: owner_spec,
-                setup_token_hash: setup_token.map(|t| t.0.as_slice()),
-                now: time::now(),
-            })
+            .create_org(
+                NewOrg {
+                    id: org,
+                    name: name.as_str(),
+                    wrapped_key: &wrapped.0,
+                    master_key_id: &master.id(),
+                    policy: SessionPolicy::default(),
+                    owner: owner_spec,
+                    setup_token_hash: setup_token.map(|t| t.0.as_slice()),
+                    now: time::now(),
+                },
+                &event,
+            )
             .await?;
         tracing::info!(org.id = %org, user.id = %owner_id, "organisation created");
         Ok(CreatedOrg {
@@ -167,14 +183,13 @@ impl Core {
         &self,
         p: &crate::Principal,
         org: OrgId,
-        ip: &str,
-        user_agent: &str,
+        client: &crate::ClientMeta,
         current_cookie: &str,
     ) -> Result<crate::SignedIn, CoreError> {
         if self.store().member_role(org, p.user).await?.is_none() {
             return Err(CoreError::NotFound("organisation"));
         }
-        self.start_session(p.user, org, ip, user_agent, Some(current_cookie))
+        self.start_session(p.user, org, client, Some(current_cookie))
             .await
     }
 }

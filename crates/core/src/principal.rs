@@ -32,6 +32,8 @@ pub struct Principal {
     pub org_name: String,
     pub role: Role,
     pub credential: Credential,
+    /// Where the request came from (recorded in audit events).
+    pub client: crate::audit::ClientMeta,
 }
 
 impl Principal {
@@ -54,6 +56,7 @@ impl Principal {
             Permission::ManageSessions => "managing other members' sessions",
             Permission::ManageSecurity => "changing security settings",
             Permission::ManageTokens => "managing project tokens",
+            Permission::ReadAudit => "reading the audit trail",
         }))
     }
 

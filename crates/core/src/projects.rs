@@ -1,5 +1,6 @@
 //! Projects: create and list them. The free-text description is sealed with the org's key.
 
+use crate::audit::{Actor, Change};
 use crate::{Allowed, Core, CoreError, Operator};
 use serde::Serialize;
 use testvault_domain::{
@@ -29,7 +30,7 @@ impl Core {
         description: ProjectDescription,
     ) -> Result<ProjectView, CoreError> {
         let p = allowed.require(Permission::ManageProjects)?;
-        self.insert_project(p.org, p.user, slug, name, description)
+        self.insert_project(Actor::Principal(p), p.org, p.user, slug, name, description)
             .await
     }
 
@@ -55,12 +56,20 @@ impl Core {
             .filter(|m| m.role == testvault_domain::Role::Owner)
             .min_by_key(|m| m.joined_at)
             .ok_or(CoreError::NotFound("organisation owner"))?;
-        self.insert_project(org_row.id, owner.user_id, slug, name, description)
-            .await
+        self.insert_project(
+            Actor::Operator,
+            org_row.id,
+            owner.user_id,
+            slug,
+            name,
+            description,
+        )
+        .await
     }
 
     async fn insert_project(
         &self,
+        actor: Actor<'_>,
         org: OrgId,
         created_by: UserId,
         slug: ProjectSlug,
@@ -85,16 +94,24 @@ impl Core {
             )
         };
         let now = time::now();
+        let event = actor.event(
+            org,
+            Change::new("project.created", "project", id)
+                .after(serde_json::json!({ "slug": slug.as_str(), "name": name.as_str() })),
+        );
         self.store()
-            .create_project(NewProject {
-                id,
-                org,
-                slug: slug.as_str(),
-                name: name.as_str(),
-                description_sealed: sealed.as_deref(),
-                created_by,
-                now,
-            })
+            .create_project(
+                NewProject {
+                    id,
+                    org,
+                    slug: slug.as_str(),
+                    name: name.as_str(),
+                    description_sealed: sealed.as_deref(),
+                    created_by,
+                    now,
+                },
+                &event,
+            )
             .await?;
         tracing::info!(org.id = %org, project.id = %id, "project created");
         Ok(ProjectView {

@@ -1,5 +1,6 @@
 //! Seeing and ending sessions: everyone their own; owners anyone's in their org.
 
+use crate::audit::{self, Change};
 use crate::{Allowed, Core, CoreError, Principal};
 use serde::Serialize;
 use testvault_domain::{Permission, UserId, time};
@@ -49,7 +50,12 @@ impl Core {
     /// Ends one of the caller's own sessions.
     pub async fn revoke_my_session(&self, p: &Principal, id: Uuid) -> Result<(), CoreError> {
         p.require_session()?;
-        if self.store().revoke_session(p.org, id, Some(p.user)).await? {
+        let event = audit::by(p, Change::new("session.revoked", "session", id));
+        if self
+            .store()
+            .revoke_session(p.org, id, Some(p.user), &event)
+            .await?
+        {
             Ok(())
         } else {
             Err(CoreError::NotFound("session"))
@@ -70,7 +76,8 @@ impl Core {
         id: Uuid,
     ) -> Result<(), CoreError> {
         let p = allowed.require(Permission::ManageSessions)?;
-        if self.store().revoke_session(p.org, id, None).await? {
+        let event = audit::by(p, Change::new("session.revoked", "session", id));
+        if self.store().revoke_session(p.org, id, None, &event).await? {
             Ok(())
         } else {
             Err(CoreError::NotFound("session"))
@@ -84,7 +91,11 @@ impl Core {
         user: UserId,
     ) -> Result<u64, CoreError> {
         let p = allowed.require(Permission::ManageSessions)?;
-        let n = self.store().revoke_user_sessions(p.org, user).await?;
+        let event = audit::by(p, Change::new("member.sessions_revoked", "user", user));
+        let n = self
+            .store()
+            .revoke_user_sessions(p.org, user, &event)
+            .await?;
         tracing::info!(org.id = %p.org, user.id = %user, sessions = n, "member sessions revoked");
         Ok(n)
     }

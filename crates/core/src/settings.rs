@@ -1,7 +1,9 @@
 //! Members and the org's security settings.
 
+use crate::audit::{self, Change};
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
+use serde_json::json;
 use testvault_domain::{DomainError, IpAllowlist, Permission, Role, SessionPolicy, UserId, time};
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,7 +52,16 @@ impl Core {
         policy: SessionPolicy,
     ) -> Result<(), CoreError> {
         let p = allowed.require(Permission::ManageSecurity)?;
-        self.store().set_session_policy(p.org, policy).await?;
+        let before = self.store().get_org(p.org).await?.map(|o| o.policy);
+        let event = audit::by(
+            p,
+            Change::new("security.session_policy_changed", "org", p.org)
+                .before(json!(before))
+                .after(json!(policy)),
+        );
+        self.store()
+            .set_session_policy(p.org, policy, &event)
+            .await?;
         tracing::info!(org.id = %p.org, idle_secs = policy.idle_secs, absolute_secs = policy.absolute_secs, "session policy changed");
         Ok(())
     }
@@ -88,8 +99,19 @@ impl Core {
             )
             .into());
         }
+        let before = self.store().get_org(p.org).await?.map(|o| o.ip_allowlist);
+        let event = audit::by(
+            p,
+            Change::new("security.ip_allowlist_changed", "org", p.org)
+                .before(json!(before.map(|b| {
+                    IpAllowlist::parse(&b)
+                        .map(|l| l.ranges())
+                        .unwrap_or_default()
+                })))
+                .after(json!(list.ranges())),
+        );
         self.store()
-            .set_ip_allowlist(p.org, &list.to_storage())
+            .set_ip_allowlist(p.org, &list.to_storage(), &event)
             .await?;
         tracing::info!(org.id = %p.org, ranges = list.ranges().len(), "IP allowlist changed");
         Ok(())
@@ -106,7 +128,17 @@ impl Core {
             .find_org_by_name(org.as_str())
             .await?
             .ok_or(CoreError::NotFound("organisation"))?;
-        self.store().set_ip_allowlist(row.id, "").await?;
+        let event = audit::by_operator(
+            row.id,
+            Change::new("security.ip_allowlist_changed", "org", row.id)
+                .before(json!(
+                    IpAllowlist::parse(&row.ip_allowlist)
+                        .map(|l| l.ranges())
+                        .unwrap_or_default()
+                ))
+                .after(json!([])),
+        );
+        self.store().set_ip_allowlist(row.id, "", &event).await?;
         Ok(())
     }
 }

@@ -36,6 +36,7 @@ impl Core {
         email: Email,
         display_name: PersonName,
         password: NewPassword,
+        client: &crate::ClientMeta,
     ) -> Result<CreatedOrg, CoreError> {
         let hash = TokenHash::of(token);
         if !self
@@ -52,7 +53,8 @@ impl Core {
             display_name: Some(display_name),
             password: Some(password),
         };
-        self.create_org_inner(org_name, owner, Some(&hash)).await
+        self.create_org_inner(org_name, owner, Some(&hash), Some(client))
+            .await
     }
 }
 

@@ -2,9 +2,11 @@
 //! project-level work on one project. Shown once; only the prefix and a hash of the secret are
 //! kept. Failed token attempts are throttled per IP.
 
+use crate::audit::{self, Actor, Change, ClientMeta};
 use crate::principal::Credential;
 use crate::{Core, CoreError, Operator, Principal};
 use serde::Serialize;
+use serde_json::json;
 use testvault_crypto::ApiToken;
 use testvault_domain::{
     DomainError, Email, OrgId, OrgName, Permission, ProjectId, Role, Scope, Scopes, TokenName,
@@ -118,7 +120,7 @@ impl Core {
                 (None, Some(project))
             }
         };
-        self.insert_token(p.org, user, project, Some(p.user), req)
+        self.insert_token(Actor::Principal(p), p.org, user, project, Some(p.user), req)
             .await
     }
 
@@ -145,6 +147,7 @@ impl Core {
 
     async fn insert_token(
         &self,
+        actor: Actor<'_>,
         org: OrgId,
         user: Option<UserId>,
         project: Option<(ProjectId, String)>,
@@ -155,20 +158,34 @@ impl Core {
         let expires_at = self.expiry(req.expires_in_days, now)?;
         let token = ApiToken::generate()?;
         let scopes = req.scopes.to_storage();
+        let event = actor.event(
+            org,
+            Change::new("token.created", "token", format!("tvt_{}", token.prefix)).after(json!({
+                "name": req.name.as_str(),
+                "kind": if project.is_some() { "project" } else { "personal" },
+                "user": user,
+                "project": project.as_ref().map(|(_, slug)| slug),
+                "scopes": scopes,
+                "expires_at": expires_at,
+            })),
+        );
         self.store()
-            .create_token(NewToken {
-                id: Uuid::new_v4(),
-                org,
-                prefix: &token.prefix,
-                secret_hash: &token.secret_hash().0,
-                name: req.name.as_str(),
-                user,
-                project: project.as_ref().map(|(id, _)| *id),
-                scopes: &scopes,
-                created_by,
-                now,
-                expires_at,
-            })
+            .create_token(
+                NewToken {
+                    id: Uuid::new_v4(),
+                    org,
+                    prefix: &token.prefix,
+                    secret_hash: &token.secret_hash().0,
+                    name: req.name.as_str(),
+                    user,
+                    project: project.as_ref().map(|(id, _)| *id),
+                    scopes: &scopes,
+                    created_by,
+                    now,
+                    expires_at,
+                },
+                &event,
+            )
             .await?;
         tracing::info!(org.id = %org, token.prefix = %token.prefix, "API token created");
         Ok(IssuedToken {
@@ -205,9 +222,13 @@ impl Core {
         } else {
             Some(p.user)
         };
+        let event = audit::by(
+            p,
+            Change::new("token.revoked", "token", format!("tvt_{prefix}")),
+        );
         if self
             .store()
-            .revoke_token(p.org, prefix, only, time::now())
+            .revoke_token(p.org, prefix, only, time::now(), &event)
             .await?
         {
             tracing::info!(org.id = %p.org, token.prefix = %prefix, "API token revoked");
@@ -222,8 +243,9 @@ impl Core {
     pub async fn authenticate_token(
         &self,
         presented: &str,
-        ip: &str,
+        client: &ClientMeta,
     ) -> Result<Principal, CoreError> {
+        let ip = client.ip.as_str();
         let throttle_key = self.keyring().master().keyed_hash("token/ip", ip);
         let now = time::now();
         let state = self.store().throttle_state(&throttle_key).await?;
@@ -232,7 +254,7 @@ impl Core {
                 retry_after_secs: state.locked_until - now,
             });
         }
-        match self.token_principal(presented, ip, now).await? {
+        match self.token_principal(presented, client, now).await? {
             Some(p) => Ok(p),
             None => {
                 let next = crate::auth::after_failure(state, now, IP_FREE_TOKEN_FAILURES);
@@ -248,9 +270,10 @@ impl Core {
     async fn token_principal(
         &self,
         presented: &str,
-        ip: &str,
+        client: &ClientMeta,
         now: i64,
     ) -> Result<Option<Principal>, CoreError> {
+        let ip = client.ip.as_str();
         let Some((prefix, secret_hash)) = ApiToken::parse(presented) else {
             return Ok(None);
         };
@@ -258,7 +281,26 @@ impl Core {
             return Ok(None);
         };
         let matches = aws_lc_rs_equal(&t.secret_hash, &secret_hash.0);
-        if !matches || t.revoked_at.is_some() || t.expires_at <= now {
+        let gone_user = t.user.is_some() && t.role.is_none();
+        if !matches || t.revoked_at.is_some() || t.expires_at <= now || gone_user {
+            // A real token's prefix: the failure belongs in that org's trail.
+            let why = if !matches {
+                "wrong secret"
+            } else if t.revoked_at.is_some() {
+                "revoked"
+            } else if gone_user {
+                "user left the org"
+            } else {
+                "expired"
+            };
+            let event = audit::by_anonymous(
+                t.org,
+                &format!("tvt_{prefix}"),
+                client,
+                Change::new("auth.token_refused", "token", format!("tvt_{prefix}"))
+                    .after(json!({ "reason": why })),
+            );
+            self.store().record_audit(&event).await?;
             return Ok(None);
         }
         let scopes =
@@ -274,6 +316,7 @@ impl Core {
                     org_name: t.org_name,
                     role,
                     credential: Credential::PersonalToken { prefix, scopes },
+                    client: client.clone(),
                 }
             }
             (_, Some(project)) => Principal {
@@ -288,6 +331,7 @@ impl Core {
                     scopes,
                     project,
                 },
+                client: client.clone(),
             },
             (None, None) => return Ok(None),
         };
@@ -321,7 +365,7 @@ impl Core {
                 let project = self
                     .project_for_token(org_row.id, slug, &req.scopes)
                     .await?;
-                self.insert_token(org_row.id, None, Some(project), None, req)
+                self.insert_token(Actor::Operator, org_row.id, None, Some(project), None, req)
                     .await
             }
             (None, Some(email)) => {
@@ -333,7 +377,7 @@ impl Core {
                 if self.store().member_role(org_row.id, u.id).await?.is_none() {
                     return Err(CoreError::NotFound("member"));
                 }
-                self.insert_token(org_row.id, Some(u.id), None, None, req)
+                self.insert_token(Actor::Operator, org_row.id, Some(u.id), None, None, req)
                     .await
             }
             (None, None) => Err(DomainError::new(
@@ -373,9 +417,13 @@ impl Core {
             .token_org(prefix)
             .await?
             .ok_or(CoreError::NotFound("token"))?;
+        let event = audit::by_operator(
+            org,
+            Change::new("token.revoked", "token", format!("tvt_{prefix}")),
+        );
         if self
             .store()
-            .revoke_token(org, prefix, None, time::now())
+            .revoke_token(org, prefix, None, time::now(), &event)
             .await?
         {
             Ok(())

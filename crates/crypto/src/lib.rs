@@ -4,6 +4,7 @@
 //!
 //! One provider, aws-lc-rs, serves TLS and everything here, so there is one crypto library to audit.
 
+pub mod audit;
 pub mod hex;
 pub mod keys;
 pub mod password;

@@ -18,16 +18,19 @@ pub enum Permission {
     ManageSecurity,
     /// Create and revoke project tokens, and see and revoke anyone's tokens in the org.
     ManageTokens,
+    /// Read the org's audit trail.
+    ReadAudit,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::ReadProjects,
         Permission::ManageProjects,
         Permission::ManageMembers,
         Permission::ManageSessions,
         Permission::ManageSecurity,
         Permission::ManageTokens,
+        Permission::ReadAudit,
     ];
 
     /// Permissions about one project's contents: the only kind a project token can carry.
@@ -95,7 +98,9 @@ impl Role {
             Permission::ManageProjects | Permission::ManageMembers | Permission::ManageTokens => {
                 Role::Manager
             }
-            Permission::ManageSessions | Permission::ManageSecurity => Role::Owner,
+            Permission::ManageSessions | Permission::ManageSecurity | Permission::ReadAudit => {
+                Role::Owner
+            }
         };
         self >= needed
     }

@@ -53,7 +53,8 @@ impl Scope {
             | Permission::ManageMembers
             | Permission::ManageSessions
             | Permission::ManageSecurity
-            | Permission::ManageTokens => Scope::Admin,
+            | Permission::ManageTokens
+            | Permission::ReadAudit => Scope::Admin,
         }
     }
 }

@@ -60,7 +60,12 @@ macro_rules! invitation_from_row {
 
 impl Store {
     /// Stores the invitation; an older pending invitation for the same address in the org is revoked.
-    pub async fn create_invitation(&self, inv: NewInvitation<'_>) -> Result<(), StoreError> {
+    pub async fn create_invitation(
+        &self,
+        inv: NewInvitation<'_>,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND email = $3 AND accepted_at IS NULL AND revoked_at IS NULL")
@@ -80,6 +85,7 @@ impl Store {
                 .bind(inv.expires_at)
                 .execute(&mut *tx)
                 .await?;
+            crate::audit::append!(tx, audit, is_pg);
             tx.commit().await?;
         });
         Ok(())
@@ -122,7 +128,9 @@ impl Store {
         token_hash: &[u8],
         user: OwnerSpec<'_>,
         now: i64,
+        audit: &crate::AuditEntry,
     ) -> Result<(OrgId, UserId), StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             let row = sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE token_hash = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1 RETURNING org_id, role_level")
@@ -144,6 +152,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            crate::audit::append!(tx, audit, is_pg);
             tx.commit().await?;
             Ok((org, user_id))
         })
@@ -155,14 +164,24 @@ impl Store {
         org: OrgId,
         id: InvitationId,
         now: i64,
+        audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
-        let n = on_db!(self, pool => sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL")
+        let is_pg = self.is_pg();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL")
             .bind(now)
             .bind(org.0)
             .bind(id.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                crate::audit::append!(tx, audit, is_pg);
+            }
+            tx.commit().await?;
+            n
+        });
         Ok(n > 0)
     }
 }

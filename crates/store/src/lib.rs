@@ -3,6 +3,7 @@
 //! PostgreSQL (scale-out), running the same statement text on both. Every tenant query filters on
 //! the caller's org id; the store never decides who may do what — `core` does.
 
+pub mod audit;
 mod db;
 mod error;
 mod invitations;
@@ -17,6 +18,7 @@ mod throttle;
 mod tokens;
 mod users;
 
+pub use audit::{AuditEntry, AuditFilter, AuditRow};
 pub use db::{Backend, DatabaseTarget, Store};
 pub use error::StoreError;
 pub use invitations::{InvitationRow, NewInvitation};

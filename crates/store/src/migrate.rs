@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_api_tokens"),
     migration!(3, "0003_ip_allowlist"),
+    migration!(4, "0004_audit_events"),
 ];
 
 /// The newest schema version this binary knows.

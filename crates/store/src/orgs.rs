@@ -63,7 +63,12 @@ impl Store {
     /// Creates the org, its key, its owner (if new) and the owner's membership in one transaction.
     /// With `setup_token_hash`, also spends that setup link; a spent or expired link stores nothing.
     /// Returns the owner's user id.
-    pub async fn create_org(&self, new: NewOrg<'_>) -> Result<UserId, StoreError> {
+    pub async fn create_org(
+        &self,
+        new: NewOrg<'_>,
+        audit: &crate::AuditEntry,
+    ) -> Result<UserId, StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             if let Some(hash) = new.setup_token_hash {
@@ -105,6 +110,7 @@ impl Store {
                 .bind(new.now)
                 .execute(&mut *tx)
                 .await?;
+            crate::audit::append!(tx, audit, is_pg);
             tx.commit().await?;
             Ok(owner_id)
         })
@@ -172,25 +178,39 @@ impl Store {
         &self,
         org: OrgId,
         policy: SessionPolicy,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("UPDATE orgs SET idle_timeout_secs = $1, absolute_timeout_secs = $2 WHERE id = $3")
                 .bind(policy.idle_secs)
                 .bind(policy.absolute_secs)
                 .bind(org.0)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
         });
         Ok(())
     }
 
-    pub async fn set_ip_allowlist(&self, org: OrgId, ranges: &str) -> Result<(), StoreError> {
+    pub async fn set_ip_allowlist(
+        &self,
+        org: OrgId,
+        ranges: &str,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("UPDATE orgs SET ip_allowlist = $1 WHERE id = $2")
                 .bind(ranges)
                 .bind(org.0)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -41,8 +41,14 @@ macro_rules! project_from_row {
 }
 
 impl Store {
-    pub async fn create_project(&self, p: NewProject<'_>) -> Result<(), StoreError> {
+    pub async fn create_project(
+        &self,
+        p: NewProject<'_>,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO projects (id, org_id, slug, name, description_sealed, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(p.id.0)
                 .bind(p.org.0)
@@ -51,9 +57,11 @@ impl Store {
                 .bind(p.description_sealed)
                 .bind(p.created_by.0)
                 .bind(p.now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| StoreError::unique(e, "a project with this slug"))?;
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -65,8 +65,14 @@ macro_rules! session_from_row {
 }
 
 impl Store {
-    pub async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
+    pub async fn create_session(
+        &self,
+        s: NewSession<'_>,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)")
                 .bind(s.id_hash)
                 .bind(s.public_id)
@@ -76,8 +82,10 @@ impl Store {
                 .bind(s.expires_at)
                 .bind(s.ip)
                 .bind(s.user_agent)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -165,25 +173,49 @@ impl Store {
         org: OrgId,
         public_id: Uuid,
         user: Option<UserId>,
+        audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
-        let n = on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND public_id = $2 AND ($3 IS NULL OR user_id = $3)")
+        let is_pg = self.is_pg();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND public_id = $2 AND ($3 IS NULL OR user_id = $3)")
             .bind(org.0)
             .bind(public_id)
             .bind(user.map(|u| u.0))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                crate::audit::append!(tx, audit, is_pg);
+            }
+            tx.commit().await?;
+            n
+        });
         Ok(n > 0)
     }
 
     /// Ends every session a user has in the org. Returns how many ended.
-    pub async fn revoke_user_sessions(&self, org: OrgId, user: UserId) -> Result<u64, StoreError> {
-        let n = on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+    pub async fn revoke_user_sessions(
+        &self,
+        org: OrgId,
+        user: UserId,
+        audit: &crate::AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let is_pg = self.is_pg();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
             .bind(org.0)
             .bind(user.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                crate::audit::append!(tx, audit, is_pg);
+            }
+            tx.commit().await?;
+            n
+        });
         Ok(n)
     }
 

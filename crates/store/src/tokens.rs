@@ -60,8 +60,14 @@ pub struct TokenAuth {
 }
 
 impl Store {
-    pub async fn create_token(&self, t: NewToken<'_>) -> Result<(), StoreError> {
+    pub async fn create_token(
+        &self,
+        t: NewToken<'_>,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
         on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO api_tokens (id, org_id, prefix, secret_hash, name, kind, user_id, project_id, scopes, created_by, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
@@ -77,9 +83,11 @@ impl Store {
                 .bind(t.created_by.map(|u| u.0))
                 .bind(t.now)
                 .bind(t.expires_at)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| StoreError::unique(e, "a token with this prefix"))?;
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -185,16 +193,26 @@ impl Store {
         prefix: &str,
         user: Option<UserId>,
         now: i64,
+        audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
-        let n = on_db!(self, pool => sqlx::query(
+        let is_pg = self.is_pg();
+        let n = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND prefix = $3 AND ($4 IS NULL OR user_id = $4) AND revoked_at IS NULL")
             .bind(now)
             .bind(org.0)
             .bind(prefix)
             .bind(user.map(|u| u.0))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                crate::audit::append!(tx, audit, is_pg);
+            }
+            tx.commit().await?;
+            n
+        });
         Ok(n > 0)
     }
 

@@ -200,6 +200,22 @@ impl TestApp {
         }
     }
 
+    /// Like `sql`, but returns the database's refusal instead of panicking.
+    pub async fn try_sql(&self, statement: &str) -> Result<(), String> {
+        let stmt = sqlx::AssertSqlSafe(statement.to_string());
+        match self.db.backend {
+            Backend::Postgres => sqlx::raw_sql(stmt)
+                .execute(&mut self.pg_conn().await)
+                .await
+                .map(|_| ()),
+            Backend::Sqlite => sqlx::raw_sql(stmt)
+                .execute(&mut self.sqlite_conn().await)
+                .await
+                .map(|_| ()),
+        }
+        .map_err(|e| e.to_string())
+    }
+
     /// The first column of the first row of `query`, as bytes.
     pub async fn sql_bytes(&self, query: &str) -> Option<Vec<u8>> {
         match self.db.backend {

@@ -341,6 +341,15 @@ fn token_commands_create_list_and_revoke() {
     );
 
     ok(&testvault(&data, &["token", "revoke", prefix], &[]));
+    let (verified, _) = text(&testvault(
+        &data,
+        &["admin", "verify-audit", "--org", "Acme"],
+        &[],
+    ));
+    assert!(
+        verified.contains("The audit chain of Acme is intact (5 events)"),
+        "{verified}"
+    );
     let (list, _) = text(&testvault(&data, &["token", "list", "--org", "Acme"], &[]));
     assert!(!list.contains(&format!("tvt_{prefix}_")), "{list}");
     assert!(

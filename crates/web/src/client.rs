@@ -6,11 +6,17 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use testvault_core::ClientMeta;
 
+/// Where the request came from (IP, user agent, request id), as core records it.
 #[derive(Debug, Clone)]
-pub struct ClientInfo {
-    pub ip: String,
-    pub user_agent: String,
+pub struct ClientInfo(pub ClientMeta);
+
+impl std::ops::Deref for ClientInfo {
+    type Target = ClientMeta;
+    fn deref(&self) -> &ClientMeta {
+        &self.0
+    }
 }
 
 impl FromRequestParts<AppState> for ClientInfo {
@@ -25,18 +31,21 @@ impl FromRequestParts<AppState> for ClientInfo {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         let ip = client_ip(peer, &parts.headers, &state.settings.trusted_proxies);
-        let user_agent = parts
-            .headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(300)
-            .collect();
-        Ok(ClientInfo {
+        let header = |name: &str, max: usize| -> String {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .chars()
+                .take(max)
+                .collect()
+        };
+        Ok(ClientInfo(ClientMeta {
             ip: ip.map_or_else(|| "unknown".to_string(), |i| i.to_string()),
-            user_agent,
-        })
+            user_agent: header("user-agent", 300),
+            request_id: header("x-request-id", 64),
+        }))
     }
 }
 

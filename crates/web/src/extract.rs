@@ -187,10 +187,7 @@ impl FromRequestParts<AppState> for ApiAuth {
                     "the Authorization header must be `Bearer <token>`",
                 ))?;
             return Ok(ApiAuth(
-                state
-                    .core
-                    .authenticate_token(token.trim(), &client.ip)
-                    .await?,
+                state.core.authenticate_token(token.trim(), &client).await?,
             ));
         }
         let cookie =
@@ -198,7 +195,7 @@ impl FromRequestParts<AppState> for ApiAuth {
                 "sign in first, or send an API token as `Authorization: Bearer <token>`",
             ))?;
         Ok(ApiAuth(
-            state.core.authenticate_session(&cookie, &client.ip).await?,
+            state.core.authenticate_session(&cookie, &client).await?,
         ))
     }
 }
@@ -218,7 +215,7 @@ impl FromRequestParts<AppState> for PageAuth {
             return Err(to_sign_in());
         };
         let Ok(client) = crate::client::ClientInfo::from_request_parts(parts, state).await;
-        match state.core.authenticate_session(&cookie, &client.ip).await {
+        match state.core.authenticate_session(&cookie, &client).await {
             Ok(p) => Ok(PageAuth(p)),
             Err(CoreError::Unauthenticated(_)) => {
                 let mut resp = to_sign_in();

@@ -44,6 +44,13 @@ pub enum AdminCommand {
     },
     /// Print a new one-time setup link (only while no organisation exists).
     SetupLink,
+    /// Check an organisation's audit chain; fails at the first edited, deleted, inserted or
+    /// reordered event.
+    VerifyAudit {
+        /// The organisation's name.
+        #[arg(long)]
+        org: String,
+    },
     /// Remove an organisation's IP allowlist (the way back in after a lock-out).
     ClearIpAllowlist {
         /// The organisation's name.
@@ -137,6 +144,23 @@ pub async fn run(cfg: &Config, cmd: AdminCommand) -> Result<(), StartError> {
                 project.name, project.slug, org
             );
             Ok(())
+        }
+        AdminCommand::VerifyAudit { org } => {
+            let org = OrgName::parse(&org).map_err(invalid)?;
+            let report = core.verify_audit_as_operator(&op, &org).await?;
+            match report.first_broken {
+                None => {
+                    println!(
+                        "The audit chain of {org} is intact ({} events).",
+                        report.events
+                    );
+                    Ok(())
+                }
+                Some((seq, why)) => Err(StartError::Config(format!(
+                    "the audit chain of {org} is broken at event {seq} of {}: {why}",
+                    report.events
+                ))),
+            }
         }
         AdminCommand::ClearIpAllowlist { org } => {
             let org = OrgName::parse(&org).map_err(invalid)?;

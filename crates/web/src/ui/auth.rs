@@ -32,11 +32,7 @@ pub async fn home(
     MaybeSessionCookie(cookie): MaybeSessionCookie,
 ) -> Response {
     if let Some(c) = cookie
-        && state
-            .core
-            .authenticate_session(&c, &client.ip)
-            .await
-            .is_ok()
+        && state.core.authenticate_session(&c, &client).await.is_ok()
     {
         return Redirect::to("/projects").into_response();
     }
@@ -91,8 +87,7 @@ pub async fn sign_in(
         .sign_in(SignIn {
             email: &form.email,
             password: &form.password,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
+            client: &client,
             previous_session: previous.as_deref(),
             org: None,
         })
@@ -213,15 +208,14 @@ pub async fn setup(
         let password = NewPassword::parse(&form.password)?;
         let created = state
             .core
-            .complete_setup(&token, org, email.clone(), name, password)
+            .complete_setup(&token, org, email.clone(), name, password, &client)
             .await?;
         state
             .core
             .sign_in(SignIn {
                 email: email.as_str(),
                 password: &form.password,
-                ip: &client.ip,
-                user_agent: &client.user_agent,
+                client: &client,
                 previous_session: None,
                 org: Some(created.org),
             })
@@ -328,8 +322,7 @@ pub async fn accept_invite(
             &token,
             Some(&form.display_name),
             &form.password,
-            &client.ip,
-            &client.user_agent,
+            &client,
             previous.as_deref(),
         )
         .await;
@@ -363,11 +356,7 @@ pub async fn switch_org(
     CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Response {
     let current = cookie.unwrap_or_default();
-    match state
-        .core
-        .switch_org(&p, form.org, &client.ip, &client.user_agent, &current)
-        .await
-    {
+    match state.core.switch_org(&p, form.org, &client, &current).await {
         Ok(signed) => signed_in_redirect(signed, "/projects"),
         Err(e) => pages::error_page(e.into()),
     }

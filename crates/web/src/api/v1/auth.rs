@@ -69,8 +69,7 @@ pub async fn create_session(
         .sign_in(SignIn {
             email: &body.email,
             password: &body.password,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
+            client: &client,
             previous_session: previous.as_deref(),
             org: body.org,
         })

@@ -1,5 +1,6 @@
 //! `/api/v1`: one module per resource, handlers named `verb_noun`.
 
+mod audit;
 mod auth;
 mod invitations;
 mod members;
@@ -17,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/sign-in", post(auth::create_session))
         .route("/auth/sign-out", post(auth::delete_session))
+        .route("/audit", get(audit::list_audit))
         .route("/me", get(auth::get_me))
         .route("/orgs", get(orgs::list_orgs))
         .route(

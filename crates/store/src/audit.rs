@@ -1,0 +1,227 @@
+//! The audit trail: events appended in the same transaction as the change they record, chained
+//! per org by hash. Rows are append-only (database triggers refuse UPDATE and DELETE).
+
+use crate::db::on_db;
+use crate::{Store, StoreError};
+use sqlx::Row;
+use std::borrow::Cow;
+use testvault_domain::OrgId;
+
+/// One event to append. Secrets never go in `before`/`after`.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub org: OrgId,
+    pub at: i64,
+    /// `user`, `token`, `operator` or `anonymous`.
+    pub actor_type: Cow<'static, str>,
+    pub actor_id: String,
+    pub actor_label: String,
+    /// `project.created`, `auth.sign_in_failed`, …
+    pub action: Cow<'static, str>,
+    pub target_type: Cow<'static, str>,
+    pub target_id: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub ip: String,
+    pub user_agent: String,
+    pub request_id: String,
+}
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub entry: AuditEntry,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+fn opt(v: &Option<String>) -> String {
+    match v {
+        Some(s) => format!("1{s}"),
+        None => "0".to_string(),
+    }
+}
+
+impl AuditEntry {
+    /// The event's hash given its number and the previous event's hash.
+    pub fn chain_hash(&self, seq: i64, prev: &[u8]) -> Vec<u8> {
+        let org = self.org.to_string();
+        let seq = seq.to_string();
+        let at = self.at.to_string();
+        let before = opt(&self.before);
+        let after = opt(&self.after);
+        testvault_crypto::audit::chain_hash(
+            prev,
+            &[
+                &org,
+                &seq,
+                &at,
+                &self.actor_type,
+                &self.actor_id,
+                &self.actor_label,
+                &self.action,
+                &self.target_type,
+                &self.target_id,
+                &before,
+                &after,
+                &self.ip,
+                &self.user_agent,
+                &self.request_id,
+            ],
+        )
+    }
+}
+
+/// Appends `$entry` inside the open transaction `$tx`. Call it after the change's own
+/// statements: on SQLite the transaction then already holds the write lock; on PostgreSQL a
+/// per-org advisory lock orders concurrent appends.
+macro_rules! append {
+    ($tx:expr, $entry:expr, $is_pg:expr) => {{
+        let entry: &$crate::AuditEntry = $entry;
+        if $is_pg {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind($crate::audit::lock_key(entry.org))
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let last: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events WHERE org_id = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(entry.org.0)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        let (seq, prev) = match last {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, testvault_crypto::audit::GENESIS.to_vec()),
+        };
+        let hash = entry.chain_hash(seq, &prev);
+        sqlx::query(
+            "INSERT INTO audit_events (org_id, seq, at, actor_type, actor_id, actor_label, action, target_type, target_id, \
+             before_json, after_json, ip, user_agent, request_id, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
+            .bind(entry.org.0)
+            .bind(seq)
+            .bind(entry.at)
+            .bind(entry.actor_type.as_ref())
+            .bind(&entry.actor_id)
+            .bind(&entry.actor_label)
+            .bind(entry.action.as_ref())
+            .bind(entry.target_type.as_ref())
+            .bind(&entry.target_id)
+            .bind(&entry.before)
+            .bind(&entry.after)
+            .bind(&entry.ip)
+            .bind(&entry.user_agent)
+            .bind(&entry.request_id)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use append;
+
+/// The advisory-lock key for an org's chain.
+pub(crate) fn lock_key(org: OrgId) -> i64 {
+    let b = org.0.as_bytes();
+    i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: i64,
+}
+
+macro_rules! audit_from_row {
+    ($row:expr) => {{
+        let r = $row;
+        let actor_type: String = r.try_get("actor_type")?;
+        let action: String = r.try_get("action")?;
+        let target_type: String = r.try_get("target_type")?;
+        Ok::<_, StoreError>(AuditRow {
+            seq: r.try_get("seq")?,
+            entry: AuditEntry {
+                org: OrgId(r.try_get("org_id")?),
+                at: r.try_get("at")?,
+                actor_type: Cow::Owned(actor_type),
+                actor_id: r.try_get("actor_id")?,
+                actor_label: r.try_get("actor_label")?,
+                action: Cow::Owned(action),
+                target_type: Cow::Owned(target_type),
+                target_id: r.try_get("target_id")?,
+                before: r.try_get("before_json")?,
+                after: r.try_get("after_json")?,
+                ip: r.try_get("ip")?,
+                user_agent: r.try_get("user_agent")?,
+                request_id: r.try_get("request_id")?,
+            },
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        })
+    }};
+}
+
+const COLUMNS: &str = "org_id, seq, at, actor_type, actor_id, actor_label, action, target_type, target_id, \
+    before_json, after_json, ip, user_agent, request_id, prev_hash, hash";
+
+impl Store {
+    pub(crate) fn is_pg(&self) -> bool {
+        self.backend() == crate::Backend::Postgres
+    }
+
+    /// Appends one event on its own (for events with no other change, like a failed sign-in).
+    pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            append!(tx, entry, is_pg);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// An org's events, newest first, filtered.
+    pub async fn list_audit(
+        &self,
+        org: OrgId,
+        f: &AuditFilter,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE org_id = $1 \
+             AND ($2 IS NULL OR actor_label = $2 OR actor_id = $2) AND ($3 IS NULL OR action = $3) \
+             AND ($4 IS NULL OR target_id = $4 OR target_type = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at <= $6) \
+             ORDER BY seq DESC LIMIT $7"
+        );
+        on_db!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(org.0)
+                .bind(&f.actor)
+                .bind(&f.action)
+                .bind(&f.target)
+                .bind(f.since)
+                .bind(f.until)
+                .bind(f.limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| audit_from_row!(r)).collect()
+        })
+    }
+
+    /// The whole chain of an org, oldest first (for verification).
+    pub async fn audit_chain(&self, org: OrgId) -> Result<Vec<AuditRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE org_id = $1 ORDER BY seq");
+        on_db!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(org.0)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| audit_from_row!(r)).collect()
+        })
+    }
+}
