@@ -2,7 +2,21 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+
+/// A real aiosmtpd server with a Maildir handler, on a port the OS picks.
+const SERVE: &str = r#"
+import asyncio, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP
+
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(Mailbox(sys.argv[1])), "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"#;
 
 pub struct SmtpServer {
     pub port: u16,
@@ -30,41 +44,34 @@ impl SmtpServer {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let maildir = dir.path().join("Maildir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+        // aiosmtpd binds port 0 itself and prints the port it got: no window in which another
+        // test could take a port we picked.
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SERVE)
             .arg(&maildir)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("aiosmtpd starts");
-        let server = SmtpServer {
+        let stdout = child.stdout.take().expect("stdout");
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            line
+        })
+        .await
+        .expect("read port");
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("aiosmtpd did not report its port: {line:?}"));
+        Some(SmtpServer {
             port,
             maildir,
             child,
             _dir: dir,
-        };
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Some(server);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("aiosmtpd did not start listening on {port}");
+        })
     }
 
     pub fn url(&self) -> String {
