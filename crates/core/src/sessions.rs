@@ -91,6 +91,10 @@ impl Core {
         user: UserId,
     ) -> Result<u64, CoreError> {
         let p = allowed.require(Permission::ManageSessions)?;
+        // Someone outside this org is "not found", never "0 sessions ended".
+        if self.store().member_role(p.org, user).await?.is_none() {
+            return Err(CoreError::NotFound("member"));
+        }
         let event = audit::by(p, Change::new("member.sessions_revoked", "user", user));
         let n = self
             .store()

@@ -1,0 +1,343 @@
+#![expect(clippy::expect_used, reason = "test helpers fail by panicking")]
+//! Tenant isolation, route by route: every route the router serves is called as org A's session
+//! and org A's admin token with org B's ids. Routes that take an id answer 404 — never 403, never
+//! success — and no response anywhere carries B's data. The route list is read from the router's
+//! source, so a new route that is not covered here fails this test. On SQLite and PostgreSQL.
+
+use serde_json::json;
+use std::collections::BTreeSet;
+use testvault_testkit::{Backend, Client, Resp, TestApp, on_both_backends};
+
+on_both_backends!(org_a_cannot_reach_org_b_through_any_route);
+
+/// How a route is exercised.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// Takes an id; with B's id it must answer 404.
+    OthersId,
+    /// Takes an id, and only a browser session may call it: tokens get 403 before any lookup
+    /// (so the answer cannot depend on B's id); sessions get 404 for B's id.
+    OthersIdSessionOnly,
+    /// Takes no id: whatever it answers must not contain B's data.
+    NoId,
+    /// Not org-scoped by design (bearer links, health, sign-in); still must not leak B's data.
+    Public,
+}
+
+/// Every route, with how it is tested. Paths as written in the router.
+const ROUTES: &[(&str, &str, Kind)] = &[
+    // JSON API
+    ("POST", "/api/v1/auth/sign-in", Kind::Public),
+    ("POST", "/api/v1/auth/sign-out", Kind::Public),
+    ("GET", "/api/v1/audit", Kind::NoId),
+    ("GET", "/api/v1/me", Kind::NoId),
+    ("GET", "/api/v1/orgs", Kind::NoId),
+    ("GET", "/api/v1/org/security", Kind::NoId),
+    ("PUT", "/api/v1/org/security", Kind::NoId),
+    ("GET", "/api/v1/org/sessions", Kind::NoId),
+    ("DELETE", "/api/v1/org/sessions/{id}", Kind::OthersId),
+    ("GET", "/api/v1/projects", Kind::NoId),
+    ("POST", "/api/v1/projects", Kind::NoId),
+    ("GET", "/api/v1/projects/{slug}", Kind::OthersId),
+    ("GET", "/api/v1/members", Kind::NoId),
+    ("DELETE", "/api/v1/members/{user}/sessions", Kind::OthersId),
+    ("GET", "/api/v1/invitations", Kind::NoId),
+    ("POST", "/api/v1/invitations", Kind::NoId),
+    ("DELETE", "/api/v1/invitations/{id}", Kind::OthersId),
+    ("GET", "/api/v1/sessions", Kind::NoId),
+    ("DELETE", "/api/v1/sessions/{id}", Kind::OthersIdSessionOnly),
+    ("GET", "/api/v1/tokens", Kind::NoId),
+    ("POST", "/api/v1/tokens", Kind::NoId),
+    (
+        "DELETE",
+        "/api/v1/tokens/{prefix}",
+        Kind::OthersIdSessionOnly,
+    ),
+    // Pages
+    ("GET", "/", Kind::Public),
+    ("GET", "/sign-in", Kind::Public),
+    ("POST", "/sign-in", Kind::Public),
+    ("POST", "/sign-out", Kind::Public),
+    ("GET", "/setup/{token}", Kind::Public),
+    ("POST", "/setup/{token}", Kind::Public),
+    ("GET", "/invite/{token}", Kind::Public),
+    ("POST", "/invite/{token}", Kind::Public),
+    ("POST", "/orgs/switch", Kind::OthersId),
+    ("GET", "/projects", Kind::NoId),
+    ("POST", "/projects", Kind::NoId),
+    ("GET", "/projects/{slug}", Kind::OthersId),
+    ("GET", "/members", Kind::NoId),
+    ("POST", "/members/invitations", Kind::NoId),
+    ("POST", "/members/invitations/{id}/revoke", Kind::OthersId),
+    ("POST", "/members/{user}/sessions/revoke", Kind::OthersId),
+    ("GET", "/sessions", Kind::NoId),
+    ("POST", "/sessions/{id}/revoke", Kind::OthersId),
+    ("POST", "/org/sessions/{id}/revoke", Kind::OthersId),
+    ("GET", "/settings/security", Kind::NoId),
+    ("POST", "/settings/security", Kind::NoId),
+    ("POST", "/settings/security/network", Kind::NoId),
+    ("GET", "/tokens", Kind::NoId),
+    ("POST", "/tokens", Kind::NoId),
+    ("POST", "/tokens/{prefix}/revoke", Kind::OthersId),
+    // Operations
+    ("GET", "/healthz", Kind::Public),
+    ("GET", "/readyz", Kind::Public),
+    ("GET", "/metrics", Kind::Public),
+];
+
+/// `(METHOD, path)` of every `.route(…)` in a router source file.
+fn routes_in(file: &str, prefix: &str) -> BTreeSet<(String, String)> {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../web/src")
+            .join(file),
+    )
+    .expect("router source");
+    let mut out = BTreeSet::new();
+    for (start, _) in src.match_indices(".route(") {
+        let rest = &src[start + ".route(".len()..];
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find_map(|(i, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                (depth == 0).then_some(i)
+            })
+            .expect("balanced route call");
+        let call = &rest[..end];
+        let path = call.split('"').nth(1).expect("a path literal").to_string();
+        for method in ["get", "post", "put", "delete", "patch"] {
+            let needle = format!("{method}(");
+            let found = call.match_indices(&needle).any(|(i, _)| {
+                i == 0
+                    || !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+            });
+            if found {
+                out.insert((method.to_uppercase(), format!("{prefix}{path}")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_is_in_the_matrix() {
+    let mut served = routes_in("api/v1/mod.rs", "/api/v1");
+    served.extend(routes_in("ui/mod.rs", ""));
+    served.extend(routes_in("ops.rs", ""));
+    let covered: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let missing: Vec<_> = served.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&served).collect();
+    assert!(
+        missing.is_empty(),
+        "routes not covered by the tenant matrix: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "matrix entries for routes that no longer exist: {stale:?}"
+    );
+}
+
+struct OrgB {
+    org: String,
+    user: String,
+    session: String,
+    invitation: String,
+    prefix: String,
+    token: String,
+    canaries: Vec<String>,
+}
+
+async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
+    let core = &app.server.as_ref().expect("running").core;
+    let op = testvault_core::Operator::unsafe_local_admin();
+    let created = core
+        .create_org(
+            &op,
+            testvault_domain::OrgName::parse("Globex").expect("name"),
+            testvault_domain::Email::parse("hank@globex.test").expect("email"),
+            Some(testvault_domain::PersonName::parse("Hank Scorpio").expect("name")),
+            Some(
+                testvault_domain::NewPassword::parse("globex owner passphrase").expect("password"),
+            ),
+        )
+        .await
+        .expect("org B");
+    let hank = app.client();
+    assert_eq!(
+        hank.sign_in("hank@globex.test", "globex owner passphrase")
+            .await
+            .status,
+        200
+    );
+    hank.post_json("/api/v1/projects", &json!({ "slug": "globex-secret", "name": "Doomsday device", "description": "GLOBEX-CANARY" }))
+        .await;
+    let inv = hank
+        .post_json(
+            "/api/v1/invitations",
+            &json!({ "email": "zed@globex.test" }),
+        )
+        .await
+        .json();
+    let tok = hank
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "name": "globex ci", "scopes": ["admin"] }),
+        )
+        .await
+        .json();
+    let me = hank.get("/api/v1/me").await.json();
+    let b = OrgB {
+        org: created.org.to_string(),
+        user: me["data"]["user"].as_str().expect("user").to_string(),
+        session: me["data"]["session"].as_str().expect("session").to_string(),
+        invitation: inv["data"]["id"].as_str().expect("invitation").to_string(),
+        prefix: tok["data"]["prefix"].as_str().expect("prefix").to_string(),
+        token: tok["data"]["token"].as_str().expect("token").to_string(),
+        canaries: vec![],
+    };
+    let canaries = vec![
+        "Globex".into(),
+        "globex-secret".into(),
+        "Doomsday".into(),
+        "GLOBEX-CANARY".into(),
+        "hank@globex.test".into(),
+        "zed@globex.test".into(),
+        b.user.clone(),
+        b.session.clone(),
+        b.invitation.clone(),
+        b.prefix.clone(),
+    ];
+    (hank, OrgB { canaries, ..b })
+}
+
+fn fill(path: &str, b: &OrgB) -> String {
+    let id = if path.contains("invitations") {
+        &b.invitation
+    } else {
+        &b.session
+    };
+    path.replace("{slug}", "globex-secret")
+        .replace("{user}", &b.user)
+        .replace("{prefix}", &b.prefix)
+        .replace("{id}", id)
+        .replace("{token}", &"ab".repeat(32))
+}
+
+async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&str>) -> Resp {
+    let url = c.url(path);
+    let mut req = match method {
+        "GET" => c.http.get(&url),
+        "POST" => c.http.post(&url),
+        "PUT" => c.http.put(&url),
+        "DELETE" => c.http.delete(&url),
+        other => panic!("method {other}"),
+    };
+    if let Some(token) = bearer {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    if method == "POST" || method == "PUT" {
+        if path.starts_with("/api/") {
+            // A body naming B wherever a body can name anything.
+            let body = json!({ "slug": "from-a", "name": "From A", "email": "x@acme.test", "scopes": ["read"], "org": b.org, "idle_timeout_minutes": 30 });
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        } else {
+            let csrf = c.csrf().await;
+            let body = format!(
+                "csrf={csrf}&org={}&name=From+A&slug=from-a&email=x%40acme.test&expires_in_days=30&scope_read=on&idle_timeout_minutes=30&absolute_timeout_hours=12&ip_allowlist=",
+                b.org
+            );
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+        }
+    }
+    c.send(req).await
+}
+
+async fn org_a_cannot_reach_org_b_through_any_route(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let a = app.setup_owner().await;
+    let (hank, b) = make_org_b(&app).await;
+    let a_token = a
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "name": "a admin", "scopes": ["admin"] }),
+        )
+        .await
+        .json()["data"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+
+    let mut failures = Vec::new();
+    // Sign-out routes last: they end A's session.
+    let mut routes: Vec<_> = ROUTES.to_vec();
+    routes.sort_by_key(|(_, p, _)| p.contains("sign-out"));
+    for (method, path, kind) in routes {
+        let filled = fill(path, &b);
+        let api = path.starts_with("/api/");
+        let mut as_whom: Vec<(&str, Option<&str>)> = vec![("A's session", None)];
+        if api {
+            as_whom.push(("A's admin token", Some(a_token.as_str())));
+        }
+        for (who, bearer) in as_whom {
+            let resp = call(&a, method, &filled, &b, bearer).await;
+            let expected = match (kind, bearer) {
+                (Kind::OthersId, _) | (Kind::OthersIdSessionOnly, None) => Some(404),
+                (Kind::OthersIdSessionOnly, Some(_)) => Some(403),
+                _ => None,
+            };
+            if expected.is_some_and(|e| e != resp.status) {
+                failures.push(format!(
+                    "{method} {filled} as {who}: {} (expected {expected:?})",
+                    resp.status
+                ));
+            }
+            for canary in &b.canaries {
+                if resp.body.contains(canary.as_str()) {
+                    failures.push(format!(
+                        "{method} {filled} as {who}: body contains B's `{canary}`"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "tenant isolation failures:\n{}",
+        failures.join("\n")
+    );
+
+    // And B is untouched.
+    assert_eq!(
+        hank.get("/api/v1/me").await.status,
+        200,
+        "B's session survived"
+    );
+    let c = Client::new(&app.url, app.ca_pem());
+    let by_token = c
+        .send(
+            c.http
+                .get(c.url("/api/v1/projects"))
+                .header("authorization", format!("Bearer {}", b.token)),
+        )
+        .await;
+    assert_eq!(by_token.status, 200, "B's token survived");
+    assert!(by_token.body.contains("globex-secret"));
+    assert_eq!(
+        hank.get("/api/v1/invitations").await.json()["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
