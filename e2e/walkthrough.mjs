@@ -137,6 +137,12 @@ try {
   expect((await owner.inputValue("#new-token")).startsWith("tvt_"), "token shown once");
   await shot(owner, "tokens");
 
+  // 6c. The audit trail records all of the above.
+  await owner.click("nav >> text=Audit");
+  await owner.waitForURL(`${base}/audit`);
+  expect(await owner.isVisible("text=token.created"), "audit trail lists the token");
+  await shot(owner, "audit");
+
   // 7. A wrong password shows one calm message.
   const stranger = await newPage();
   await stranger.goto(`${base}/sign-in`);

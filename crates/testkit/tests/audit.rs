@@ -233,3 +233,50 @@ async fn concurrent_changes_keep_one_unbroken_chain(backend: Backend) {
     let report = verify(&app).await;
     assert_eq!((report.events, report.first_broken), (18, None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_page_filters_and_shows_changes() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let owner = app.setup_owner().await;
+    owner
+        .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+        .await;
+    owner
+        .put_json(
+            "/api/v1/org/security",
+            &json!({ "idle_timeout_minutes": 45 }),
+        )
+        .await;
+    let page = owner.get("/audit").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("project.created")
+            && page.body.contains("security.session_policy_changed")
+    );
+    assert!(
+        page.body.contains("class=\"changed\""),
+        "the before/after view marks changed fields"
+    );
+    assert!(!page.body.contains(" style="), "no inline style");
+    let filtered = owner.get("/audit?action=project.created").await;
+    assert!(filtered.body.contains("project.created"));
+    assert!(!filtered.body.contains("security.session_policy_changed"));
+    assert!(
+        filtered
+            .body
+            .contains("/api/v1/audit?format=csv&#38;action=project.created"),
+        "export keeps the filter: {}",
+        filtered
+            .body
+            .lines()
+            .filter(|l| l.contains("Export"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let bad = owner.get("/audit?since=yesterday").await;
+    assert!(bad.body.contains("Dates must look like"));
+    let member = app
+        .add_member(&owner, "max@acme.test", "a long and unusual passphrase")
+        .await;
+    assert_eq!(member.get("/audit").await.status, 403);
+}

@@ -79,6 +79,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/tokens", Kind::NoId),
     ("POST", "/tokens", Kind::NoId),
     ("POST", "/tokens/{prefix}/revoke", Kind::OthersId),
+    ("GET", "/audit", Kind::NoId),
     // Operations
     ("GET", "/healthz", Kind::Public),
     ("GET", "/readyz", Kind::Public),

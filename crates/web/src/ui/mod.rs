@@ -1,6 +1,7 @@
 //! The server-rendered UI: pages for setup, sign-in, projects, members and invitations, sessions
 //! and security settings. Forms post back with a CSRF token; htmx only enhances.
 
+mod audit;
 mod auth;
 mod members;
 pub mod pages;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/settings/security/network", post(security::update_network))
         .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/audit", get(audit::list))
         .route("/tokens/{prefix}/revoke", post(tokens::revoke))
 }
 

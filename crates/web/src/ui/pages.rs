@@ -27,6 +27,7 @@ pub struct Nav {
     pub role: String,
     pub can_members: bool,
     pub can_security: bool,
+    pub can_audit: bool,
     pub orgs: Vec<OrgView>,
 }
 
@@ -62,6 +63,7 @@ impl Chrome {
                 role: p.role.to_string(),
                 can_members: p.can(Permission::ManageMembers),
                 can_security: p.can(Permission::ManageSecurity),
+                can_audit: p.can(Permission::ReadAudit),
                 orgs,
             }),
             ..Self::public(title, csrf)
