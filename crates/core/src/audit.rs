@@ -206,6 +206,13 @@ pub fn verify_chain(rows: &[AuditRow]) -> AuditVerification {
 }
 
 impl Core {
+    /// Records that `p` was refused `what` (`POST /api/v1/projects`) for lack of permission.
+    pub async fn record_denial(&self, p: &Principal, what: &str) -> Result<(), CoreError> {
+        let what: String = what.chars().take(200).collect();
+        let event = by(p, Change::new("permission.denied", "route", what));
+        Ok(self.store().record_audit(&event).await?)
+    }
+
     /// The org's audit events, newest first.
     pub async fn audit_events(
         &self,

@@ -11,6 +11,7 @@ on_both_backends!(
     the_chain_detects_edits_deletions_and_reordering,
     audit_rows_cannot_be_changed_or_removed_by_the_application,
     concurrent_changes_keep_one_unbroken_chain,
+    permission_denials_are_recorded,
 );
 
 async fn verify(app: &TestApp) -> testvault_core::AuditVerification {
@@ -279,4 +280,36 @@ async fn audit_page_filters_and_shows_changes() {
         .add_member(&owner, "max@acme.test", "a long and unusual passphrase")
         .await;
     assert_eq!(member.get("/audit").await.status, 403);
+}
+
+async fn permission_denials_are_recorded(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.setup_owner().await;
+    let member = app
+        .add_member(&owner, "max@acme.test", "a long and unusual passphrase")
+        .await;
+    assert_eq!(
+        member
+            .post_json("/api/v1/projects", &json!({ "slug": "x1", "name": "X" }))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(member.get("/members").await.status, 403);
+    let denials = owner
+        .get("/api/v1/audit?action=permission.denied")
+        .await
+        .json();
+    let list = denials["data"].as_array().cloned().unwrap_or_default();
+    let targets: Vec<&str> = list
+        .iter()
+        .filter_map(|e| e["target_id"].as_str())
+        .collect();
+    assert_eq!(
+        targets,
+        vec!["GET /members", "POST /api/v1/projects"],
+        "{denials}"
+    );
+    assert!(list.iter().all(|e| e["actor"] == "max@acme.test"));
+    assert!(verify(&app).await.first_broken.is_none());
 }

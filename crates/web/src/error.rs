@@ -106,7 +106,12 @@ impl IntoResponse for ApiError {
                 field: self.field,
             },
         };
+        let denied = self.code == "forbidden";
         let mut resp = (self.status, Json(body)).into_response();
+        if denied {
+            resp.extensions_mut()
+                .insert(crate::denials::PermissionDenied);
+        }
         if let Some(secs) = self.retry_after
             && let Ok(v) = secs.to_string().parse()
         {

@@ -186,17 +186,17 @@ impl FromRequestParts<AppState> for ApiAuth {
                 .ok_or(CoreError::Unauthenticated(
                     "the Authorization header must be `Bearer <token>`",
                 ))?;
-            return Ok(ApiAuth(
-                state.core.authenticate_token(token.trim(), &client).await?,
-            ));
+            let p = state.core.authenticate_token(token.trim(), &client).await?;
+            fill_slot(parts, &p);
+            return Ok(ApiAuth(p));
         }
         let cookie =
             cookies::read(&parts.headers, cookies::SESSION).ok_or(CoreError::Unauthenticated(
                 "sign in first, or send an API token as `Authorization: Bearer <token>`",
             ))?;
-        Ok(ApiAuth(
-            state.core.authenticate_session(&cookie, &client).await?,
-        ))
+        let p = state.core.authenticate_session(&cookie, &client).await?;
+        fill_slot(parts, &p);
+        Ok(ApiAuth(p))
     }
 }
 
@@ -216,7 +216,10 @@ impl FromRequestParts<AppState> for PageAuth {
         };
         let Ok(client) = crate::client::ClientInfo::from_request_parts(parts, state).await;
         match state.core.authenticate_session(&cookie, &client).await {
-            Ok(p) => Ok(PageAuth(p)),
+            Ok(p) => {
+                fill_slot(parts, &p);
+                Ok(PageAuth(p))
+            }
             Err(CoreError::Unauthenticated(_)) => {
                 let mut resp = to_sign_in();
                 if let Some(c) = cookies::clear_session() {
@@ -240,5 +243,12 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSessionCookie {
             &parts.headers,
             cookies::SESSION,
         )))
+    }
+}
+
+/// Leaves the principal where the denial recorder can find it.
+fn fill_slot(parts: &Parts, p: &Principal) {
+    if let Some(slot) = parts.extensions.get::<crate::denials::PrincipalSlot>() {
+        slot.fill(p);
     }
 }

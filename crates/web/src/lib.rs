@@ -6,6 +6,7 @@ mod api;
 mod client;
 mod cookies;
 mod csrf;
+mod denials;
 mod error;
 mod extract;
 mod headers;
@@ -65,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            denials::record,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -129,6 +129,7 @@ pub fn csrf_failed_page() -> Response {
 
 /// An error page for a failed use case (status from the API mapping; 5xx stays generic).
 pub fn error_page(err: ApiError) -> Response {
+    let denied = err.code == "forbidden";
     let (heading, message) = match err.status {
         StatusCode::FORBIDDEN => ("Not allowed", err.message),
         StatusCode::NOT_FOUND => ("Not found", err.message),
@@ -137,12 +138,17 @@ pub fn error_page(err: ApiError) -> Response {
         s if s.is_server_error() => ("Something went wrong", err.message),
         _ => ("That did not work", err.message),
     };
-    message_page(
+    let mut resp = message_page(
         err.status,
         heading,
         &message,
         Some(("/", "Go to Testvault")),
-    )
+    );
+    if denied {
+        resp.extensions_mut()
+            .insert(crate::denials::PermissionDenied);
+    }
+    resp
 }
 
 /// The message a form shows for a failed use case; internal errors are logged, not shown.
