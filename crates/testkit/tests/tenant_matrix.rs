@@ -281,9 +281,14 @@ async fn org_a_cannot_reach_org_b_through_any_route(backend: Backend) {
         .to_string();
 
     let mut failures = Vec::new();
-    // Sign-out routes last: they end A's session.
+    // The audit trail first: later it rightly records A's own attempts (whose paths carry the ids
+    // A sent), which are A's data, not B's. Sign-out routes last: they end A's session.
     let mut routes: Vec<_> = ROUTES.to_vec();
-    routes.sort_by_key(|(_, p, _)| p.contains("sign-out"));
+    routes.sort_by_key(|(_, p, _)| match *p {
+        p if p.ends_with("/audit") => 0,
+        p if p.contains("sign-out") => 2,
+        _ => 1,
+    });
     for (method, path, kind) in routes {
         let filled = fill(path, &b);
         let api = path.starts_with("/api/");
