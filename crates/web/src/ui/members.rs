@@ -182,6 +182,14 @@ pub async fn invite(
 #[derive(Deserialize)]
 pub struct EmptyForm {}
 
+/// The answer to a row action (revoke, cancel): done, or an error page.
+pub fn finish<T>(result: Result<T, CoreError>, headers: &HeaderMap, back_to: &str) -> Response {
+    match result {
+        Ok(_) => done(headers, back_to),
+        Err(e) => pages::error_page(e.into()),
+    }
+}
+
 /// htmx asked (it swaps the row away with an empty body); a plain form gets a redirect back.
 pub fn done(headers: &HeaderMap, back_to: &str) -> Response {
     if headers.get("hx-request").is_some() {
@@ -208,10 +216,7 @@ pub async fn revoke_invitation(
             .await
     }
     .await;
-    match result {
-        Ok(()) => done(&headers, "/members"),
-        Err(e) => pages::error_page(e.into()),
-    }
+    finish(result, &headers, "/members")
 }
 
 pub async fn revoke_sessions(
@@ -229,8 +234,5 @@ pub async fn revoke_sessions(
             .await
     }
     .await;
-    match result {
-        Ok(_) => done(&headers, "/members"),
-        Err(e) => pages::error_page(e.into()),
-    }
+    finish(result, &headers, "/members")
 }

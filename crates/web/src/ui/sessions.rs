@@ -1,7 +1,7 @@
 //! "Where am I signed in": the caller's sessions, and for owners everyone's.
 
 use super::PageCsrf;
-use super::members::{EmptyForm, done};
+use super::members::{EmptyForm, finish};
 use super::pages::{self, Chrome, device, render, when};
 use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
@@ -91,10 +91,7 @@ pub async fn revoke_mine(
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Response {
     let result = async { state.core.revoke_my_session(&p, parse(&id)?).await }.await;
-    match result {
-        Ok(()) => done(&headers, "/sessions"),
-        Err(e) => pages::error_page(e.into()),
-    }
+    finish(result, &headers, "/sessions")
 }
 
 pub async fn revoke_any(
@@ -112,8 +109,5 @@ pub async fn revoke_any(
             .await
     }
     .await;
-    match result {
-        Ok(()) => done(&headers, "/sessions"),
-        Err(e) => pages::error_page(e.into()),
-    }
+    finish(result, &headers, "/sessions")
 }

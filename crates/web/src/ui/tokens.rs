@@ -1,7 +1,7 @@
 //! The API tokens page: the caller's tokens (everyone's with `ManageTokens`), create, revoke.
 
 use super::PageCsrf;
-use super::members::{EmptyForm, done};
+use super::members::{EmptyForm, finish};
 use super::pages::{self, Chrome, form_error, render, when};
 use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
@@ -162,8 +162,9 @@ pub async fn revoke(
     Path(prefix): Path<String>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Response {
-    match state.core.revoke_token(&p, &prefix).await {
-        Ok(()) => done(&headers, "/tokens"),
-        Err(e) => pages::error_page(e.into()),
-    }
+    finish(
+        state.core.revoke_token(&p, &prefix).await,
+        &headers,
+        "/tokens",
+    )
 }
