@@ -88,7 +88,11 @@ impl Store {
             }
         };
         let store = Store { db };
-        crate::migrate::run(&store).await?;
+        if let Err(e) = crate::migrate::run(&store).await {
+            // Close cleanly rather than leave connections to be torn down behind our back.
+            store.close().await;
+            return Err(e);
+        }
         Ok(store)
     }
 

@@ -189,6 +189,7 @@ impl TestApp {
                     .execute(&mut conn)
                     .await
                     .expect("statement runs");
+                let _ = sqlx::Connection::close(conn).await;
             }
             Backend::Sqlite => {
                 let mut conn = self.sqlite_conn().await;
@@ -196,6 +197,7 @@ impl TestApp {
                     .execute(&mut conn)
                     .await
                     .expect("statement runs");
+                let _ = sqlx::Connection::close(conn).await;
             }
         }
     }
@@ -203,35 +205,44 @@ impl TestApp {
     /// Like `sql`, but returns the database's refusal instead of panicking.
     pub async fn try_sql(&self, statement: &str) -> Result<(), String> {
         let stmt = sqlx::AssertSqlSafe(statement.to_string());
-        match self.db.backend {
-            Backend::Postgres => sqlx::raw_sql(stmt)
-                .execute(&mut self.pg_conn().await)
-                .await
-                .map(|_| ()),
-            Backend::Sqlite => sqlx::raw_sql(stmt)
-                .execute(&mut self.sqlite_conn().await)
-                .await
-                .map(|_| ()),
-        }
-        .map_err(|e| e.to_string())
+        let result = match self.db.backend {
+            Backend::Postgres => {
+                let mut conn = self.pg_conn().await;
+                let r = sqlx::raw_sql(stmt).execute(&mut conn).await.map(|_| ());
+                let _ = sqlx::Connection::close(conn).await;
+                r
+            }
+            Backend::Sqlite => {
+                let mut conn = self.sqlite_conn().await;
+                let r = sqlx::raw_sql(stmt).execute(&mut conn).await.map(|_| ());
+                let _ = sqlx::Connection::close(conn).await;
+                r
+            }
+        };
+        result.map_err(|e| e.to_string())
     }
 
     /// The first column of the first row of `query`, as bytes.
     pub async fn sql_bytes(&self, query: &str) -> Option<Vec<u8>> {
+        let q = || sqlx::AssertSqlSafe(query.to_string());
         match self.db.backend {
             Backend::Postgres => {
                 let mut conn = self.pg_conn().await;
-                sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_string()))
+                let v = sqlx::query_scalar(q())
                     .fetch_optional(&mut conn)
                     .await
-                    .expect("query runs")
+                    .expect("query runs");
+                let _ = sqlx::Connection::close(conn).await;
+                v
             }
             Backend::Sqlite => {
                 let mut conn = self.sqlite_conn().await;
-                sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_string()))
+                let v = sqlx::query_scalar(q())
                     .fetch_optional(&mut conn)
                     .await
-                    .expect("query runs")
+                    .expect("query runs");
+                let _ = sqlx::Connection::close(conn).await;
+                v
             }
         }
     }
@@ -261,6 +272,24 @@ impl TestApp {
     pub async fn stop(&mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown(std::time::Duration::from_secs(5)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    /// Closes the server and its database pool before the test's runtime goes away, so no
+    /// SQLCipher connection is still being torn down while the test process exits (OpenSSL's exit
+    /// handlers racing such a thread can crash the process after every test has passed).
+    fn drop(&mut self) {
+        let Some(server) = self.server.take() else {
+            return;
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current()
+            && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(|| {
+                handle.block_on(server.shutdown(std::time::Duration::ZERO))
+            });
         }
     }
 }
