@@ -121,6 +121,24 @@ macro_rules! append {
 }
 pub(crate) use append;
 
+/// Runs one UPDATE/DELETE and, when it touched any row, appends `$audit` — in one transaction.
+/// Evaluates to the number of rows touched. `$query` is written once and compiled per backend.
+macro_rules! change_if_any {
+    ($store:expr, $audit:expr, $query:expr) => {{
+        let is_pg = $store.is_pg();
+        $crate::db::on_db!($store, pool => {
+            let mut tx = pool.begin().await?;
+            let n = $query.execute(&mut *tx).await?.rows_affected();
+            if n > 0 {
+                $crate::audit::append!(tx, $audit, is_pg);
+            }
+            tx.commit().await?;
+            n
+        })
+    }};
+}
+pub(crate) use change_if_any;
+
 /// The advisory-lock key for an org's chain.
 pub(crate) fn lock_key(org: OrgId) -> i64 {
     let b = org.0.as_bytes();

@@ -166,22 +166,10 @@ impl Store {
         now: i64,
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
-        let is_pg = self.is_pg();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL")
+        let n = crate::audit::change_if_any!(self, audit, sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL")
             .bind(now)
             .bind(org.0)
-            .bind(id.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                crate::audit::append!(tx, audit, is_pg);
-            }
-            tx.commit().await?;
-            n
-        });
+            .bind(id.0));
         Ok(n > 0)
     }
 }

@@ -175,22 +175,10 @@ impl Store {
         user: Option<UserId>,
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
-        let is_pg = self.is_pg();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND public_id = $2 AND ($3 IS NULL OR user_id = $3)")
+        let n = crate::audit::change_if_any!(self, audit, sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND public_id = $2 AND ($3 IS NULL OR user_id = $3)")
             .bind(org.0)
             .bind(public_id)
-            .bind(user.map(|u| u.0))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                crate::audit::append!(tx, audit, is_pg);
-            }
-            tx.commit().await?;
-            n
-        });
+            .bind(user.map(|u| u.0)));
         Ok(n > 0)
     }
 
@@ -201,21 +189,13 @@ impl Store {
         user: UserId,
         audit: &crate::AuditEntry,
     ) -> Result<u64, StoreError> {
-        let is_pg = self.is_pg();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
-            .bind(org.0)
-            .bind(user.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                crate::audit::append!(tx, audit, is_pg);
-            }
-            tx.commit().await?;
-            n
-        });
+        let n = crate::audit::change_if_any!(
+            self,
+            audit,
+            sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+                .bind(org.0)
+                .bind(user.0)
+        );
         Ok(n)
     }
 

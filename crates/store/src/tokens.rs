@@ -195,24 +195,12 @@ impl Store {
         now: i64,
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
-        let is_pg = self.is_pg();
-        let n = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query(
+        let n = crate::audit::change_if_any!(self, audit, sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND prefix = $3 AND ($4 IS NULL OR user_id = $4) AND revoked_at IS NULL")
             .bind(now)
             .bind(org.0)
             .bind(prefix)
-            .bind(user.map(|u| u.0))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                crate::audit::append!(tx, audit, is_pg);
-            }
-            tx.commit().await?;
-            n
-        });
+            .bind(user.map(|u| u.0)));
         Ok(n > 0)
     }
 

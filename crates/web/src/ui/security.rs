@@ -1,4 +1,4 @@
-//! The org's security settings page (session lifetimes for now).
+//! The org's security settings page: session lifetimes and allowed networks.
 
 use super::PageCsrf;
 use super::pages::{self, Chrome, form_error, render};
@@ -26,19 +26,32 @@ struct SecurityPage {
     notice: Option<String>,
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one renderer for the page and its two forms"
-)]
+/// What the page shows beyond the stored settings: what a failed form had typed, and the message.
+#[derive(Default)]
+struct Outcome {
+    /// Idle minutes and absolute hours as typed.
+    lifetimes: Option<(String, String)>,
+    /// The allowlist as typed.
+    allowlist: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+impl Outcome {
+    fn saved(notice: &str) -> Self {
+        Self {
+            notice: Some(notice.to_string()),
+            ..Self::default()
+        }
+    }
+}
+
 async fn page(
     state: &AppState,
     p: &Principal,
     csrf: &str,
     client_ip: &str,
-    allowlist_text: Option<String>,
-    values: Option<(String, String)>,
-    error: Option<String>,
-    notice: Option<String>,
+    shown: Outcome,
 ) -> Response {
     let loaded = async {
         let policy = state
@@ -53,34 +66,59 @@ async fn page(
         Ok::<_, CoreError>((policy, allowlist, orgs))
     }
     .await;
-    match loaded {
-        Ok((policy, allowlist, orgs)) => {
-            let (idle, absolute) = values.unwrap_or_else(|| {
-                (
-                    policy.idle_minutes().to_string(),
-                    policy.absolute_hours().to_string(),
-                )
-            });
-            render(
-                if error.is_some() {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                } else {
-                    StatusCode::OK
-                },
-                &SecurityPage {
-                    chrome: Chrome::app("Security settings", "security", csrf, p, orgs),
-                    org_name: p.org_name.clone(),
-                    idle_minutes: idle,
-                    absolute_hours: absolute,
-                    allowlist: allowlist_text.unwrap_or_else(|| allowlist.to_storage()),
-                    client_ip: client_ip.to_string(),
-                    error,
-                    notice,
-                },
-            )
+    let (policy, allowlist, orgs) = match loaded {
+        Ok(v) => v,
+        Err(e) => return pages::error_page(e.into()),
+    };
+    let (idle, absolute) = shown.lifetimes.unwrap_or_else(|| {
+        (
+            policy.idle_minutes().to_string(),
+            policy.absolute_hours().to_string(),
+        )
+    });
+    let status = if shown.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &SecurityPage {
+            chrome: Chrome::app("Security settings", "security", csrf, p, orgs),
+            org_name: p.org_name.clone(),
+            idle_minutes: idle,
+            absolute_hours: absolute,
+            allowlist: shown.allowlist.unwrap_or_else(|| allowlist.to_storage()),
+            client_ip: client_ip.to_string(),
+            error: shown.error,
+            notice: shown.notice,
+        },
+    )
+}
+
+/// Renders the outcome of one of the two forms; a permission refusal is its own page.
+async fn answer(
+    state: &AppState,
+    p: &Principal,
+    csrf: &str,
+    client_ip: &str,
+    result: Result<(), CoreError>,
+    saved: &str,
+    typed: impl FnOnce(&mut Outcome),
+) -> Response {
+    let shown = match result {
+        Ok(()) => Outcome::saved(saved),
+        Err(e @ CoreError::Forbidden(_)) => return pages::error_page(e.into()),
+        Err(e) => {
+            let mut shown = Outcome {
+                error: Some(form_error(e)),
+                ..Outcome::default()
+            };
+            typed(&mut shown);
+            shown
         }
-        Err(e) => pages::error_page(e.into()),
-    }
+    };
+    page(state, p, csrf, client_ip, shown).await
 }
 
 pub async fn show(
@@ -89,7 +127,7 @@ pub async fn show(
     client: ClientInfo,
     PageCsrf(csrf): PageCsrf,
 ) -> Response {
-    page(&state, &p, &csrf, &client.ip, None, None, None, None).await
+    page(&state, &p, &csrf, &client.ip, Outcome::default()).await
 }
 
 #[derive(Deserialize)]
@@ -120,36 +158,10 @@ pub async fn update(
     }
     .await;
     let saved = "Saved. Existing sessions follow the new limits on their next request.";
-    match result {
-        Ok(()) => {
-            page(
-                &state,
-                &p,
-                &csrf,
-                &client.ip,
-                None,
-                None,
-                None,
-                Some(saved.into()),
-            )
-            .await
-        }
-        Err(e @ CoreError::Forbidden(_)) => pages::error_page(e.into()),
-        Err(e) => {
-            let values = Some((form.idle_timeout_minutes, form.absolute_timeout_hours));
-            page(
-                &state,
-                &p,
-                &csrf,
-                &client.ip,
-                None,
-                values,
-                Some(form_error(e)),
-                None,
-            )
-            .await
-        }
-    }
+    answer(&state, &p, &csrf, &client.ip, result, saved, |o| {
+        o.lifetimes = Some((form.idle_timeout_minutes, form.absolute_timeout_hours));
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -167,6 +179,7 @@ pub async fn update_network(
     PageCsrf(csrf): PageCsrf,
     CsrfForm(form): CsrfForm<NetworkForm>,
 ) -> Response {
+    let typed = form.ip_allowlist.clone();
     let result = async {
         let allowed = p.allow(Permission::ManageSecurity)?;
         let list = IpAllowlist::parse(&form.ip_allowlist)?;
@@ -178,34 +191,8 @@ pub async fn update_network(
     }
     .await;
     let saved = "Saved. The new network rules apply to every request from now on.";
-    match result {
-        Ok(()) => {
-            page(
-                &state,
-                &p,
-                &csrf,
-                &client.ip,
-                None,
-                None,
-                None,
-                Some(saved.into()),
-            )
-            .await
-        }
-        Err(e @ CoreError::Forbidden(_)) => pages::error_page(e.into()),
-        Err(e) => {
-            let text = Some(form.ip_allowlist);
-            page(
-                &state,
-                &p,
-                &csrf,
-                &client.ip,
-                text,
-                None,
-                Some(form_error(e)),
-                None,
-            )
-            .await
-        }
-    }
+    answer(&state, &p, &csrf, &client.ip, result, saved, |o| {
+        o.allowlist = Some(typed)
+    })
+    .await
 }
