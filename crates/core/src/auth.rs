@@ -306,7 +306,10 @@ mod tests {
     fn a_stored_allowlist_that_no_longer_parses_refuses_everyone() {
         assert!(allowlist_allows("", "203.0.113.9"), "empty: no restriction");
         assert!(allowlist_allows("10.0.0.0/8", "10.1.2.3"));
-        assert!(!allowlist_allows("10.0.0.0/8\nnot-a-range", "10.1.2.3"), "fails closed");
+        assert!(
+            !allowlist_allows("10.0.0.0/8\nnot-a-range", "10.1.2.3"),
+            "fails closed"
+        );
     }
 
     #[test]
