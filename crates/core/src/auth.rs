@@ -7,7 +7,7 @@
 use crate::audit::{self, Change, ClientMeta};
 use crate::{Core, CoreError, Principal};
 use testvault_crypto::{SecretToken, TokenHash};
-use testvault_domain::{Email, IpAllowlist, OrgId, time};
+use testvault_domain::{Access, Email, IpAllowlist, MemberRole, OrgId, UserId, time};
 use testvault_store::{NewSession, ThrottleState};
 use uuid::Uuid;
 
@@ -253,6 +253,7 @@ impl Core {
         if now - s.last_seen_at >= TOUCH_EVERY_SECS {
             self.store().touch_session(&hash.0, now).await?;
         }
+        let access = self.access_of(s.org, s.user, &role).await?;
         Ok(Principal {
             user: s.user,
             email: s.email,
@@ -260,9 +261,21 @@ impl Core {
             org: s.org,
             org_name: s.org_name,
             role,
+            access,
             credential: crate::principal::Credential::Session(s.public_id),
             client: client.clone(),
         })
+    }
+
+    /// What a member may do right now: their role's permissions and their project grants.
+    pub(crate) async fn access_of(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: &MemberRole,
+    ) -> Result<Access, CoreError> {
+        let grants = self.store().grants_of(org, user).await?;
+        Ok(Access::new(role.permissions(), grants))
     }
 
     /// Ends the session behind this cookie (sign out). Unknown cookies are ignored.

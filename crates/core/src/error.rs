@@ -28,6 +28,9 @@ pub enum CoreError {
     /// Too many failed attempts; try again after this many seconds.
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: i64 },
+    /// A rule refused the change as things stand (the last owner, a role still in use).
+    #[error("{0}")]
+    Refused(&'static str),
     /// A service we depend on (the mail server) did not do its part; nothing was stored.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -47,6 +50,7 @@ impl From<StoreError> for CoreError {
         match e {
             StoreError::Conflict(what) => CoreError::Conflict(what),
             StoreError::Stale(why) => CoreError::Gone(why),
+            StoreError::Refused(why) => CoreError::Refused(why),
             other => CoreError::Internal(other.to_string()),
         }
     }

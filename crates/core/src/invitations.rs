@@ -55,9 +55,14 @@ impl Core {
         role: Role,
     ) -> Result<IssuedInvitation, CoreError> {
         let p = allowed.require(Permission::ManageMembers)?;
-        if role > p.role {
-            return Err(DomainError::new("role", "cannot be higher than your own role").into());
-        }
+        testvault_domain::access::check_assignment(&p.access, None, role.permissions()).map_err(
+            |r| {
+                DomainError::new(
+                    "role",
+                    format!("cannot be beyond your own role: {}", r.message()),
+                )
+            },
+        )?;
         if let Some(user) = self.store().find_user_by_email(email.as_str()).await?
             && self.store().member_role(p.org, user.id).await?.is_some()
         {

@@ -156,7 +156,7 @@ pub(crate) fn default_display_name(email: &Email) -> String {
 pub struct OrgView {
     pub id: OrgId,
     pub name: String,
-    pub role: testvault_domain::Role,
+    pub role: testvault_domain::MemberRole,
     /// True for the org this session acts in.
     pub current: bool,
 }

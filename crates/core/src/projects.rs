@@ -53,7 +53,7 @@ impl Core {
             .list_members(org_row.id, time::now())
             .await?
             .into_iter()
-            .filter(|m| m.role == testvault_domain::Role::Owner)
+            .filter(|m| m.role.builtin() == Some(testvault_domain::Role::Owner))
             .min_by_key(|m| m.joined_at)
             .ok_or(CoreError::NotFound("organisation owner"))?;
         self.insert_project(
@@ -127,7 +127,7 @@ impl Core {
         let p = allowed.require(Permission::ReadProjects)?;
         let rows = self.store().list_projects(p.org).await?;
         let mut out = Vec::with_capacity(rows.len());
-        let visible = |row: &ProjectRow| p.project_scope().is_none_or(|only| only == row.id);
+        let visible = |row: &ProjectRow| p.sees_project(row.id);
         for row in rows.into_iter().filter(visible) {
             out.push(self.project_view(row).await?);
         }
@@ -144,7 +144,7 @@ impl Core {
             .store()
             .find_project(p.org, slug)
             .await?
-            .filter(|row| p.project_scope().is_none_or(|only| only == row.id))
+            .filter(|row| p.sees_project(row.id))
             .ok_or(CoreError::NotFound("project"))?;
         self.project_view(row).await
     }

@@ -4,14 +4,14 @@ use crate::audit::{self, Change};
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
 use serde_json::json;
-use testvault_domain::{DomainError, IpAllowlist, Permission, Role, SessionPolicy, UserId, time};
+use testvault_domain::{DomainError, IpAllowlist, Permission, SessionPolicy, UserId, time};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
     pub user: UserId,
     pub email: String,
     pub display_name: String,
-    pub role: Role,
+    pub role: testvault_domain::MemberRole,
     pub joined_at: i64,
     pub active_sessions: i64,
 }

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::json;
 use testvault_crypto::ApiToken;
 use testvault_domain::{
-    DomainError, Email, OrgId, OrgName, Permission, ProjectId, Role, Scope, Scopes, TokenName,
-    UserId, time,
+    Access, DomainError, Email, MemberRole, OrgId, OrgName, Permission, PermissionSet, ProjectId,
+    Role, Scope, Scopes, TokenName, UserId, time,
 };
 use testvault_store::{NewToken, TokenRow};
 use uuid::Uuid;
@@ -107,9 +107,14 @@ impl Core {
             Some(slug) => {
                 p.allow(Permission::ManageTokens)?;
                 let project = self.project_for_token(p.org, slug, &req.scopes).await?;
-                // Nobody grants what they do not hold: every scope's permission must be the creator's.
+                if !p.sees_project(project.0) {
+                    return Err(CoreError::NotFound("project"));
+                }
+                // Nobody grants what they do not hold: every scope's permission must be the
+                // creator's in that project.
+                let held = p.access.in_project(project.0);
                 for scope in req.scopes.iter() {
-                    if !scope_within_role(scope, p.role) {
+                    if !scope_within(scope, held) {
                         return Err(DomainError::new(
                             "scopes",
                             format!("`{}` is beyond your own role", scope.name()),
@@ -308,6 +313,7 @@ impl Core {
         let principal = match (t.user, t.project) {
             (Some(user), None) => {
                 let Some(role) = t.role else { return Ok(None) };
+                let access = self.access_of(t.org, user, &role).await?;
                 Principal {
                     user,
                     email: t.user_email.unwrap_or_default(),
@@ -315,6 +321,7 @@ impl Core {
                     org: t.org,
                     org_name: t.org_name,
                     role,
+                    access,
                     credential: Credential::PersonalToken { prefix, scopes },
                     client: client.clone(),
                 }
@@ -325,7 +332,9 @@ impl Core {
                 display_name: format!("project token {prefix}"),
                 org: t.org,
                 org_name: t.org_name,
-                role: Role::Viewer,
+                role: MemberRole::Builtin(Role::Viewer),
+                // Unused: a project token's power is its scopes on its one project.
+                access: Access::default(),
                 credential: Credential::ProjectToken {
                     prefix,
                     scopes,
@@ -433,12 +442,13 @@ impl Core {
     }
 }
 
-/// Whether a member with `role` holds what `scope` would let a project token do.
-fn scope_within_role(scope: Scope, role: Role) -> bool {
+/// Whether `held` covers everything `scope` would let a project token do.
+fn scope_within(scope: Scope, held: PermissionSet) -> bool {
     Permission::ALL
         .into_iter()
-        .filter(|p| Scope::needed_for(*p) == scope)
-        .all(|p| role.grants(p))
+        .filter(|p| p.is_project_level())
+        .filter(|p| scope == Scope::Admin || Scope::needed_for(*p) == scope)
+        .all(|p| held.contains(p))
 }
 
 fn aws_lc_rs_equal(a: &[u8], b: &[u8]) -> bool {

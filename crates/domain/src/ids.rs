@@ -54,3 +54,7 @@ id_type!(
     /// A pending invitation to join an org.
     InvitationId
 );
+id_type!(
+    /// A custom role: a named permission set defined by one org.
+    RoleId
+);

@@ -4,6 +4,7 @@
 //! Everything here is "parse, don't validate": a value of these types is valid by construction, so
 //! the layers above never re-check it.
 
+pub mod access;
 pub mod error;
 pub mod ids;
 pub mod names;
@@ -14,13 +15,14 @@ pub mod scope;
 pub mod settings;
 pub mod time;
 
+pub use access::{Access, CustomRole, MemberRole, Refusal};
 pub use error::DomainError;
-pub use ids::{InvitationId, OrgId, ProjectId, UserId};
+pub use ids::{InvitationId, OrgId, ProjectId, RoleId, UserId};
 pub use names::{
-    Email, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug, TokenName,
+    Email, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug, RoleName, TokenName,
 };
 pub use network::{Cidr, IpAllowlist};
 pub use password::NewPassword;
-pub use permission::{Permission, Role};
+pub use permission::{Permission, PermissionSet, Role};
 pub use scope::{Scope, Scopes};
 pub use settings::SessionPolicy;

@@ -74,6 +74,10 @@ text_type!(
     TokenName, "name", 1, 100
 );
 text_type!(
+    /// A custom role's name; unique per org, case-insensitively.
+    RoleName, "name", 1, 60
+);
+text_type!(
     /// How a person is called in the UI.
     PersonName, "display_name", 1, 100
 );

@@ -47,14 +47,14 @@ impl Scope {
 
     /// The scope a permission needs. `admin` covers every permission.
     pub fn needed_for(permission: Permission) -> Scope {
+        use Permission::*;
         match permission {
-            Permission::ReadProjects => Scope::Read,
-            Permission::ManageProjects
-            | Permission::ManageMembers
-            | Permission::ManageSessions
-            | Permission::ManageSecurity
-            | Permission::ManageTokens
-            | Permission::ReadAudit => Scope::Admin,
+            ReadProjects => Scope::Read,
+            ExecuteRuns | Comment | ReportResults => Scope::ResultsWrite,
+            WriteCases | ManagePlans => Scope::CasesWrite,
+            DeleteRuns | ManageProjectMembers | AllProjects | ManageProjects | ManageMembers
+            | ManageOrgSettings | ManageTokens | ManageRoles | ManageSessions | ManageSecurity
+            | ReadAudit | ManageKeys => Scope::Admin,
         }
     }
 }

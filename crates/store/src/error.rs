@@ -19,6 +19,9 @@ pub enum StoreError {
         name: &'static str,
         source: sqlx::Error,
     },
+    /// A rule the database enforces refused the change (the last owner, a role still in use).
+    #[error("{0}")]
+    Refused(&'static str),
     #[error("a stored value is invalid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_api_tokens"),
     migration!(3, "0003_ip_allowlist"),
     migration!(4, "0004_audit_events"),
+    migration!(5, "0005_roles_and_grants"),
 ];
 
 /// The newest schema version this binary knows.

@@ -3,7 +3,7 @@
 use crate::db::on_db;
 use crate::{NewUser, Store, StoreError};
 use sqlx::Row;
-use testvault_domain::{OrgId, Role, SessionPolicy, UserId};
+use testvault_domain::{MemberRole, OrgId, Role, SessionPolicy, UserId};
 
 /// A new org with its wrapped data key and its first owner.
 pub struct NewOrg<'a> {
@@ -39,7 +39,7 @@ pub struct OrgRow {
 pub struct OrgSummary {
     pub id: OrgId,
     pub name: String,
-    pub role: Role,
+    pub role: MemberRole,
 }
 
 /// Decodes an `orgs` row; a macro so it compiles for either backend's row type.
@@ -144,7 +144,7 @@ impl Store {
     /// The orgs a user belongs to, oldest membership first.
     pub async fn orgs_of_user(&self, user: UserId) -> Result<Vec<OrgSummary>, StoreError> {
         on_db!(self, pool => {
-            let rows = sqlx::query("SELECT o.id, o.name, m.role_level FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY m.created_at, o.name")
+            let rows = sqlx::query("SELECT o.id, o.name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions FROM members m JOIN orgs o ON o.id = m.org_id LEFT JOIN org_roles cr ON cr.id = m.custom_role_id WHERE m.user_id = $1 ORDER BY m.created_at, o.name")
                 .bind(user.0)
                 .fetch_all(pool)
                 .await?;
@@ -153,7 +153,8 @@ impl Store {
                     Ok(OrgSummary {
                         id: OrgId(r.try_get("id")?),
                         name: r.try_get("name")?,
-                        role: crate::rows::role(r.try_get("role_level")?)?,
+                        role: crate::rows::member_role_from_row!(r)?
+                            .ok_or_else(|| StoreError::Corrupt("member without a role".into()))?,
                     })
                 })
                 .collect()

@@ -4,7 +4,7 @@
 use crate::db::on_db;
 use crate::{Store, StoreError};
 use sqlx::Row;
-use testvault_domain::{OrgId, Role, SessionPolicy, UserId};
+use testvault_domain::{MemberRole, OrgId, SessionPolicy, UserId};
 use uuid::Uuid;
 
 pub struct NewSession<'a> {
@@ -40,7 +40,7 @@ pub struct SessionAuth {
     pub org: OrgId,
     pub org_name: String,
     /// `None` when the membership was removed after the session began.
-    pub role: Option<Role>,
+    pub role: Option<MemberRole>,
     pub policy: SessionPolicy,
     pub ip_allowlist: String,
     pub created_at: i64,
@@ -93,10 +93,11 @@ impl Store {
     pub async fn session_auth(&self, id_hash: &[u8]) -> Result<Option<SessionAuth>, StoreError> {
         on_db!(self, pool => {
             let row = sqlx::query(
-                "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, \
+                "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, \
                  o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist, s.created_at, s.last_seen_at, s.expires_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  LEFT JOIN members m ON m.org_id = s.org_id AND m.user_id = s.user_id \
+                 LEFT JOIN org_roles cr ON cr.id = m.custom_role_id \
                  WHERE s.id_hash = $1")
                 .bind(id_hash)
                 .fetch_optional(pool)
@@ -104,7 +105,7 @@ impl Store {
             match row {
                 None => Ok(None),
                 Some(r) => {
-                    let level: Option<i32> = r.try_get("role_level")?;
+                    let role = crate::rows::member_role_from_row!(&r)?;
                     Ok(Some(SessionAuth {
                         public_id: r.try_get("public_id")?,
                         user: UserId(r.try_get("user_id")?),
@@ -112,7 +113,7 @@ impl Store {
                         display_name: r.try_get("display_name")?,
                         org: OrgId(r.try_get("org_id")?),
                         org_name: r.try_get("org_name")?,
-                        role: level.map(crate::rows::role).transpose()?,
+                        role,
                         policy: SessionPolicy {
                             idle_secs: r.try_get("idle_timeout_secs")?,
                             absolute_secs: r.try_get("absolute_timeout_secs")?,

@@ -3,7 +3,7 @@
 use crate::db::on_db;
 use crate::{Store, StoreError};
 use sqlx::Row;
-use testvault_domain::{OrgId, ProjectId, Role, SessionPolicy, UserId};
+use testvault_domain::{MemberRole, OrgId, ProjectId, SessionPolicy, UserId};
 use uuid::Uuid;
 
 pub struct NewToken<'a> {
@@ -47,7 +47,7 @@ pub struct TokenAuth {
     pub user_email: Option<String>,
     pub user_name: Option<String>,
     /// The personal token's user's current role; `None` if they left the org.
-    pub role: Option<Role>,
+    pub role: Option<MemberRole>,
     pub project: Option<ProjectId>,
     pub created_by: Option<UserId>,
     pub scopes: String,
@@ -95,18 +95,19 @@ impl Store {
     pub async fn token_auth(&self, prefix: &str) -> Result<Option<TokenAuth>, StoreError> {
         on_db!(self, pool => {
             let row = sqlx::query(
-                "SELECT t.id, t.secret_hash, t.org_id, o.name AS org_name, t.user_id, u.email, u.display_name, m.role_level, \
+                "SELECT t.id, t.secret_hash, t.org_id, o.name AS org_name, t.user_id, u.email, u.display_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, \
                  t.project_id, t.created_by, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, t.last_used_ip, \
                  o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist \
                  FROM api_tokens t JOIN orgs o ON o.id = t.org_id \
                  LEFT JOIN users u ON u.id = t.user_id \
                  LEFT JOIN members m ON m.org_id = t.org_id AND m.user_id = t.user_id \
+                 LEFT JOIN org_roles cr ON cr.id = m.custom_role_id \
                  WHERE t.prefix = $1")
                 .bind(prefix)
                 .fetch_optional(pool)
                 .await?;
             let Some(r) = row else { return Ok(None) };
-            let level: Option<i32> = r.try_get("role_level")?;
+            let role = crate::rows::member_role_from_row!(&r)?;
             let user: Option<Uuid> = r.try_get("user_id")?;
             let project: Option<Uuid> = r.try_get("project_id")?;
             let created_by: Option<Uuid> = r.try_get("created_by")?;
@@ -118,7 +119,7 @@ impl Store {
                 user: user.map(UserId),
                 user_email: r.try_get("email")?,
                 user_name: r.try_get("display_name")?,
-                role: level.map(crate::rows::role).transpose()?,
+                role,
                 project: project.map(ProjectId),
                 created_by: created_by.map(UserId),
                 scopes: r.try_get("scopes")?,

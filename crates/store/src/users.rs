@@ -3,7 +3,7 @@
 use crate::db::on_db;
 use crate::{Store, StoreError};
 use sqlx::Row;
-use testvault_domain::{OrgId, Role, UserId};
+use testvault_domain::{MemberRole, OrgId, UserId};
 
 /// A user to create; the password is already hashed.
 pub struct NewUser<'a> {
@@ -37,7 +37,7 @@ pub struct MemberRow {
     pub user_id: UserId,
     pub email: String,
     pub display_name: String,
-    pub role: Role,
+    pub role: MemberRole,
     pub joined_at: i64,
     pub active_sessions: i64,
 }
@@ -96,22 +96,32 @@ impl Store {
     }
 
     /// The user's role in the org, or `None` when they are not a member.
-    pub async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>, StoreError> {
-        let level: Option<i32> = on_db!(self, pool => sqlx::query_scalar("SELECT role_level FROM members WHERE org_id = $1 AND user_id = $2")
-            .bind(org.0)
-            .bind(user.0)
-            .fetch_optional(pool)
-            .await)?;
-        level.map(crate::rows::role).transpose()
+    pub async fn member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<Option<MemberRole>, StoreError> {
+        on_db!(self, pool => {
+            let row = sqlx::query("SELECT m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions \
+                 FROM members m LEFT JOIN org_roles cr ON cr.id = m.custom_role_id WHERE m.org_id = $1 AND m.user_id = $2")
+                .bind(org.0)
+                .bind(user.0)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(r) => crate::rows::member_role_from_row!(&r),
+                None => Ok(None),
+            }
+        })
     }
 
     /// The org's members, with how many live sessions each has, by name.
     pub async fn list_members(&self, org: OrgId, now: i64) -> Result<Vec<MemberRow>, StoreError> {
         on_db!(self, pool => {
             let rows = sqlx::query(
-                "SELECT u.id, u.email, u.display_name, m.role_level, m.created_at, \
+                "SELECT u.id, u.email, u.display_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, m.created_at, \
                  (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = m.org_id AND s.expires_at > $2) AS active_sessions \
-                 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 ORDER BY u.display_name, u.email")
+                 FROM members m JOIN users u ON u.id = m.user_id LEFT JOIN org_roles cr ON cr.id = m.custom_role_id WHERE m.org_id = $1 ORDER BY u.display_name, u.email")
                 .bind(org.0)
                 .bind(now)
                 .fetch_all(pool)
@@ -122,7 +132,8 @@ impl Store {
                         user_id: UserId(r.try_get("id")?),
                         email: r.try_get("email")?,
                         display_name: r.try_get("display_name")?,
-                        role: crate::rows::role(r.try_get("role_level")?)?,
+                        role: crate::rows::member_role_from_row!(r)?
+                            .ok_or_else(|| StoreError::Corrupt("member without a role".into()))?,
                         joined_at: r.try_get("created_at")?,
                         active_sessions: r.try_get("active_sessions")?,
                     })

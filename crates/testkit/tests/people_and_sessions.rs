@@ -202,6 +202,18 @@ async fn members_see_projects_but_cannot_manage(backend: Backend) {
     let member = app
         .add_member(&owner, "max@acme.test", "a long and unusual passphrase")
         .await;
+    // A viewer reaches a project once granted it (levels below manager do not cover all).
+    let max = member.get("/api/v1/me").await.json()["data"]["user"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let granted = owner
+        .put_json(
+            &format!("/api/v1/projects/web/access/{max}"),
+            &json!({ "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(granted.status, 204, "{}", granted.body);
     let list = member.get("/api/v1/projects").await;
     assert_eq!(list.status, 200);
     assert_eq!(list.json()["data"][0]["slug"], "web");

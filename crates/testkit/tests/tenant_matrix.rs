@@ -39,7 +39,24 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/api/v1/projects", Kind::NoId),
     ("POST", "/api/v1/projects", Kind::NoId),
     ("GET", "/api/v1/projects/{slug}", Kind::OthersId),
+    ("GET", "/api/v1/projects/{slug}/access", Kind::OthersId),
+    (
+        "PUT",
+        "/api/v1/projects/{slug}/access/{user}",
+        Kind::OthersId,
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{slug}/access/{user}",
+        Kind::OthersId,
+    ),
+    ("GET", "/api/v1/permissions", Kind::NoId),
+    ("GET", "/api/v1/roles", Kind::NoId),
+    ("POST", "/api/v1/roles", Kind::NoId),
+    ("PUT", "/api/v1/roles/{role}", Kind::OthersId),
+    ("DELETE", "/api/v1/roles/{role}", Kind::OthersId),
     ("GET", "/api/v1/members", Kind::NoId),
+    ("PUT", "/api/v1/members/{user}/role", Kind::OthersId),
     ("DELETE", "/api/v1/members/{user}/sessions", Kind::OthersId),
     ("GET", "/api/v1/invitations", Kind::NoId),
     ("POST", "/api/v1/invitations", Kind::NoId),
@@ -68,6 +85,17 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects/{slug}", Kind::OthersId),
     ("GET", "/members", Kind::NoId),
     ("POST", "/members/invitations", Kind::NoId),
+    ("POST", "/members/{user}/role", Kind::OthersId),
+    ("GET", "/roles", Kind::NoId),
+    ("POST", "/roles", Kind::NoId),
+    ("POST", "/roles/{role}", Kind::OthersId),
+    ("POST", "/roles/{role}/delete", Kind::OthersId),
+    ("POST", "/projects/{slug}/access", Kind::OthersId),
+    (
+        "POST",
+        "/projects/{slug}/access/{user}/revoke",
+        Kind::OthersId,
+    ),
     ("POST", "/members/invitations/{id}/revoke", Kind::OthersId),
     ("POST", "/members/{user}/sessions/revoke", Kind::OthersId),
     ("GET", "/sessions", Kind::NoId),
@@ -153,6 +181,7 @@ struct OrgB {
     invitation: String,
     prefix: String,
     token: String,
+    role: String,
     canaries: Vec<String>,
 }
 
@@ -194,6 +223,13 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         )
         .await
         .json();
+    let role = hank
+        .post_json(
+            "/api/v1/roles",
+            &json!({ "name": "Globex overlord", "permissions": ["read_projects", "read_audit"] }),
+        )
+        .await
+        .json();
     let me = hank.get("/api/v1/me").await.json();
     let b = OrgB {
         org: created.org.to_string(),
@@ -202,6 +238,7 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         invitation: inv["data"]["id"].as_str().expect("invitation").to_string(),
         prefix: tok["data"]["prefix"].as_str().expect("prefix").to_string(),
         token: tok["data"]["token"].as_str().expect("token").to_string(),
+        role: role["data"]["id"].as_str().expect("role").to_string(),
         canaries: vec![],
     };
     let canaries = vec![
@@ -215,6 +252,8 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         b.session.clone(),
         b.invitation.clone(),
         b.prefix.clone(),
+        b.role.clone(),
+        "overlord".into(),
     ];
     (hank, OrgB { canaries, ..b })
 }
@@ -228,6 +267,7 @@ fn fill(path: &str, b: &OrgB) -> String {
     path.replace("{slug}", "globex-secret")
         .replace("{user}", &b.user)
         .replace("{prefix}", &b.prefix)
+        .replace("{role}", &b.role)
         .replace("{id}", id)
         .replace("{token}", &"ab".repeat(32))
 }
@@ -247,15 +287,21 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
     if method == "POST" || method == "PUT" {
         if path.starts_with("/api/") {
             // A body naming B wherever a body can name anything.
-            let body = json!({ "slug": "from-a", "name": "From A", "email": "x@acme.test", "scopes": ["read"], "org": b.org, "idle_timeout_minutes": 30 });
+            let body = if method == "PUT" && path.contains("/roles/") {
+                json!({ "name": "From A", "permissions": ["read_projects"] })
+            } else if method == "PUT" && path.contains("/role") || path.contains("/access/") {
+                json!({ "role": "viewer" })
+            } else {
+                json!({ "slug": "from-a", "name": "From A", "email": "x@acme.test", "scopes": ["read"], "org": b.org, "idle_timeout_minutes": 30 })
+            };
             req = req
                 .header("content-type", "application/json")
                 .body(body.to_string());
         } else {
             let csrf = c.csrf().await;
             let body = format!(
-                "csrf={csrf}&org={}&name=From+A&slug=from-a&email=x%40acme.test&expires_in_days=30&scope_read=on&idle_timeout_minutes=30&absolute_timeout_hours=12&ip_allowlist=",
-                b.org
+                "csrf={csrf}&org={}&name=From+A&slug=from-a&email=x%40acme.test&expires_in_days=30&scope_read=on&idle_timeout_minutes=30&absolute_timeout_hours=12&ip_allowlist=&role=viewer&permissions=read_projects&user={}",
+                b.org, b.user
             );
             req = req
                 .header("content-type", "application/x-www-form-urlencoded")

@@ -71,6 +71,7 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             CoreError::Gone(m) => ApiError::new(StatusCode::GONE, "gone", m),
+            CoreError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
             CoreError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }

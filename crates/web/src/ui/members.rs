@@ -9,14 +9,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use testvault_core::{CoreError, IssuedInvitation, Principal};
-use testvault_domain::{Email, InvitationId, Permission, Role, UserId};
+use testvault_core::{CoreError, IssuedInvitation, Principal, RoleChoice};
+use testvault_domain::{Email, InvitationId, MemberRole, Permission, Role, UserId};
 
 pub struct MemberItem {
     user: UserId,
     display_name: String,
     email: String,
     role: String,
+    /// The member's current role as a select value (a level name or a custom role's id).
+    role_value: String,
+    /// False when their role holds something the viewer does not: they cannot change it.
+    changeable: bool,
     joined: String,
     active_sessions: i64,
 }
@@ -37,7 +41,7 @@ pub struct IssuedItem {
 }
 
 pub struct RoleOption {
-    value: &'static str,
+    value: String,
     label: String,
     selected: bool,
 }
@@ -50,6 +54,8 @@ struct MembersPage {
     members: Vec<MemberItem>,
     invitations: Vec<InvitationItem>,
     roles: Vec<RoleOption>,
+    /// Every role the viewer may give (built-in and custom), for the per-member selects.
+    assignable: Vec<RoleOption>,
     can_revoke: bool,
     issued: Option<IssuedItem>,
     error: Option<String>,
@@ -73,11 +79,15 @@ async fn members_page(
             .core
             .pending_invitations(p.allow(Permission::ManageMembers)?)
             .await?;
+        let custom = state
+            .core
+            .roles(p.allow(Permission::ManageMembers)?)
+            .await?;
         let orgs = state.core.my_orgs(p).await?;
-        Ok::<_, CoreError>((members, invitations, orgs))
+        Ok::<_, CoreError>((members, invitations, custom, orgs))
     }
     .await;
-    let (members, invitations, orgs) = match loaded {
+    let (members, invitations, custom, orgs) = match loaded {
         Ok(v) => v,
         Err(e) => return pages::error_page(e.into()),
     };
@@ -98,6 +108,8 @@ async fn members_page(
                     display_name: m.display_name,
                     email: m.email,
                     role: m.role.to_string(),
+                    role_value: role_value(&m.role),
+                    changeable: m.role.permissions().is_subset_of(p.access.org),
                     joined: when(m.joined_at),
                     active_sessions: m.active_sessions,
                 })
@@ -114,12 +126,31 @@ async fn members_page(
                 .collect(),
             roles: Role::ALL
                 .into_iter()
-                .filter(|r| *r <= p.role)
+                .filter(|r| r.permissions().is_subset_of(p.access.org))
                 .map(|r| RoleOption {
-                    value: r.name(),
+                    value: r.name().to_string(),
                     label: format!("{} (level {})", capitalise(r.name()), r.level()),
                     selected: r == Role::Viewer,
                 })
+                .collect(),
+            assignable: Role::ALL
+                .into_iter()
+                .filter(|r| r.permissions().is_subset_of(p.access.org))
+                .map(|r| RoleOption {
+                    value: r.name().to_string(),
+                    label: format!("{} (level {})", capitalise(r.name()), r.level()),
+                    selected: false,
+                })
+                .chain(
+                    custom
+                        .into_iter()
+                        .filter(|r| r.permissions.is_subset_of(p.access.org))
+                        .map(|r| RoleOption {
+                            value: r.id.to_string(),
+                            label: format!("{} (custom)", r.name),
+                            selected: false,
+                        }),
+                )
                 .collect(),
             can_revoke: p.can(Permission::ManageSessions),
             issued: issued.map(|i| IssuedItem {
@@ -133,7 +164,37 @@ async fn members_page(
     )
 }
 
-fn capitalise(s: &str) -> String {
+fn role_value(role: &MemberRole) -> String {
+    match role {
+        MemberRole::Builtin(r) => r.name().to_string(),
+        MemberRole::Custom(c) => c.id.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: String,
+}
+
+/// Gives a member another org role from the members page.
+pub async fn change_role(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    CsrfForm(form): CsrfForm<RoleForm>,
+) -> Response {
+    let result = async {
+        let user: UserId = user.parse().map_err(|_| CoreError::NotFound("member"))?;
+        let allowed = p.allow(Permission::ManageMembers)?;
+        let choice = RoleChoice::parse(&form.role)?;
+        state.core.set_member_role(allowed, user, choice).await
+    }
+    .await;
+    finish(result, &headers, "/members")
+}
+
+pub(crate) fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())

@@ -6,6 +6,7 @@ mod auth;
 mod members;
 pub mod pages;
 mod projects;
+mod roles;
 mod security;
 mod sessions;
 mod tokens;
@@ -36,6 +37,15 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{slug}", get(projects::show))
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))
+        .route("/members/{user}/role", post(members::change_role))
+        .route("/roles", get(roles::list).post(roles::create))
+        .route("/roles/{role}", post(roles::update))
+        .route("/roles/{role}/delete", post(roles::delete))
+        .route("/projects/{slug}/access", post(projects::grant))
+        .route(
+            "/projects/{slug}/access/{user}/revoke",
+            post(projects::revoke_grant),
+        )
         .route(
             "/members/invitations/{id}/revoke",
             post(members::revoke_invitation),

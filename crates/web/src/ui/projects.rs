@@ -6,11 +6,11 @@ use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use testvault_core::{CoreError, Principal, ProjectView};
-use testvault_domain::{Permission, ProjectDescription, ProjectName, ProjectSlug};
+use testvault_domain::{Permission, ProjectDescription, ProjectName, ProjectSlug, Role, UserId};
 
 pub struct ProjectItem {
     slug: String,
@@ -114,12 +114,74 @@ pub async fn create(
     }
 }
 
+pub struct GrantItem {
+    user: UserId,
+    display_name: String,
+    email: String,
+    role: String,
+}
+
+pub struct Candidate {
+    user: UserId,
+    label: String,
+}
+
+/// The project's access panel, for those who may manage it there.
+pub struct AccessPanel {
+    grants: Vec<GrantItem>,
+    candidates: Vec<Candidate>,
+    roles: Vec<(&'static str, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "project.html")]
 struct ProjectPage {
     chrome: Chrome,
     project: ProjectView,
     created: String,
+    access: Option<AccessPanel>,
+}
+
+async fn access_panel(
+    state: &AppState,
+    p: &Principal,
+    project: &ProjectView,
+) -> Result<Option<AccessPanel>, CoreError> {
+    if !p.can_in(Permission::ManageProjectMembers, project.id) {
+        return Ok(None);
+    }
+    let grants = state
+        .core
+        .project_access(p.allow(Permission::ManageProjectMembers)?, &project.slug)
+        .await?;
+    let candidates = state
+        .core
+        .grant_candidates(p.allow(Permission::ManageProjectMembers)?, &project.slug)
+        .await?;
+    let held = p.access.in_project(project.id);
+    Ok(Some(AccessPanel {
+        grants: grants
+            .into_iter()
+            .map(|g| GrantItem {
+                user: g.user,
+                display_name: g.display_name,
+                email: g.email,
+                role: g.role.to_string(),
+            })
+            .collect(),
+        candidates: candidates
+            .into_iter()
+            .map(|(user, name, email)| Candidate {
+                user,
+                label: format!("{name} ({email})"),
+            })
+            .collect(),
+        roles: Role::ALL
+            .into_iter()
+            .filter(|r| r.permissions().project_scoped().is_subset_of(held))
+            .map(|r| (r.name(), super::members::capitalise(r.name())))
+            .collect(),
+    }))
 }
 
 pub async fn show(
@@ -128,19 +190,73 @@ pub async fn show(
     PageCsrf(csrf): PageCsrf,
     Path(slug): Path<String>,
 ) -> Response {
-    let project = match p.allow(Permission::ReadProjects) {
-        Ok(allowed) => state.core.get_project(allowed, &slug).await,
-        Err(e) => Err(e),
-    };
-    match (project, state.core.my_orgs(&p).await) {
-        (Ok(project), Ok(orgs)) => render(
+    let loaded = async {
+        let project = state
+            .core
+            .get_project(p.allow(Permission::ReadProjects)?, &slug)
+            .await?;
+        let access = access_panel(&state, &p, &project).await?;
+        let orgs = state.core.my_orgs(&p).await?;
+        Ok::<_, CoreError>((project, access, orgs))
+    }
+    .await;
+    match loaded {
+        Ok((project, access, orgs)) => render(
             StatusCode::OK,
             &ProjectPage {
                 chrome: Chrome::app(&project.name, "projects", &csrf, &p, orgs),
                 created: when(project.created_at),
                 project,
+                access,
             },
         ),
-        (Err(e), _) | (_, Err(e)) => pages::error_page(e.into()),
+        Err(e) => pages::error_page(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct GrantForm {
+    user: String,
+    role: String,
+}
+
+/// Grants a member a role on this project (or changes it).
+pub async fn grant(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<GrantForm>,
+) -> Response {
+    let result = async {
+        let allowed = p.allow(Permission::ManageProjectMembers)?;
+        let user: UserId = form
+            .user
+            .parse()
+            .map_err(|_| CoreError::NotFound("member"))?;
+        let role = Role::parse(&form.role)?;
+        state.core.grant_project(allowed, &slug, user, role).await
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/projects/{slug}#access")).into_response(),
+        Err(e) => pages::error_page(e.into()),
+    }
+}
+
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    headers: HeaderMap,
+    Path((slug, user)): Path<(String, String)>,
+    CsrfForm(_): CsrfForm<super::members::EmptyForm>,
+) -> Response {
+    let result = async {
+        let user: UserId = user.parse().map_err(|_| CoreError::NotFound("member"))?;
+        state
+            .core
+            .revoke_project(p.allow(Permission::ManageProjectMembers)?, &slug, user)
+            .await
+    }
+    .await;
+    super::members::finish(result, &headers, &format!("/projects/{slug}#access"))
 }

@@ -29,12 +29,24 @@ pub struct Me {
     display_name: String,
     org: OrgId,
     org_name: String,
-    role: testvault_domain::Role,
+    /// The org role's name (a built-in level or a custom role).
+    role: String,
+    /// Set when the org role is a custom role.
+    custom_role_id: Option<testvault_domain::RoleId>,
+    /// What the principal may do somewhere in the org (project-scoped ones may hold only in
+    /// the projects listed in `project_grants`, unless `all_projects` is among them).
     permissions: Vec<Permission>,
+    project_grants: Vec<GrantOut>,
     /// The browser session, when the request came with one.
     session: Option<uuid::Uuid>,
     /// The API token's prefix, when the request came with one.
     token: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct GrantOut {
+    project: testvault_domain::ProjectId,
+    role: testvault_domain::Role,
 }
 
 pub fn me(p: Principal) -> Me {
@@ -52,7 +64,17 @@ pub fn me(p: Principal) -> Me {
         display_name: p.display_name,
         org: p.org,
         org_name: p.org_name,
-        role: p.role,
+        role: p.role.name().to_string(),
+        custom_role_id: p.role.custom_id(),
+        project_grants: p
+            .access
+            .grants
+            .iter()
+            .map(|(project, role)| GrantOut {
+                project: *project,
+                role: *role,
+            })
+            .collect(),
         session,
         token,
     }

@@ -6,12 +6,13 @@ mod invitations;
 mod members;
 mod orgs;
 mod projects;
+mod roles;
 mod sessions;
 mod tokens;
 
 use crate::AppState;
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {
@@ -32,7 +33,19 @@ pub fn routes() -> Router<AppState> {
             get(projects::list_projects).post(projects::create_project),
         )
         .route("/projects/{slug}", get(projects::get_project))
+        .route("/projects/{slug}/access", get(roles::list_project_access))
+        .route(
+            "/projects/{slug}/access/{user}",
+            put(roles::put_project_access).delete(roles::delete_project_access),
+        )
+        .route("/permissions", get(roles::get_permissions))
+        .route("/roles", get(roles::list_roles).post(roles::create_role))
+        .route(
+            "/roles/{role}",
+            put(roles::update_role).delete(roles::delete_role),
+        )
         .route("/members", get(members::list_members))
+        .route("/members/{user}/role", put(roles::update_member_role))
         .route(
             "/members/{user}/sessions",
             delete(members::delete_member_sessions),
