@@ -119,6 +119,16 @@ pub(crate) fn by_operator(org: OrgId, c: Change) -> AuditEntry {
 }
 
 /// An event with no authenticated actor (a failed attempt); `label` says what was tried.
+/// An event by Testvault itself (background jobs).
+pub(crate) fn by_system(org: OrgId, c: Change) -> AuditEntry {
+    entry(
+        org,
+        ("system", "retention".into(), "retention job".into()),
+        &ClientMeta::local(),
+        c,
+    )
+}
+
 pub(crate) fn by_anonymous(org: OrgId, label: &str, client: &ClientMeta, c: Change) -> AuditEntry {
     entry(
         org,
@@ -176,12 +186,16 @@ pub struct AuditVerification {
     pub first_broken: Option<(i64, &'static str)>,
 }
 
-/// Walks a chain: numbering from 1 without gaps, each `prev_hash` equal to the previous `hash`,
-/// each `hash` recomputed from the event's fields.
-pub fn verify_chain(rows: &[AuditRow]) -> AuditVerification {
-    let mut prev = testvault_crypto::audit::GENESIS.to_vec();
+/// Walks a chain: numbering without gaps from the anchor (1 and the genesis hash when nothing
+/// was purged), each `prev_hash` equal to the previous `hash`, each `hash` recomputed from the
+/// event's fields.
+pub fn verify_chain(rows: &[AuditRow], anchor: Option<(i64, Vec<u8>)>) -> AuditVerification {
+    let (start, mut prev) = match anchor {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, testvault_crypto::audit::GENESIS.to_vec()),
+    };
     for (i, row) in rows.iter().enumerate() {
-        let expected_seq = i as i64 + 1;
+        let expected_seq = start + i as i64;
         let broken = if row.seq != expected_seq {
             Some("an event is missing or was inserted before this one")
         } else if row.prev_hash != prev {
@@ -237,7 +251,28 @@ impl Core {
             .await?
             .ok_or(CoreError::NotFound("organisation"))?;
         let chain = self.store().audit_chain(row.id).await?;
-        Ok(verify_chain(&chain))
+        let anchor = self.store().audit_anchor(row.id).await?;
+        Ok(verify_chain(&chain, anchor))
+    }
+
+    /// The retention job: in every org, deletes the events older than its retention (the chain
+    /// stays verifiable from the last deleted event's hash) and records that it did.
+    pub async fn purge_expired_audit(&self) -> Result<u64, CoreError> {
+        let mut total = 0;
+        for org in self.store().all_org_ids().await? {
+            let removed = self.store().purge_audit(org).await?;
+            if removed > 0 {
+                let event = by_system(
+                    org,
+                    Change::new("audit.purged", "org", org)
+                        .after(serde_json::json!({ "events_removed": removed })),
+                );
+                self.store().record_audit(&event).await?;
+                tracing::info!(org.id = %org, removed, "expired audit events purged");
+            }
+            total += removed;
+        }
+        Ok(total)
     }
 }
 

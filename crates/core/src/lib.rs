@@ -98,6 +98,12 @@ impl Core {
         self.inner.mailer.as_ref()
     }
 
+    /// The database role the application acts as (`testvault_app` on PostgreSQL), for the
+    /// startup log and for tests of the database's own guarantees.
+    pub async fn database_role(&self) -> Result<Option<String>, CoreError> {
+        Ok(self.store().database_role().await?)
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -4,7 +4,9 @@ use crate::audit::{self, Change};
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
 use serde_json::json;
-use testvault_domain::{DomainError, IpAllowlist, Permission, SessionPolicy, UserId, time};
+use testvault_domain::{
+    AuditRetention, DomainError, IpAllowlist, Permission, SessionPolicy, UserId, time,
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
@@ -68,6 +70,42 @@ impl Core {
 }
 
 impl Core {
+    /// How many days the org's audit trail keeps events.
+    pub async fn audit_retention(&self, allowed: Allowed<'_>) -> Result<AuditRetention, CoreError> {
+        let p = allowed.require(Permission::ManageSecurity)?;
+        let org = self
+            .store()
+            .get_org(p.org)
+            .await?
+            .ok_or(CoreError::NotFound("organisation"))?;
+        AuditRetention::parse(org.audit_retention_days)
+            .map_err(|e| CoreError::internal(e.to_string()))
+    }
+
+    /// The retention job purges events older than this from its next run on.
+    pub async fn set_audit_retention(
+        &self,
+        allowed: Allowed<'_>,
+        retention: AuditRetention,
+    ) -> Result<(), CoreError> {
+        let p = allowed.require(Permission::ManageSecurity)?;
+        let before = self
+            .store()
+            .get_org(p.org)
+            .await?
+            .map(|o| o.audit_retention_days);
+        let event = audit::by(
+            p,
+            Change::new("security.audit_retention_changed", "org", p.org)
+                .before(json!({ "days": before }))
+                .after(json!({ "days": retention.days() })),
+        );
+        self.store()
+            .set_audit_retention(p.org, retention.days(), &event)
+            .await?;
+        Ok(())
+    }
+
     /// The org's IP allowlist (empty: no restriction).
     pub async fn ip_allowlist(&self, allowed: Allowed<'_>) -> Result<IpAllowlist, CoreError> {
         let p = allowed.require(Permission::ManageSecurity)?;

@@ -11,6 +11,30 @@ pub struct SessionPolicy {
     pub absolute_secs: i64,
 }
 
+/// How long the audit trail keeps events: 30 days to 10 years, one year by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct AuditRetention(i64);
+
+impl AuditRetention {
+    pub const DEFAULT_DAYS: i64 = 365;
+
+    pub fn parse(days: i64) -> Result<Self, DomainError> {
+        if (30..=3650).contains(&days) {
+            Ok(Self(days))
+        } else {
+            Err(DomainError::new(
+                "audit_retention_days",
+                "must be between 30 and 3650 days",
+            ))
+        }
+    }
+
+    pub fn days(self) -> i64 {
+        self.0
+    }
+}
+
 impl Default for SessionPolicy {
     /// 30 minutes idle, 12 hours absolute.
     fn default() -> Self {

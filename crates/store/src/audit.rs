@@ -1,7 +1,7 @@
 //! The audit trail: events appended in the same transaction as the change they record, chained
 //! per org by hash. Rows are append-only (database triggers refuse UPDATE and DELETE).
 
-use crate::db::on_db;
+use crate::db::on_org;
 use crate::{Store, StoreError};
 use sqlx::Row;
 use std::borrow::Cow;
@@ -85,11 +85,14 @@ macro_rules! append {
                 .execute(&mut *$tx)
                 .await?;
         }
-        let last: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_events WHERE org_id = $1 ORDER BY seq DESC LIMIT 1")
-                .bind(entry.org.0)
-                .fetch_optional(&mut *$tx)
-                .await?;
+        // The newest event, or the anchor left by retention when every event was purged.
+        let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, hash FROM audit_events WHERE org_id = $1 \
+             UNION ALL SELECT seq, hash FROM audit_anchors WHERE org_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(entry.org.0)
+        .fetch_optional(&mut *$tx)
+        .await?;
         let (seq, prev) = match last {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, testvault_crypto::audit::GENESIS.to_vec()),
@@ -126,7 +129,8 @@ pub(crate) use append;
 macro_rules! change_if_any {
     ($store:expr, $audit:expr, $query:expr) => {{
         let is_pg = $store.is_pg();
-        $crate::db::on_db!($store, pool => {
+        let audit: &$crate::AuditEntry = $audit;
+        $crate::db::on_org!($store, audit.org, pool => {
             let mut tx = pool.begin().await?;
             let n = $query.execute(&mut *tx).await?.rows_affected();
             if n > 0 {
@@ -138,6 +142,56 @@ macro_rules! change_if_any {
     }};
 }
 pub(crate) use change_if_any;
+
+/// The SQLite half of `purge_audit` (the PostgreSQL half is the `audit_purge` function, same
+/// steps). A macro so it type-checks against either backend's transaction.
+macro_rules! purge_in_sqlite {
+    ($tx:expr, $org:expr) => {{
+        let org: OrgId = $org;
+        let now = testvault_domain::time::now();
+        let days: Option<i64> = sqlx::query_scalar("SELECT audit_retention_days FROM orgs WHERE id = $1")
+            .bind(org.0)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match days {
+            None => 0_i64,
+            Some(days) => {
+                let cutoff = now - days * 86_400;
+                let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events WHERE org_id = $1 AND at >= $2")
+                    .bind(org.0)
+                    .bind(cutoff)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
+                    "SELECT seq, hash FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT 1")
+                    .bind(org.0)
+                    .bind(first_kept)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                match last {
+                    None => 0,
+                    Some((seq, hash)) => {
+                        let removed = sqlx::query("DELETE FROM audit_events WHERE org_id = $1 AND seq <= $2")
+                            .bind(org.0)
+                            .bind(seq)
+                            .execute(&mut *$tx)
+                            .await?
+                            .rows_affected();
+                        sqlx::query("INSERT INTO audit_anchors (org_id, seq, hash, purged_at) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, purged_at = excluded.purged_at")
+                            .bind(org.0)
+                            .bind(seq)
+                            .bind(hash)
+                            .bind(now)
+                            .execute(&mut *$tx)
+                            .await?;
+                        i64::try_from(removed).unwrap_or(i64::MAX)
+                    }
+                }
+            }
+        }
+    }};
+}
 
 /// The advisory-lock key for an org's chain.
 pub(crate) fn lock_key(org: OrgId) -> i64 {
@@ -196,7 +250,7 @@ impl Store {
     /// Appends one event on its own (for events with no other change, like a failed sign-in).
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, entry.org, pool => {
             let mut tx = pool.begin().await?;
             append!(tx, entry, is_pg);
             tx.commit().await?;
@@ -216,7 +270,7 @@ impl Store {
              AND ($4 IS NULL OR target_id = $4 OR target_type = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at <= $6) \
              ORDER BY seq DESC LIMIT $7"
         );
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(org.0)
                 .bind(&f.actor)
@@ -231,10 +285,42 @@ impl Store {
         })
     }
 
+    /// Where an org's chain starts after retention purged its oldest events: the last purged
+    /// event's number and hash. `None` while nothing was purged (the chain starts at genesis).
+    pub async fn audit_anchor(&self, org: OrgId) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> = on_org!(self, org, pool => sqlx::query_as("SELECT seq, hash FROM audit_anchors WHERE org_id = $1")
+            .bind(org.0)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row)
+    }
+
+    /// Deletes the oldest run of the org's events older than its retention and moves the
+    /// chain's anchor to the last one deleted. Returns how many were deleted. On PostgreSQL this
+    /// is the `audit_purge` function: the application role has no DELETE on audit rows.
+    pub async fn purge_audit(&self, org: OrgId) -> Result<u64, StoreError> {
+        let lock = lock_key(org);
+        let removed: i64 = on_org!(self, org, pool => {
+            if self.is_pg() {
+                sqlx::query_scalar("SELECT audit_purge($1, $2)")
+                    .bind(org.0)
+                    .bind(lock)
+                    .fetch_one(pool)
+                    .await?
+            } else {
+                let mut tx = pool.begin().await?;
+                let removed = purge_in_sqlite!(tx, org);
+                tx.commit().await?;
+                removed
+            }
+        });
+        Ok(u64::try_from(removed).unwrap_or(0))
+    }
+
     /// The whole chain of an org, oldest first (for verification).
     pub async fn audit_chain(&self, org: OrgId) -> Result<Vec<AuditRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE org_id = $1 ORDER BY seq");
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(org.0)
                 .fetch_all(pool)

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The PostgreSQL role the application acts as (created by migration 0006).
+pub const APP_ROLE: &str = "testvault_app";
+const SET_APP_ROLE: &str = "SET ROLE testvault_app";
+
 /// Where the data lives.
 pub enum DatabaseTarget {
     /// An SQLCipher file, opened with the raw key `key` (`"x'…'"`).
@@ -44,9 +48,63 @@ pub struct Store {
     pub(crate) db: Db,
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool the store has; the body is compiled once per
-/// backend, so the same SQL text and binds serve both.
-macro_rules! on_db {
+/// Which org's rows a statement may see on PostgreSQL, where row-level security enforces it:
+/// every tenant table's policy reads `app.org_id` / `app.all_orgs`, set per transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope {
+    /// Lookups that must cross orgs: a session by its cookie hash, a token by its prefix,
+    /// a user's memberships, background jobs, migrations.
+    AllOrgs,
+    /// Everything done for one org: a statement that forgets its org filter still sees only
+    /// this org's rows.
+    Org(testvault_domain::OrgId),
+}
+
+/// Begins a PostgreSQL transaction with the row-security scope set for its duration only
+/// (`set_config(…, true)`), so a pooled connection never carries one request's org to another.
+pub(crate) async fn begin_scoped(
+    pool: &PgPool,
+    scope: Scope,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (org, all) = match scope {
+        Scope::AllOrgs => (String::new(), "on"),
+        Scope::Org(org) => (org.to_string(), "off"),
+    };
+    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.all_orgs', $2, true)")
+        .bind(org)
+        .bind(all)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Runs `$body` with `$pool` bound to whichever backend the store has; the body is compiled once
+/// per backend, so the same SQL text and binds serve both. On PostgreSQL the body runs inside a
+/// transaction scoped by `$scope` (its own `pool.begin()` becomes a savepoint); an early
+/// `return` from the body rolls that transaction back.
+macro_rules! scoped {
+    ($store:expr, $scope:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Pg(pg_pool) => {
+                #[allow(unused_imports)]
+                use sqlx::Connection as _;
+                let mut scoped_tx = $crate::db::begin_scoped(pg_pool, $scope).await?;
+                let out = {
+                    let $pool = &mut *scoped_tx;
+                    $body
+                };
+                scoped_tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+pub(crate) use scoped;
+
+/// Runs `$body` on the bare pool, outside any scope: pool management and migrations only.
+macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.db {
             $crate::db::Db::Sqlite($pool) => $body,
@@ -54,7 +112,23 @@ macro_rules! on_db {
         }
     };
 }
+pub(crate) use on_pool;
+
+/// A statement that may cross orgs (see `Scope::AllOrgs`).
+macro_rules! on_db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        $crate::db::scoped!($store, $crate::db::Scope::AllOrgs, $pool => $body)
+    };
+}
 pub(crate) use on_db;
+
+/// A statement for one org: on PostgreSQL, row-level security hides every other org's rows.
+macro_rules! on_org {
+    ($store:expr, $org:expr, $pool:ident => $body:expr) => {
+        $crate::db::scoped!($store, $crate::db::Scope::Org($org), $pool => $body)
+    };
+}
+pub(crate) use on_org;
 
 impl Store {
     /// Opens the database and brings its schema up to date (refusing a newer schema).
@@ -77,15 +151,7 @@ impl Store {
                     .await?;
                 Db::Sqlite(pool)
             }
-            DatabaseTarget::Postgres { url } => {
-                let opts = PgConnectOptions::from_str(url.expose())?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await?;
-                Db::Pg(pool)
-            }
+            DatabaseTarget::Postgres { url } => return Store::connect_postgres(url).await,
         };
         let store = Store { db };
         if let Err(e) = crate::migrate::run(&store).await {
@@ -94,6 +160,48 @@ impl Store {
             return Err(e);
         }
         Ok(store)
+    }
+
+    /// PostgreSQL: migrations run as the configured login (which owns the schema); then every
+    /// application connection switches to `APP_ROLE`, which row-level security confines and
+    /// which cannot change or delete audit rows.
+    async fn connect_postgres(url: &Secret) -> Result<Store, StoreError> {
+        let opts = PgConnectOptions::from_str(url.expose())?;
+        let migrator = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts.clone())
+            .await?;
+        let owner = Store {
+            db: Db::Pg(migrator),
+        };
+        let migrated = crate::migrate::run(&owner).await;
+        owner.close().await;
+        migrated?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::query(SET_APP_ROLE).execute(conn).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Ok(Store { db: Db::Pg(pool) })
+    }
+
+    /// The database role statements run as (`testvault_app` on PostgreSQL; SQLite has none).
+    pub async fn database_role(&self) -> Result<Option<String>, StoreError> {
+        match &self.db {
+            Db::Sqlite(_) => Ok(None),
+            Db::Pg(pool) => Ok(Some(
+                sqlx::query_scalar("SELECT current_user::TEXT")
+                    .fetch_one(pool)
+                    .await?,
+            )),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -105,12 +213,12 @@ impl Store {
 
     /// Readiness: one round trip to the database.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Closes the pool; on SQLite this checkpoints the WAL.
     pub async fn close(&self) {
-        on_db!(self, pool => pool.close().await);
+        on_pool!(self, pool => pool.close().await);
     }
 }

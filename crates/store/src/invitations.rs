@@ -1,6 +1,6 @@
 //! Invitations to join an org: single use, expiring, stored by the hash of their link's token.
 
-use crate::db::on_db;
+use crate::db::{on_db, on_org};
 use crate::{OwnerSpec, Store, StoreError};
 use sqlx::Row;
 use testvault_domain::{InvitationId, OrgId, Role, UserId};
@@ -66,7 +66,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, inv.org, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND email = $3 AND accepted_at IS NULL AND revoked_at IS NULL")
                 .bind(inv.now)
@@ -96,7 +96,7 @@ impl Store {
         org: OrgId,
         now: i64,
     ) -> Result<Vec<InvitationRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let sql = const_format(SELECT, " WHERE i.org_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 ORDER BY i.created_at DESC");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(org.0)
@@ -131,7 +131,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(OrgId, UserId), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, audit.org, pool => {
             let mut tx = pool.begin().await?;
             let row = sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE token_hash = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1 RETURNING org_id, role_level")
                 .bind(now)

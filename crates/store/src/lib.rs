@@ -20,7 +20,7 @@ mod tokens;
 mod users;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRow};
-pub use db::{Backend, DatabaseTarget, Store};
+pub use db::{APP_ROLE, Backend, DatabaseTarget, Store};
 pub use error::StoreError;
 pub use invitations::{InvitationRow, NewInvitation};
 pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};

@@ -1,7 +1,7 @@
 //! Forward-only schema migrations, paired by version for SQLite and PostgreSQL and embedded in the
 //! binary. Applied at start; a database whose schema is newer than the binary is refused.
 
-use crate::db::on_db;
+use crate::db::on_pool;
 use crate::{Backend, Store, StoreError};
 
 /// One schema change, in both dialects.
@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_ip_allowlist"),
     migration!(4, "0004_audit_events"),
     migration!(5, "0005_roles_and_grants"),
+    migration!(6, "0006_audit_retention_and_row_security"),
 ];
 
 /// The newest schema version this binary knows.
@@ -43,7 +44,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at BIGINT NOT NULL)";
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
-    on_db!(store, pool => sqlx::query(CREATE_TABLE).execute(pool).await.map(|_| ()))?;
+    on_pool!(store, pool => sqlx::query(CREATE_TABLE).execute(pool).await.map(|_| ()))?;
     let current = current_version(store).await?;
     if current > latest_version() {
         return Err(StoreError::SchemaTooNew {
@@ -59,7 +60,7 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
 
 /// The highest applied version (0 on an empty database).
 pub async fn current_version(store: &Store) -> Result<i64, StoreError> {
-    let v: i64 = on_db!(store, pool => sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    let v: i64 = on_pool!(store, pool => sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         .fetch_one(pool)
         .await)?;
     Ok(v)
@@ -75,7 +76,7 @@ async fn apply(store: &Store, m: &Migration) -> Result<(), StoreError> {
         Backend::Sqlite => (m.sqlite, false),
         Backend::Postgres => (m.postgres, true),
     };
-    on_db!(store, pool => {
+    on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         if is_pg {
             // Several instances may start at once: one migrates, the others wait, then see it done.

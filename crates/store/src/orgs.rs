@@ -1,6 +1,6 @@
 //! Organisations (tenants), their wrapped data keys and security settings.
 
-use crate::db::on_db;
+use crate::db::{on_db, on_org};
 use crate::{NewUser, Store, StoreError};
 use sqlx::Row;
 use testvault_domain::{MemberRole, OrgId, Role, SessionPolicy, UserId};
@@ -31,6 +31,8 @@ pub struct OrgRow {
     pub policy: SessionPolicy,
     /// CIDR ranges, one per line; empty means no restriction.
     pub ip_allowlist: String,
+    /// Audit events older than this are purged by the retention job.
+    pub audit_retention_days: i64,
     pub created_at: i64,
 }
 
@@ -54,6 +56,7 @@ macro_rules! org_from_row {
                 absolute_secs: row.try_get("absolute_timeout_secs")?,
             },
             ip_allowlist: row.try_get("ip_allowlist")?,
+            audit_retention_days: i64::from(row.try_get::<i32, _>("audit_retention_days")?),
             created_at: row.try_get("created_at")?,
         })
     }};
@@ -69,7 +72,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<UserId, StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, new.id, pool => {
             let mut tx = pool.begin().await?;
             if let Some(hash) = new.setup_token_hash {
                 let spent = sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
@@ -123,7 +126,7 @@ impl Store {
 
     pub async fn find_org_by_name(&self, name: &str) -> Result<Option<OrgRow>, StoreError> {
         on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, created_at FROM orgs WHERE name_key = $1")
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, created_at FROM orgs WHERE name_key = $1")
                 .bind(name.trim().to_lowercase())
                 .fetch_optional(pool)
                 .await?;
@@ -132,8 +135,8 @@ impl Store {
     }
 
     pub async fn get_org(&self, org: OrgId) -> Result<Option<OrgRow>, StoreError> {
-        on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, created_at FROM orgs WHERE id = $1")
+        on_org!(self, org, pool => {
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, created_at FROM orgs WHERE id = $1")
                 .bind(org.0)
                 .fetch_optional(pool)
                 .await?;
@@ -166,7 +169,7 @@ impl Store {
         &self,
         org: OrgId,
     ) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let row = sqlx::query("SELECT wrapped_key, master_key_id FROM org_keys WHERE org_id = $1")
                 .bind(org.0)
                 .fetch_optional(pool)
@@ -182,7 +185,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE orgs SET idle_timeout_secs = $1, absolute_timeout_secs = $2 WHERE id = $3")
                 .bind(policy.idle_secs)
@@ -196,6 +199,31 @@ impl Store {
         Ok(())
     }
 
+    pub async fn set_audit_retention(
+        &self,
+        org: OrgId,
+        days: i64,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let days = i32::try_from(days).map_err(|_| StoreError::Corrupt("retention days".into()))?;
+        crate::audit::change_if_any!(
+            self,
+            audit,
+            sqlx::query("UPDATE orgs SET audit_retention_days = $1 WHERE id = $2")
+                .bind(days)
+                .bind(org.0)
+        );
+        Ok(())
+    }
+
+    /// Every org's id (for background jobs that visit each org in its own scope).
+    pub async fn all_org_ids(&self) -> Result<Vec<OrgId>, StoreError> {
+        let ids: Vec<uuid::Uuid> = on_db!(self, pool => sqlx::query_scalar("SELECT id FROM orgs ORDER BY created_at")
+            .fetch_all(pool)
+            .await)?;
+        Ok(ids.into_iter().map(OrgId).collect())
+    }
+
     pub async fn set_ip_allowlist(
         &self,
         org: OrgId,
@@ -203,7 +231,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE orgs SET ip_allowlist = $1 WHERE id = $2")
                 .bind(ranges)

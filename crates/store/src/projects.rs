@@ -1,6 +1,6 @@
 //! Projects inside an org. Every query is scoped by org id.
 
-use crate::db::on_db;
+use crate::db::on_org;
 use crate::{Store, StoreError};
 use sqlx::Row;
 use testvault_domain::{OrgId, ProjectId, UserId};
@@ -47,7 +47,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, p.org, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO projects (id, org_id, slug, name, description_sealed, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(p.id.0)
@@ -67,7 +67,7 @@ impl Store {
     }
 
     pub async fn list_projects(&self, org: OrgId) -> Result<Vec<ProjectRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query("SELECT id, org_id, slug, name, description_sealed, created_at FROM projects WHERE org_id = $1 ORDER BY name, slug")
                 .bind(org.0)
                 .fetch_all(pool)
@@ -81,7 +81,7 @@ impl Store {
         org: OrgId,
         slug: &str,
     ) -> Result<Option<ProjectRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let row = sqlx::query("SELECT id, org_id, slug, name, description_sealed, created_at FROM projects WHERE org_id = $1 AND slug = $2")
                 .bind(org.0)
                 .bind(slug)

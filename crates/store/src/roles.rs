@@ -1,7 +1,7 @@
 //! Custom roles, members' org roles and per-project grants. Every query is scoped by org id;
 //! whether a change is allowed is decided in core before it gets here.
 
-use crate::db::on_db;
+use crate::db::on_org;
 use crate::{Store, StoreError};
 use sqlx::Row;
 use testvault_domain::{OrgId, PermissionSet, ProjectId, Role, RoleId, UserId};
@@ -68,7 +68,7 @@ const OWNERS_LEFT: &str =
 
 impl Store {
     pub async fn list_roles(&self, org: OrgId) -> Result<Vec<RoleRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query(concat!(select_roles!(), " ORDER BY r.name"))
                 .bind(org.0)
                 .fetch_all(pool)
@@ -78,7 +78,7 @@ impl Store {
     }
 
     pub async fn get_role(&self, org: OrgId, id: RoleId) -> Result<Option<RoleRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let row = sqlx::query(concat!(select_roles!(), " AND r.id = $2"))
                 .bind(org.0)
                 .bind(id.0)
@@ -94,7 +94,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, role.org, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO org_roles (id, org_id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)")
                 .bind(role.id.0)
@@ -120,7 +120,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, role.org, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query("UPDATE org_roles SET name = $1, name_key = $2, permissions = $3, updated_at = $4 WHERE org_id = $5 AND id = $6")
                 .bind(role.name)
@@ -149,7 +149,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let mut tx = pool.begin().await?;
             let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE org_id = $1 AND custom_role_id = $2")
                 .bind(org.0)
@@ -184,7 +184,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let mut tx = pool.begin().await?;
             if let Some(role) = custom {
                 let same_org: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM org_roles WHERE org_id = $1 AND id = $2")
@@ -223,7 +223,7 @@ impl Store {
         org: OrgId,
         user: UserId,
     ) -> Result<Vec<(ProjectId, Role)>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query("SELECT project_id, role_level FROM project_grants WHERE org_id = $1 AND user_id = $2")
                 .bind(org.0)
                 .bind(user.0)
@@ -241,7 +241,7 @@ impl Store {
         org: OrgId,
         project: ProjectId,
     ) -> Result<Vec<GrantRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query(
                 "SELECT g.project_id, g.user_id, u.email, u.display_name, g.role_level, g.created_at \
                  FROM project_grants g JOIN users u ON u.id = g.user_id \
@@ -279,7 +279,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let mut tx = pool.begin().await?;
             // The project must belong to the org; the member foreign key checks the user.
             let in_org: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE org_id = $1 AND id = $2")

@@ -1,7 +1,7 @@
 //! Server-side sessions, stored by the SHA-256 of their cookie value. A separate random
 //! `public_id` names a session in lists and revocation requests, so the hash never leaves here.
 
-use crate::db::on_db;
+use crate::db::{on_db, on_org};
 use crate::{Store, StoreError};
 use sqlx::Row;
 use testvault_domain::{MemberRole, OrgId, SessionPolicy, UserId};
@@ -71,7 +71,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, s.org, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)")
                 .bind(s.id_hash)
@@ -153,7 +153,7 @@ impl Store {
         user: Option<UserId>,
         now: i64,
     ) -> Result<Vec<SessionRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query(
                 "SELECT s.public_id, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent \
                  FROM sessions s JOIN users u ON u.id = s.user_id \

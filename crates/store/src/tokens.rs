@@ -1,6 +1,6 @@
 //! API tokens, looked up by their clear prefix; the secret is only ever compared as a hash.
 
-use crate::db::on_db;
+use crate::db::{on_db, on_org};
 use crate::{Store, StoreError};
 use sqlx::Row;
 use testvault_domain::{MemberRole, OrgId, ProjectId, SessionPolicy, UserId};
@@ -66,7 +66,7 @@ impl Store {
         audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let is_pg = self.is_pg();
-        on_db!(self, pool => {
+        on_org!(self, t.org, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO api_tokens (id, org_id, prefix, secret_hash, name, kind, user_id, project_id, scopes, created_by, created_at, expires_at) \
@@ -155,7 +155,7 @@ impl Store {
         user: Option<UserId>,
         now: i64,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query(
                 "SELECT t.prefix, t.name, u.email, p.slug, t.scopes, c.display_name AS created_by_name, t.created_at, t.expires_at, \
                  t.last_used_at, t.last_used_ip \

@@ -1,6 +1,6 @@
 //! People: global user identities and their memberships in orgs.
 
-use crate::db::on_db;
+use crate::db::{on_db, on_org};
 use crate::{Store, StoreError};
 use sqlx::Row;
 use testvault_domain::{MemberRole, OrgId, UserId};
@@ -101,7 +101,7 @@ impl Store {
         org: OrgId,
         user: UserId,
     ) -> Result<Option<MemberRole>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let row = sqlx::query("SELECT m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions \
                  FROM members m LEFT JOIN org_roles cr ON cr.id = m.custom_role_id WHERE m.org_id = $1 AND m.user_id = $2")
                 .bind(org.0)
@@ -117,7 +117,7 @@ impl Store {
 
     /// The org's members, with how many live sessions each has, by name.
     pub async fn list_members(&self, org: OrgId, now: i64) -> Result<Vec<MemberRow>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let rows = sqlx::query(
                 "SELECT u.id, u.email, u.display_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, m.created_at, \
                  (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = m.org_id AND s.expires_at > $2) AS active_sessions \

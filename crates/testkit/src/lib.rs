@@ -247,7 +247,9 @@ impl TestApp {
         }
     }
 
-    async fn pg_conn(&self) -> sqlx::PgConnection {
+    /// A connection to this app's PostgreSQL database as the test cluster's superuser (tests
+    /// switch to the application role with `SET ROLE` to check what it may do).
+    pub async fn pg_conn(&self) -> sqlx::PgConnection {
         use sqlx::ConnectOptions;
         let url = self.db.postgres_url().expect("postgres url");
         url.parse::<sqlx::postgres::PgConnectOptions>()

@@ -104,6 +104,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/settings/security", Kind::NoId),
     ("POST", "/settings/security", Kind::NoId),
     ("POST", "/settings/security/network", Kind::NoId),
+    ("POST", "/settings/security/audit", Kind::NoId),
     ("GET", "/tokens", Kind::NoId),
     ("POST", "/tokens", Kind::NoId),
     ("POST", "/tokens/{prefix}/revoke", Kind::OthersId),

@@ -125,6 +125,9 @@ pub async fn start(cfg: &Config) -> Result<Server, StartError> {
                 if let Err(e) = core.purge_expired_sessions().await {
                     tracing::warn!(error = %e, "purging expired sessions failed");
                 }
+                if let Err(e) = core.purge_expired_audit().await {
+                    tracing::warn!(error = %e, "purging expired audit events failed");
+                }
             }
         })
     };

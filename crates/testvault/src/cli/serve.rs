@@ -46,6 +46,9 @@ pub async fn run(cfg: &Config) -> Result<(), StartError> {
     let _ = out.write_all(banner.as_bytes());
     let _ = out.flush();
     drop(out);
+    if let Ok(Some(role)) = server.core.database_role().await {
+        tracing::info!(database.role = %role, "PostgreSQL statements run as a role without BYPASSRLS, UPDATE or DELETE on audit rows");
+    }
     tracing::info!(address = %server.addr, "listening");
 
     wait_for_stop_signal().await;

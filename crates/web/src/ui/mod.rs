@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
             get(security::show).post(security::update),
         )
         .route("/settings/security/network", post(security::update_network))
+        .route("/settings/security/audit", post(security::update_retention))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/audit", get(audit::list))
         .route("/tokens/{prefix}/revoke", post(tokens::revoke))

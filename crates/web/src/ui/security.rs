@@ -1,4 +1,4 @@
-//! The org's security settings page: session lifetimes and allowed networks.
+//! The org's security settings page: session lifetimes, allowed networks, audit retention.
 
 use super::PageCsrf;
 use super::pages::{self, Chrome, form_error, render};
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use testvault_core::{CoreError, Principal};
-use testvault_domain::{IpAllowlist, Permission, SessionPolicy};
+use testvault_domain::{AuditRetention, IpAllowlist, Permission, SessionPolicy};
 
 #[derive(Template)]
 #[template(path = "security.html")]
@@ -21,6 +21,7 @@ struct SecurityPage {
     idle_minutes: String,
     absolute_hours: String,
     allowlist: String,
+    retention_days: String,
     client_ip: String,
     error: Option<String>,
     notice: Option<String>,
@@ -33,6 +34,8 @@ struct Outcome {
     lifetimes: Option<(String, String)>,
     /// The allowlist as typed.
     allowlist: Option<String>,
+    /// The retention days as typed.
+    retention: Option<String>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -62,11 +65,15 @@ async fn page(
             .core
             .ip_allowlist(p.allow(Permission::ManageSecurity)?)
             .await?;
+        let retention = state
+            .core
+            .audit_retention(p.allow(Permission::ManageSecurity)?)
+            .await?;
         let orgs = state.core.my_orgs(p).await?;
-        Ok::<_, CoreError>((policy, allowlist, orgs))
+        Ok::<_, CoreError>((policy, allowlist, retention, orgs))
     }
     .await;
-    let (policy, allowlist, orgs) = match loaded {
+    let (policy, allowlist, retention, orgs) = match loaded {
         Ok(v) => v,
         Err(e) => return pages::error_page(e.into()),
     };
@@ -89,6 +96,9 @@ async fn page(
             idle_minutes: idle,
             absolute_hours: absolute,
             allowlist: shown.allowlist.unwrap_or_else(|| allowlist.to_storage()),
+            retention_days: shown
+                .retention
+                .unwrap_or_else(|| retention.days().to_string()),
             client_ip: client_ip.to_string(),
             error: shown.error,
             notice: shown.notice,
@@ -193,6 +203,38 @@ pub async fn update_network(
     let saved = "Saved. The new network rules apply to every request from now on.";
     answer(&state, &p, &csrf, &client.ip, result, saved, |o| {
         o.allowlist = Some(typed)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RetentionForm {
+    audit_retention_days: String,
+}
+
+pub async fn update_retention(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    client: ClientInfo,
+    PageCsrf(csrf): PageCsrf,
+    CsrfForm(form): CsrfForm<RetentionForm>,
+) -> Response {
+    let result = async {
+        let allowed = p.allow(Permission::ManageSecurity)?;
+        let days = form
+            .audit_retention_days
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| {
+                testvault_domain::DomainError::new("audit_retention_days", "must be a whole number")
+            })?;
+        let retention = AuditRetention::parse(days)?;
+        state.core.set_audit_retention(allowed, retention).await
+    }
+    .await;
+    let saved = "Saved. Older events are purged on the retention job's next run.";
+    answer(&state, &p, &csrf, &client.ip, result, saved, |o| {
+        o.retention = Some(form.audit_retention_days)
     })
     .await
 }

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use testvault_core::{CoreError, Principal};
-use testvault_domain::{IpAllowlist, Permission, SessionPolicy};
+use testvault_domain::{AuditRetention, IpAllowlist, Permission, SessionPolicy};
 
 pub async fn list_orgs(
     State(state): State<AppState>,
@@ -23,6 +23,7 @@ pub struct SecurityView {
     idle_timeout_minutes: i64,
     absolute_timeout_hours: i64,
     ip_allowlist: IpAllowlist,
+    audit_retention_days: i64,
 }
 
 /// Any subset of the settings; what is left out stays as it is.
@@ -36,6 +37,9 @@ pub struct SecurityBody {
     /// CIDR ranges; `[]` lifts the restriction.
     #[serde(default)]
     ip_allowlist: Option<Vec<String>>,
+    /// How many days the audit trail keeps events (30–3650).
+    #[serde(default)]
+    audit_retention_days: Option<i64>,
     /// Required to save a list that shuts out the caller's own address.
     #[serde(default)]
     confirm_self_exclusion: bool,
@@ -50,10 +54,15 @@ async fn view(state: &AppState, p: &Principal) -> Result<SecurityView, CoreError
         .core
         .ip_allowlist(p.allow(Permission::ManageSecurity)?)
         .await?;
+    let retention = state
+        .core
+        .audit_retention(p.allow(Permission::ManageSecurity)?)
+        .await?;
     Ok(SecurityView {
         idle_timeout_minutes: policy.idle_minutes(),
         absolute_timeout_hours: policy.absolute_hours(),
         ip_allowlist,
+        audit_retention_days: retention.days(),
     })
 }
 
@@ -90,6 +99,11 @@ pub async fn update_security(
         .map(|ranges| IpAllowlist::parse(&ranges.join("\n")))
         .transpose()
         .map_err(CoreError::from)?;
+    let retention = body
+        .audit_retention_days
+        .map(AuditRetention::parse)
+        .transpose()
+        .map_err(CoreError::from)?;
     if let Some(list) = list {
         state
             .core
@@ -99,6 +113,12 @@ pub async fn update_security(
                 &client.ip,
                 body.confirm_self_exclusion,
             )
+            .await?;
+    }
+    if let Some(retention) = retention {
+        state
+            .core
+            .set_audit_retention(p.allow(Permission::ManageSecurity)?, retention)
             .await?;
     }
     if let Some(policy) = policy {
