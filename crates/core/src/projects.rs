@@ -48,23 +48,21 @@ impl Core {
             .find_org_by_name(org.as_str())
             .await?
             .ok_or(CoreError::NotFound("organisation"))?;
-        let owner = self
-            .store()
-            .list_members(org_row.id, time::now())
+        let owner = self.first_owner(org_row.id).await?;
+        self.insert_project(Actor::Operator, org_row.id, owner, slug, name, description)
+            .await
+    }
+
+    /// The org's longest-standing owner: who operator actions are attributed to as creator.
+    pub(crate) async fn first_owner(&self, org: OrgId) -> Result<UserId, CoreError> {
+        self.store()
+            .list_members(org, time::now())
             .await?
             .into_iter()
             .filter(|m| m.role.builtin() == Some(testvault_domain::Role::Owner))
             .min_by_key(|m| m.joined_at)
-            .ok_or(CoreError::NotFound("organisation owner"))?;
-        self.insert_project(
-            Actor::Operator,
-            org_row.id,
-            owner.user_id,
-            slug,
-            name,
-            description,
-        )
-        .await
+            .map(|m| m.user_id)
+            .ok_or(CoreError::NotFound("organisation owner"))
     }
 
     async fn insert_project(

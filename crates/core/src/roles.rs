@@ -1,14 +1,14 @@
 //! Custom roles, members' org roles and project grants. The rules live in
 //! `testvault_domain::access`; this module loads the state they need and stores the outcome.
 
-use crate::audit::{self, Change};
-use crate::{Allowed, Core, CoreError, Principal};
+use crate::audit::{self, Actor, Change};
+use crate::{Allowed, Core, CoreError, Operator, Principal};
 use serde::Serialize;
 use serde_json::json;
 use testvault_domain::access::{check_assignment, check_grant, check_role_change};
 use testvault_domain::{
-    DomainError, MemberRole, Permission, PermissionSet, ProjectId, Refusal, Role, RoleId, RoleName,
-    UserId, time,
+    DomainError, Email, MemberRole, OrgId, OrgName, Permission, PermissionSet, ProjectId, Refusal,
+    Role, RoleId, RoleName, UserId, time,
 };
 use testvault_store::{GrantRow, RoleRow, RoleSpec};
 
@@ -213,45 +213,162 @@ impl Core {
         choice: RoleChoice,
     ) -> Result<MemberRole, CoreError> {
         let p = allowed.require(Permission::ManageMembers)?;
+        let (current, new) = self.role_change(p.org, user, choice).await?;
+        check_assignment(&p.access, Some(current.permissions()), new.permissions())
+            .map_err(|r| refused(r, "role"))?;
+        self.store_member_role(Actor::Principal(p), p.org, user, &current, new)
+            .await
+    }
+
+    /// `testvault admin set-role`: the operator's way to restore an owner or fix a role. The
+    /// org still keeps at least one owner. `role` is a built-in role or a custom role's name.
+    pub async fn set_member_role_as_operator(
+        &self,
+        _op: &Operator,
+        org: &OrgName,
+        email: &Email,
+        role: &str,
+    ) -> Result<MemberRole, CoreError> {
+        let (org, user) = self.org_and_member(org, email).await?;
+        let choice = match Role::parse(role) {
+            Ok(r) => RoleChoice::Builtin(r),
+            Err(_) => RoleChoice::Custom(
+                self.store()
+                    .list_roles(org)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.name.eq_ignore_ascii_case(role.trim()))
+                    .ok_or(CoreError::NotFound("role"))?
+                    .id,
+            ),
+        };
+        let (current, new) = self.role_change(org, user, choice).await?;
+        self.store_member_role(Actor::Operator, org, user, &current, new)
+            .await
+    }
+
+    /// The member's current role and the role `choice` names (404 for either missing).
+    async fn role_change(
+        &self,
+        org: OrgId,
+        user: UserId,
+        choice: RoleChoice,
+    ) -> Result<(MemberRole, MemberRole), CoreError> {
         let current = self
             .store()
-            .member_role(p.org, user)
+            .member_role(org, user)
             .await?
             .ok_or(CoreError::NotFound("member"))?;
-        let (level, custom, new) = match choice {
-            RoleChoice::Builtin(role) => (role, None, MemberRole::Builtin(role)),
+        let new = match choice {
+            RoleChoice::Builtin(role) => MemberRole::Builtin(role),
             RoleChoice::Custom(id) => {
-                let r = self.role(p, id).await?;
-                let role = testvault_domain::CustomRole {
+                let r = self
+                    .store()
+                    .get_role(org, id)
+                    .await?
+                    .ok_or(CoreError::NotFound("role"))?;
+                MemberRole::Custom(testvault_domain::CustomRole {
                     id,
                     name: r.name,
                     permissions: r.permissions,
-                };
-                // The level column still needs a value; the custom role decides.
-                (Role::Viewer, Some(id), MemberRole::Custom(role))
+                })
             }
         };
-        check_assignment(&p.access, Some(current.permissions()), new.permissions())
-            .map_err(|r| refused(r, "role"))?;
-        let event = audit::by(
-            p,
+        Ok((current, new))
+    }
+
+    async fn store_member_role(
+        &self,
+        actor: Actor<'_>,
+        org: OrgId,
+        user: UserId,
+        current: &MemberRole,
+        new: MemberRole,
+    ) -> Result<MemberRole, CoreError> {
+        let event = actor.event(
+            org,
             Change::new("member.role_changed", "user", user)
                 .before(json!({ "role": current.name() }))
                 .after(json!({ "role": new.name() })),
         );
+        // With a custom role the level column still needs a value; the custom role decides.
+        let level = new.builtin().unwrap_or(Role::Viewer);
         if !self
             .store()
-            .set_member_role(p.org, user, level, custom, &event)
+            .set_member_role(org, user, level, new.custom_id(), &event)
             .await?
         {
-            return Err(CoreError::NotFound(if custom.is_some() {
-                "role"
-            } else {
-                "member"
-            }));
+            return Err(CoreError::NotFound("member"));
         }
-        tracing::info!(org.id = %p.org, user.id = %user, role = new.name(), "member role changed");
+        tracing::info!(org.id = %org, user.id = %user, role = new.name(), "member role changed");
         Ok(new)
+    }
+
+    async fn org_and_member(
+        &self,
+        org: &OrgName,
+        email: &Email,
+    ) -> Result<(OrgId, UserId), CoreError> {
+        let org = self
+            .store()
+            .find_org_by_name(org.as_str())
+            .await?
+            .ok_or(CoreError::NotFound("organisation"))?;
+        let user = self
+            .store()
+            .find_user_by_email(email.as_str())
+            .await?
+            .ok_or(CoreError::NotFound("member"))?;
+        Ok((org.id, user.id))
+    }
+
+    /// `testvault admin grant`: gives (or with `None` takes away) a member's role on a project.
+    pub async fn grant_project_as_operator(
+        &self,
+        _op: &Operator,
+        org: &OrgName,
+        slug: &str,
+        email: &Email,
+        role: Option<Role>,
+    ) -> Result<(), CoreError> {
+        let (org, user) = self.org_and_member(org, email).await?;
+        if self.store().member_role(org, user).await?.is_none() {
+            return Err(CoreError::NotFound("member"));
+        }
+        let project = self
+            .store()
+            .find_project(org, slug)
+            .await?
+            .ok_or(CoreError::NotFound("project"))?
+            .id;
+        let granted_by = self.first_owner(org).await?;
+        let target = json!({ "user": user });
+        match role {
+            Some(role) => {
+                let event = Actor::Operator.event(
+                    org,
+                    Change::new("project.access_granted", "project", project)
+                        .after(json!({ "user": user, "role": role.name() })),
+                );
+                self.store()
+                    .set_grant(org, project, user, role, granted_by, time::now(), &event)
+                    .await?;
+            }
+            None => {
+                let event = Actor::Operator.event(
+                    org,
+                    Change::new("project.access_revoked", "project", project).before(target),
+                );
+                if !self
+                    .store()
+                    .delete_grant(org, project, user, &event)
+                    .await?
+                {
+                    return Err(CoreError::NotFound("grant"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A project the principal may see, by slug (404 otherwise), checked for `allowed`'s

@@ -108,6 +108,41 @@ fn admin_creates_org_and_project_with_password_from_a_file() {
     assert!(!out.status.success());
     assert!(stderr.contains("too common"), "{stderr}");
 
+    // Roles and grants from the CLI; the org always keeps an owner.
+    let admin = |args: &[&str]| {
+        let mut all = vec!["admin"];
+        all.extend_from_slice(args);
+        let out = testvault(&data, &all, &[]);
+        let (stdout, stderr) = text(&out);
+        (out.status.success(), format!("{stdout}{stderr}"))
+    };
+    let base = ["--org", "Acme", "--email", "owner@acme.test"];
+    let (ok, said) = admin(&[&["set-role"][..], &base, &["--role", "manager"]].concat());
+    assert!(!ok && said.contains("at least one owner"), "{said}");
+    let (ok, said) = admin(&[&["set-role"][..], &base, &["--role", "Auditor"]].concat());
+    assert!(!ok && said.contains("role not found"), "{said}");
+    let (ok, said) = admin(&[&["set-role"][..], &base, &["--role", "owner"]].concat());
+    assert!(ok && said.contains("is now owner in Acme"), "{said}");
+    let grant = [&["grant", "--project", "web"][..], &base].concat();
+    let (ok, said) = admin(&[&grant[..], &["--role", "tester"]].concat());
+    assert!(ok && said.contains("is now tester on web"), "{said}");
+    let (ok, said) = admin(&[&grant[..], &["--role", "none"]].concat());
+    assert!(ok && said.contains("no longer has a grant"), "{said}");
+    let (ok, said) = admin(&[&grant[..], &["--role", "none"]].concat());
+    assert!(!ok && said.contains("grant not found"), "{said}");
+    let (ok, said) = admin(&[
+        "grant",
+        "--project",
+        "web",
+        "--org",
+        "Acme",
+        "--email",
+        "nobody@acme.test",
+        "--role",
+        "viewer",
+    ]);
+    assert!(!ok && said.contains("member not found"), "{said}");
+
     // Once an org exists there is no setup link to hand out.
     let out = testvault(&data, &["admin", "setup-link"], &[]);
     assert!(!out.status.success());

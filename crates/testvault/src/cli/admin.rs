@@ -7,7 +7,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use testvault_core::{CoreError, Operator};
 use testvault_domain::{
-    Email, NewPassword, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug,
+    Email, NewPassword, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug, Role,
 };
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +50,34 @@ pub enum AdminCommand {
         /// The organisation's name.
         #[arg(long)]
         org: String,
+    },
+    /// Give a member another org role (a built-in level or a custom role's name). The
+    /// organisation keeps at least one owner.
+    SetRole {
+        /// The organisation's name.
+        #[arg(long)]
+        org: String,
+        /// The member's email address.
+        #[arg(long)]
+        email: String,
+        /// viewer, tester, engineer, manager, owner (or 1–5), or a custom role's name.
+        #[arg(long)]
+        role: String,
+    },
+    /// Grant a member a role on one project, or take it away with `--role none`.
+    Grant {
+        /// The organisation's name.
+        #[arg(long)]
+        org: String,
+        /// The project's slug.
+        #[arg(long)]
+        project: String,
+        /// The member's email address.
+        #[arg(long)]
+        email: String,
+        /// viewer, tester, engineer, manager, owner (or 1–5), or `none` to revoke.
+        #[arg(long)]
+        role: String,
     },
     /// Remove an organisation's IP allowlist (the way back in after a lock-out).
     ClearIpAllowlist {
@@ -161,6 +189,35 @@ pub async fn run(cfg: &Config, cmd: AdminCommand) -> Result<(), StartError> {
                     report.events
                 ))),
             }
+        }
+        AdminCommand::SetRole { org, email, role } => {
+            let org = OrgName::parse(&org).map_err(invalid)?;
+            let email = Email::parse(&email).map_err(invalid)?;
+            let role = core
+                .set_member_role_as_operator(&op, &org, &email, &role)
+                .await?;
+            println!("{email} is now {role} in {org}.");
+            Ok(())
+        }
+        AdminCommand::Grant {
+            org,
+            project,
+            email,
+            role,
+        } => {
+            let org = OrgName::parse(&org).map_err(invalid)?;
+            let email = Email::parse(&email).map_err(invalid)?;
+            let role = match role.trim() {
+                "none" => None,
+                other => Some(Role::parse(other).map_err(invalid)?),
+            };
+            core.grant_project_as_operator(&op, &org, &project, &email, role)
+                .await?;
+            match role {
+                Some(role) => println!("{email} is now {role} on {project} in {org}."),
+                None => println!("{email} no longer has a grant on {project} in {org}."),
+            }
+            Ok(())
         }
         AdminCommand::ClearIpAllowlist { org } => {
             let org = OrgName::parse(&org).map_err(invalid)?;
