@@ -107,9 +107,10 @@ try {
   await member.fill("#password", memberPassword);
   await member.click("button[type=submit]");
   await member.waitForURL(`${base}/projects`);
-  expect(await member.isVisible("text=Web shop"), "member sees the project");
+  expect(await member.isVisible("text=No projects for you yet"), "a new viewer sees no project until granted one");
+  expect(!(await member.isVisible("text=Web shop")), "ungranted projects stay hidden");
   expect(!(await member.isVisible("text=New project")), "a viewer cannot create projects");
-  await shot(member, "member-projects");
+  await shot(member, "member-no-projects");
   await member.click("text=Sign out");
   await member.waitForURL(`${base}/sign-in`);
 
@@ -126,7 +127,45 @@ try {
   expect(await owner.isVisible("text=this session"), "current session marked");
   await shot(owner, "sessions");
 
-  // 6b. A CI token for the project, shown once.
+  // 6a. The owner grants the member access to the project from its page.
+  await owner.goto(`${base}/projects/web-shop`);
+  await owner.selectOption("#grant-user", { label: "Max Member (max@acme.test)" });
+  await owner.selectOption("#grant-role", "tester");
+  await owner.click("button:has-text('Grant')");
+  await owner.waitForURL(`${base}/projects/web-shop#access`);
+  expect(await owner.isVisible("#access >> text=max@acme.test"), "grant listed");
+  await shot(owner, "project-access");
+
+  // 6b. A custom role, built from checkboxes, assigned on the members page.
+  await owner.click("nav >> text=Roles");
+  await owner.waitForURL(`${base}/roles`);
+  await owner.fill("#new-role-name", "QA lead");
+  for (const perm of ["read_projects", "all_projects", "execute_runs", "comment"]) {
+    await owner.check(`form[action='/roles'] input[value=${perm}]`);
+  }
+  await owner.click("text=Create role");
+  await owner.waitForURL(`${base}/roles`);
+  expect(await owner.isVisible("summary >> text=QA lead"), "custom role listed");
+  await shot(owner, "roles");
+  await owner.click("nav >> text=Members");
+  await owner.waitForURL(`${base}/members`);
+  const maxRow = owner.locator("tr", { hasText: "max@acme.test" });
+  await maxRow.locator("select").selectOption({ label: "QA lead (custom)" });
+  await maxRow.locator("button:has-text('Change')").click();
+  await owner.waitForURL(`${base}/members`);
+  await shot(owner, "members-roles");
+
+  // 6c. The member signs in again: the role and the grant apply.
+  await member.goto(`${base}/sign-in`);
+  await member.fill("#email", "max@acme.test");
+  await member.fill("#password", memberPassword);
+  await member.click("button[type=submit]");
+  await member.waitForURL(`${base}/projects`);
+  expect(await member.isVisible("text=Web shop"), "member sees the granted project");
+  expect(await member.isVisible("text=QA lead"), "member's role shown");
+  await shot(member, "member-projects");
+
+  // 6d. A CI token for the project, shown once.
   await owner.click("nav >> text=Tokens");
   await owner.waitForURL(`${base}/tokens`);
   await owner.fill("#name", "GitHub Actions");
@@ -137,7 +176,7 @@ try {
   expect((await owner.inputValue("#new-token")).startsWith("tvt_"), "token shown once");
   await shot(owner, "tokens");
 
-  // 6c. The audit trail records all of the above.
+  // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");
   await owner.waitForURL(`${base}/audit`);
   expect(await owner.isVisible("text=token.created"), "audit trail lists the token");

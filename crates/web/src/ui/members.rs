@@ -110,7 +110,8 @@ async fn members_page(
                     role: m.role.to_string(),
                     role_value: role_value(&m.role),
                     changeable: m.role.permissions().is_subset_of(p.access.org),
-                    joined: when(m.joined_at),
+                    // The day is enough here; the audit trail has the exact time.
+                    joined: when(m.joined_at).chars().take(10).collect(),
                     active_sessions: m.active_sessions,
                 })
                 .collect(),
