@@ -1,0 +1,95 @@
+//! One stable identity for a test across formats and runs: its suite path, its name and its
+//! parameters. History, flakiness and trends join on it.
+
+use serde::{Deserialize, Serialize};
+
+/// Who a test is. Two results are the same test exactly when their `key()`s are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TestIdentity {
+    /// Outermost first: package/module, class or describe blocks.
+    pub suite: Vec<String>,
+    pub name: String,
+    /// Parameterised tests: `(name, value)`, sorted by name for a stable key.
+    pub parameters: Vec<(String, String)>,
+}
+
+impl TestIdentity {
+    /// Builds an identity, trimming parts, dropping empty suite parts and sorting parameters.
+    pub fn new(
+        suite: impl IntoIterator<Item = impl Into<String>>,
+        name: impl Into<String>,
+        parameters: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let suite = suite
+            .into_iter()
+            .map(|s| s.into().trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut parameters: Vec<(String, String)> = parameters
+            .into_iter()
+            .map(|(k, v)| (k.trim().to_string(), v))
+            .collect();
+        parameters.sort();
+        TestIdentity {
+            suite,
+            name: name.into().trim().to_string(),
+            parameters,
+        }
+    }
+
+    /// The canonical text: suite parts joined by ` › `, then the name, then `[k=v, …]`.
+    /// Separators are escaped inside parts so different identities never share a key.
+    pub fn key(&self) -> String {
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('›', "\\›").replace('[', "\\[");
+        let mut out = String::new();
+        for part in &self.suite {
+            out.push_str(&esc(part));
+            out.push_str(" › ");
+        }
+        out.push_str(&esc(&self.name));
+        if !self.parameters.is_empty() {
+            out.push('[');
+            let params: Vec<String> = self
+                .parameters
+                .iter()
+                .map(|(k, v)| format!("{}={}", esc(k), esc(v).replace(',', "\\,")))
+                .collect();
+            out.push_str(&params.join(", "));
+            out.push(']');
+        }
+        out
+    }
+
+    /// A 64-bit hash of `key()` (FNV-1a): an in-memory map key, never a database key.
+    pub fn hash64(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.key().bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+
+    /// The suite path as one string (`a › b`), empty when there is none.
+    pub fn suite_path(&self) -> String {
+        self.suite.join(" › ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_stable_and_unambiguous() {
+        let a = TestIdentity::new(["pkg", " Cls "], "test_x", [("b".into(), "2".into()), ("a".into(), "1".into())]);
+        assert_eq!(a.key(), "pkg › Cls › test_x[a=1, b=2]");
+        let b = TestIdentity::new(["pkg › Cls"], "test_x", []);
+        assert_ne!(a.key(), b.key());
+        assert_ne!(
+            TestIdentity::new(["a"], "b", []).key(),
+            TestIdentity::new(Vec::<String>::new(), "a › b", []).key()
+        );
+        assert_eq!(a.hash64(), a.clone().hash64());
+    }
+}
