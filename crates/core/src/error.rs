@@ -28,6 +28,9 @@ pub enum CoreError {
     /// Too many failed attempts; try again after this many seconds.
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: i64 },
+    /// An upload passed a size limit (decompressed size, depth, counts): nothing was stored.
+    #[error("{0}")]
+    TooLarge(String),
     /// A rule refused the change as things stand (the last owner, a role still in use).
     #[error("{0}")]
     Refused(&'static str),

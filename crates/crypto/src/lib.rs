@@ -10,5 +10,5 @@ pub mod keys;
 pub mod password;
 pub mod token;
 
-pub use keys::{CryptoError, DataKey, MasterKey, SealPlace, WrappedKey};
+pub use keys::{BlindIndex, CryptoError, DataKey, MasterKey, SealPlace, Sealer, WrappedKey};
 pub use token::{ApiToken, SecretToken, TokenHash};

@@ -58,3 +58,7 @@ id_type!(
     /// A custom role: a named permission set defined by one org.
     RoleId
 );
+id_type!(
+    /// A test run: one CI build's (or one manual session's) results.
+    RunId
+);

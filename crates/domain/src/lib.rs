@@ -17,7 +17,7 @@ pub mod time;
 
 pub use access::{Access, CustomRole, MemberRole, Refusal};
 pub use error::DomainError;
-pub use ids::{InvitationId, OrgId, ProjectId, RoleId, UserId};
+pub use ids::{InvitationId, OrgId, ProjectId, RoleId, RunId, UserId};
 pub use names::{
     Email, OrgName, PersonName, ProjectDescription, ProjectName, ProjectSlug, RoleName, TokenName,
 };

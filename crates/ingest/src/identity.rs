@@ -40,7 +40,11 @@ impl TestIdentity {
     /// The canonical text: suite parts joined by ` › `, then the name, then `[k=v, …]`.
     /// Separators are escaped inside parts so different identities never share a key.
     pub fn key(&self) -> String {
-        let esc = |s: &str| s.replace('\\', "\\\\").replace('›', "\\›").replace('[', "\\[");
+        let esc = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('›', "\\›")
+                .replace('[', "\\[")
+        };
         let mut out = String::new();
         for part in &self.suite {
             out.push_str(&esc(part));
@@ -62,12 +66,7 @@ impl TestIdentity {
 
     /// A 64-bit hash of `key()` (FNV-1a): an in-memory map key, never a database key.
     pub fn hash64(&self) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in self.key().bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h
+        hash_key(&self.key())
     }
 
     /// The suite path as one string (`a › b`), empty when there is none.
@@ -76,13 +75,27 @@ impl TestIdentity {
     }
 }
 
+/// The hash `TestIdentity::hash64` gives, from a stored `key()`.
+pub fn hash_key(key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn key_is_stable_and_unambiguous() {
-        let a = TestIdentity::new(["pkg", " Cls "], "test_x", [("b".into(), "2".into()), ("a".into(), "1".into())]);
+        let a = TestIdentity::new(
+            ["pkg", " Cls "],
+            "test_x",
+            [("b".into(), "2".into()), ("a".into(), "1".into())],
+        );
         assert_eq!(a.key(), "pkg › Cls › test_x[a=1, b=2]");
         let b = TestIdentity::new(["pkg › Cls"], "test_x", []);
         assert_ne!(a.key(), b.key());

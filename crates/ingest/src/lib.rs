@@ -7,16 +7,24 @@
 //! (`allure`), detected by `detect`. Compressed bodies (gzip, zstd) are unwrapped by `decompress`
 //! within the size limits.
 
+pub mod allure;
+pub mod ctrf;
+pub mod decompress;
+pub mod detect;
 pub mod error;
+pub mod generate;
 pub mod identity;
+pub mod junit;
 pub mod limits;
 pub mod model;
+mod open;
 pub mod signature;
 
 pub use error::IngestError;
 pub use identity::TestIdentity;
 pub use limits::Limits;
 pub use model::{Attempt, Outcome, ReportMeta, TestResult};
+pub use open::open_report;
 
 /// A parser positioned in one report: pull results one at a time, so memory does not grow with
 /// the file. `meta()` holds what the report said about the run so far (JUnit properties can come

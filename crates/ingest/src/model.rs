@@ -83,7 +83,8 @@ impl TestResult {
     /// Passed in the end after failing at least once in this run, or marked so by its producer.
     pub fn is_flaky(&self) -> bool {
         self.marked_flaky
-            || (self.outcome == Outcome::Passed && self.attempts.iter().any(|a| a.outcome.is_failure()))
+            || (self.outcome == Outcome::Passed
+                && self.attempts.iter().any(|a| a.outcome.is_failure()))
     }
 }
 

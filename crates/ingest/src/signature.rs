@@ -56,7 +56,10 @@ fn normalise_word(word: &str) -> String {
     if looks_like_uuid(trimmed) {
         return "<id>".into();
     }
-    if trimmed.starts_with("0x") && trimmed.len() > 2 && trimmed[2..].chars().all(|c| c.is_ascii_hexdigit()) {
+    if trimmed.starts_with("0x")
+        && trimmed.len() > 2
+        && trimmed[2..].chars().all(|c| c.is_ascii_hexdigit())
+    {
         return "<hex>".into();
     }
     if (trimmed.starts_with('\'') && trimmed.ends_with('\'') && trimmed.len() >= 2)
@@ -67,7 +70,9 @@ fn normalise_word(word: &str) -> String {
     // Digits anywhere (numbers, times, dates, long hex): each run of digits becomes one `#`.
     let mut out = String::with_capacity(lower.len());
     let mut in_digits = false;
-    let hexish = trimmed.len() >= 8 && trimmed.chars().all(|c| c.is_ascii_hexdigit()) && trimmed.chars().any(|c| c.is_ascii_digit());
+    let hexish = trimmed.len() >= 8
+        && trimmed.chars().all(|c| c.is_ascii_hexdigit())
+        && trimmed.chars().any(|c| c.is_ascii_digit());
     if hexish {
         return "<hex>".into();
     }
@@ -103,17 +108,23 @@ mod tests {
     #[test]
     fn the_same_failure_gets_the_same_signature() {
         let a = "AssertionError: expected 200 but got 503 at /home/ci/build/123/app.py:41 (2026-11-22T10:00:01Z)";
-        let b = "AssertionError: expected 200 but got 503 at /tmp/x/app.py:57 (2026-11-23T11:30:00Z)";
+        let b =
+            "AssertionError: expected 200 but got 503 at /tmp/x/app.py:57 (2026-11-23T11:30:00Z)";
         assert_eq!(signature(a), signature(b));
         assert_ne!(signature(a), signature("AssertionError: expected a list"));
         assert_eq!(
-            normalise("Timeout after 3000ms waiting for 'button#save' id 0xdeadbeef 123e4567-e89b-12d3-a456-426614174000"),
+            normalise(
+                "Timeout after 3000ms waiting for 'button#save' id 0xdeadbeef 123e4567-e89b-12d3-a456-426614174000"
+            ),
             "timeout after #ms waiting for <str> id <hex> <id>"
         );
     }
 
     #[test]
     fn tokens_are_distinct_lowercase_words() {
-        assert_eq!(search_tokens("Connection REFUSED: connection to db"), vec!["connection", "refused"]);
+        assert_eq!(
+            search_tokens("Connection REFUSED: connection to db"),
+            vec!["connection", "refused"]
+        );
     }
 }

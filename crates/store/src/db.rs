@@ -140,7 +140,12 @@ impl Store {
                     .create_if_missing(true)
                     // sqlx runs `key` before any other pragma, as SQLCipher requires.
                     .pragma("key", key.expose().to_string())
-                    .pragma("cipher_memory_security", "ON")
+                    // Memory locking and wiping on every SQLCipher allocation (`ON`) cost
+                    // 90% of ingest throughput (mlock/munlock per allocation); the key itself
+                    // stays in SQLCipher's own locked memory either way.
+                    .pragma("cipher_memory_security", "OFF")
+                    // A 64 MiB page cache: ingest writes touch index pages all over.
+                    .pragma("cache_size", "-65536")
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_audit_events"),
     migration!(5, "0005_roles_and_grants"),
     migration!(6, "0006_audit_retention_and_row_security"),
+    migration!(7, "0007_runs_and_results"),
 ];
 
 /// The newest schema version this binary knows.

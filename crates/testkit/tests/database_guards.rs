@@ -25,6 +25,12 @@ const TENANT_TABLES: &[&str] = &[
     "audit_anchors",
     "org_roles",
     "project_grants",
+    "runs",
+    "run_shards",
+    "tests",
+    "results",
+    "result_terms",
+    "ingest_batches",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

@@ -40,6 +40,25 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("POST", "/api/v1/projects", Kind::NoId),
     ("GET", "/api/v1/projects/{slug}", Kind::OthersId),
     ("GET", "/api/v1/projects/{slug}/access", Kind::OthersId),
+    ("GET", "/api/v1/projects/{slug}/runs", Kind::OthersId),
+    ("POST", "/api/v1/projects/{slug}/runs", Kind::OthersId),
+    ("GET", "/api/v1/projects/{slug}/runs/{run}", Kind::OthersId),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/runs/{run}/results",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/runs/{run}/results",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/runs/{run}/finish",
+        Kind::OthersId,
+    ),
+    ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
         "PUT",
         "/api/v1/projects/{slug}/access/{user}",
@@ -183,6 +202,7 @@ struct OrgB {
     prefix: String,
     token: String,
     role: String,
+    run: String,
     canaries: Vec<String>,
 }
 
@@ -231,6 +251,13 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         )
         .await
         .json();
+    let run = hank
+        .post_json(
+            "/api/v1/projects/globex-secret/runs",
+            &json!({ "title": "GLOBEX-RUN-CANARY", "branch": "globex-branch" }),
+        )
+        .await
+        .json();
     let me = hank.get("/api/v1/me").await.json();
     let b = OrgB {
         org: created.org.to_string(),
@@ -240,6 +267,7 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         prefix: tok["data"]["prefix"].as_str().expect("prefix").to_string(),
         token: tok["data"]["token"].as_str().expect("token").to_string(),
         role: role["data"]["id"].as_str().expect("role").to_string(),
+        run: run["data"]["id"].as_str().expect("run").to_string(),
         canaries: vec![],
     };
     let canaries = vec![
@@ -255,6 +283,9 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         b.prefix.clone(),
         b.role.clone(),
         "overlord".into(),
+        b.run.clone(),
+        "GLOBEX-RUN-CANARY".into(),
+        "globex-branch".into(),
     ];
     (hank, OrgB { canaries, ..b })
 }
@@ -269,6 +300,7 @@ fn fill(path: &str, b: &OrgB) -> String {
         .replace("{user}", &b.user)
         .replace("{prefix}", &b.prefix)
         .replace("{role}", &b.role)
+        .replace("{run}", &b.run)
         .replace("{id}", id)
         .replace("{token}", &"ab".repeat(32))
 }
@@ -288,7 +320,11 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
     if method == "POST" || method == "PUT" {
         if path.starts_with("/api/") {
             // A body naming B wherever a body can name anything.
-            let body = if method == "PUT" && path.contains("/roles/") {
+            let body = if path.ends_with("/results") {
+                json!({ "results": [ { "name": "from A", "outcome": "passed" } ] })
+            } else if path.ends_with("/runs") || path.ends_with("/finish") {
+                json!({})
+            } else if method == "PUT" && path.contains("/roles/") {
                 json!({ "name": "From A", "permissions": ["read_projects"] })
             } else if method == "PUT" && path.contains("/role") || path.contains("/access/") {
                 json!({ "role": "viewer" })

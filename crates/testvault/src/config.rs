@@ -37,6 +37,7 @@ pub struct Layer {
     pub log_level: Option<String>,
     pub trusted_proxies: Option<Vec<IpAddr>>,
     pub body_limit_bytes: Option<usize>,
+    pub upload_limit_bytes: Option<u64>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub token_max_days: Option<i64>,
@@ -64,6 +65,7 @@ impl Layer {
             log_level,
             trusted_proxies,
             body_limit_bytes,
+            upload_limit_bytes,
             smtp_url,
             mail_from,
             token_max_days
@@ -88,6 +90,7 @@ const ENV_KEYS: &[&str] = &[
     "LOG_LEVEL",
     "TRUSTED_PROXIES",
     "BODY_LIMIT_BYTES",
+    "UPLOAD_LIMIT_BYTES",
     "SMTP_URL",
     "MAIL_FROM",
     "TOKEN_MAX_DAYS",
@@ -150,6 +153,9 @@ pub fn from_env(
             "BODY_LIMIT_BYTES" => {
                 layer.body_limit_bytes = Some(value.parse().map_err(|e| parse_err(&e))?)
             }
+            "UPLOAD_LIMIT_BYTES" => {
+                layer.upload_limit_bytes = Some(value.parse().map_err(|e| parse_err(&e))?)
+            }
             "SMTP_URL" => layer.smtp_url = Some(value),
             "TOKEN_MAX_DAYS" => {
                 layer.token_max_days = Some(value.parse().map_err(|e| parse_err(&e))?)
@@ -209,6 +215,8 @@ pub struct Config {
     pub log_level: String,
     pub trusted_proxies: Vec<IpAddr>,
     pub body_limit_bytes: usize,
+    /// Largest report upload, as sent (streamed; default 4 GiB).
+    pub upload_limit_bytes: u64,
     /// Outgoing mail; without it invitation links are shown to the inviter and logged.
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
@@ -286,6 +294,12 @@ impl Config {
                 "body_limit_bytes must be between 1 KiB and 1 GiB".into(),
             ));
         }
+        let upload_limit_bytes = m.upload_limit_bytes.unwrap_or(4 * 1024 * 1024 * 1024);
+        if upload_limit_bytes < 1024 {
+            return Err(StartError::Config(
+                "upload_limit_bytes must be at least 1 KiB".into(),
+            ));
+        }
         Ok(Config {
             data_dir,
             listen,
@@ -298,6 +312,7 @@ impl Config {
             log_level: m.log_level.unwrap_or_else(|| "info".into()),
             trusted_proxies: m.trusted_proxies.unwrap_or_default(),
             body_limit_bytes,
+            upload_limit_bytes,
             smtp_url: m.smtp_url.filter(|u| !u.trim().is_empty()).map(Secret::new),
             mail_from: m
                 .mail_from
@@ -331,6 +346,7 @@ impl Config {
             log_level: &'a str,
             trusted_proxies: Vec<String>,
             body_limit_bytes: usize,
+            upload_limit_bytes: u64,
             smtp_url: String,
             mail_from: &'a str,
             token_max_days: i64,
@@ -371,6 +387,7 @@ impl Config {
             log_level: &self.log_level,
             trusted_proxies: self.trusted_proxies.iter().map(|i| i.to_string()).collect(),
             body_limit_bytes: self.body_limit_bytes,
+            upload_limit_bytes: self.upload_limit_bytes,
             smtp_url: self.smtp_url.as_ref().map_or_else(
                 || "(none: invitation links are shown to the inviter and logged)".to_string(),
                 |u| redact_url(u.expose()),

@@ -28,6 +28,9 @@ pub enum StartError {
     Store(#[from] testvault_store::StoreError),
     #[error("{0}")]
     Core(#[from] testvault_core::CoreError),
+    /// `upload --fail-on-failures` saw this many failed or errored tests (exit status 1).
+    #[error("{0} tests failed or errored")]
+    TestsFailed(i64),
 }
 
 impl StartError {

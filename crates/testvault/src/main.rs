@@ -10,9 +10,13 @@ async fn main() -> ExitCode {
     let cli = testvault::cli::Cli::parse();
     match testvault::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ testvault::StartError::TestsFailed(_)) => {
+            eprintln!("testvault: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("testvault: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -86,7 +86,9 @@ pub async fn start(cfg: &Config) -> Result<Server, StartError> {
         settings: std::sync::Arc::new(WebSettings {
             trusted_proxies: cfg.trusted_proxies.clone(),
             body_limit_bytes: cfg.body_limit_bytes,
+            upload_limit_bytes: cfg.upload_limit_bytes,
             public_origin: Some(origin_of(&cfg.public_url_for(addr))),
+            ..WebSettings::default()
         }),
         metrics: Metrics::default(),
     };

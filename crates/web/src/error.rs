@@ -72,6 +72,9 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Gone(m) => ApiError::new(StatusCode::GONE, "gone", m),
             CoreError::Refused(m) => ApiError::new(StatusCode::CONFLICT, "refused", m),
+            CoreError::TooLarge(m) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m)
+            }
             CoreError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }

@@ -28,7 +28,12 @@ const DRAIN_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reads the body within the configured limit; 413 past it.
 async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let limit = state.settings.body_limit_bytes;
+    body_bytes_within(req, state.settings.body_limit_bytes).await
+}
+
+/// Reads the body within `limit` bytes; 413 past it.
+async fn body_bytes_within(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let drain_max = DRAIN_MAX_BYTES.max(limit);
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -48,7 +53,7 @@ async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > DRAIN_MAX_BYTES) {
+    if declared.is_some_and(|n| n > drain_max) {
         return Err(too_large());
     }
     let mut body = req.into_body();
@@ -59,7 +64,7 @@ async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
             continue;
         };
         total += data.len();
-        if total > DRAIN_MAX_BYTES {
+        if total > drain_max {
             return Err(too_large());
         }
         if total <= limit {
@@ -87,7 +92,27 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             ));
         }
         let bytes = body_bytes(req, state).await?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        Self::parse(&bytes)
+    }
+}
+
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// For the few bodies that may be large (result batches): `batch_limit_bytes`, not the
+    /// general body limit.
+    pub async fn from_large(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        if !content_type_is(req.headers(), "application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = body_bytes_within(req, state.settings.batch_limit_bytes).await?;
+        Self::parse(&bytes)
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(de)
             .map(ApiJson)
             .map_err(|e| {

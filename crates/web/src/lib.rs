@@ -14,6 +14,7 @@ pub mod metrics;
 mod ops;
 mod statics;
 mod ui;
+mod upload;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +31,10 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest JSON batch of results, in bytes.
+    pub batch_limit_bytes: usize,
+    /// Largest report upload (as sent, compressed or not), in bytes; streamed, never buffered.
+    pub upload_limit_bytes: u64,
     /// `https://host[:port]` of the public URL: an `Origin` that may differ from the `Host` the
     /// server sees (behind a reverse proxy) and is still ours.
     pub public_origin: Option<String>,
@@ -40,6 +45,8 @@ impl Default for WebSettings {
         Self {
             trusted_proxies: Vec::new(),
             body_limit_bytes: 1024 * 1024,
+            batch_limit_bytes: 64 * 1024 * 1024,
+            upload_limit_bytes: 4 * 1024 * 1024 * 1024,
             public_origin: None,
         }
     }

@@ -2,8 +2,10 @@
 //! definitions.
 
 mod admin;
+mod bench;
 mod serve;
 mod token;
+mod upload;
 
 use crate::StartError;
 use crate::config::{self, Config, Layer, LogFormat};
@@ -70,6 +72,11 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Upload test reports (JUnit XML, CTRF, Allure) to a Testvault server, from CI.
+    Upload(upload::UploadArgs),
+    /// Measure this machine: `bench ingest` times parsing and end-to-end result ingestion.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +142,14 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Serve => serve::run(&cfg).await,
         Command::Admin(cmd) => admin::run(&cfg, cmd).await,
         Command::Token(cmd) => token::run(&cfg, cmd).await,
+        Command::Upload(args) => {
+            let outcome = upload::run(args).await?;
+            if outcome.failures > 0 {
+                return Err(StartError::TestsFailed(outcome.failures));
+            }
+            Ok(())
+        }
+        Command::Bench(cmd) => bench::run(cmd).await,
         Command::Config(ConfigCommand::Show) => {
             print!("{}", cfg.show());
             Ok(())

@@ -7,6 +7,7 @@ mod members;
 mod orgs;
 mod projects;
 mod roles;
+mod runs;
 mod sessions;
 mod tokens;
 
@@ -38,6 +39,17 @@ pub fn routes() -> Router<AppState> {
             "/projects/{slug}/access/{user}",
             put(roles::put_project_access).delete(roles::delete_project_access),
         )
+        .route(
+            "/projects/{slug}/runs",
+            get(runs::list_runs).post(runs::create_run),
+        )
+        .route("/projects/{slug}/runs/{run}", get(runs::get_run))
+        .route(
+            "/projects/{slug}/runs/{run}/results",
+            get(runs::list_results).post(runs::append_results),
+        )
+        .route("/projects/{slug}/runs/{run}/finish", post(runs::finish_run))
+        .route("/projects/{slug}/uploads", post(runs::upload_report))
         .route("/permissions", get(roles::get_permissions))
         .route("/roles", get(roles::list_roles).post(roles::create_role))
         .route(

@@ -1,0 +1,821 @@
+//! Runs and their results. Results arrive in batches inside one `IngestTx` per upload (or per
+//! appended batch): nothing is visible until it commits, and a rejected upload stores nothing.
+//! Bulk statements differ per backend (multi-row VALUES on SQLite, UNNEST arrays on PostgreSQL),
+//! so this module matches on the backend where the shared `on_org!` text would cost round trips.
+
+use crate::db::{Db, Scope, begin_scoped, on_org};
+use crate::{Store, StoreError};
+use sqlx::Row;
+use std::collections::HashMap;
+use testvault_domain::{OrgId, ProjectId, RunId};
+
+/// A run to create.
+pub struct NewRun<'a> {
+    pub id: RunId,
+    pub org: OrgId,
+    pub project: ProjectId,
+    pub title: &'a str,
+    pub branch: Option<&'a str>,
+    pub commit: Option<&'a str>,
+    pub build_url: Option<&'a str>,
+    pub build_name: Option<&'a str>,
+    /// JSON object of environment facts.
+    pub environment: &'a str,
+    /// Space-separated.
+    pub tags: &'a str,
+    pub shards_expected: Option<i32>,
+    /// Who created it: a user's email or `tvt_<prefix>`.
+    pub created_by: &'a str,
+    pub now: i64,
+}
+
+/// How many results a run (or a batch) holds, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub total: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub errored: i64,
+    pub skipped: i64,
+    pub flaky: i64,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: RunId,
+    pub project: ProjectId,
+    pub number: i64,
+    pub title: String,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    pub build_url: Option<String>,
+    pub build_name: Option<String>,
+    pub environment: String,
+    pub tags: String,
+    pub finished: bool,
+    pub shards_expected: Option<i32>,
+    pub shards_finished: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub counts: RunCounts,
+}
+
+/// One result ready to store: identity in clear, free text already sealed by core.
+#[derive(Debug, Clone)]
+pub struct ResultRow {
+    /// `TestIdentity::hash64()`: the in-memory key for the identity cache.
+    pub identity_hash: u64,
+    pub identity_key: String,
+    pub suite: String,
+    pub name: String,
+    pub parameters: String,
+    pub file: Option<String>,
+    /// 0 passed, 1 failed, 2 errored, 3 skipped.
+    pub outcome: i16,
+    pub flaky: bool,
+    pub attempts: i32,
+    pub duration_ms: Option<i64>,
+    pub signature: Option<i64>,
+    pub details: Option<Vec<u8>>,
+    /// Keyed hashes of the failure message's words (the blind index).
+    pub terms: Vec<Vec<u8>>,
+}
+
+/// One result as a run's page lists it.
+#[derive(Debug, Clone)]
+pub struct StoredResult {
+    pub id: i64,
+    pub test_id: i64,
+    pub identity_key: String,
+    pub suite: String,
+    pub name: String,
+    pub parameters: String,
+    pub file: Option<String>,
+    pub outcome: i16,
+    pub flaky: bool,
+    pub attempts: i32,
+    pub duration_ms: Option<i64>,
+    pub signature: Option<i64>,
+    pub details: Option<Vec<u8>>,
+}
+
+macro_rules! run_from_row {
+    ($row:expr) => {{
+        let r = $row;
+        let status: String = r.try_get("status")?;
+        Ok::<_, StoreError>(RunRow {
+            id: RunId(r.try_get("id")?),
+            project: ProjectId(r.try_get("project_id")?),
+            number: r.try_get("number")?,
+            title: r.try_get("title")?,
+            branch: r.try_get("branch")?,
+            commit: r.try_get("commit_sha")?,
+            build_url: r.try_get("build_url")?,
+            build_name: r.try_get("build_name")?,
+            environment: r.try_get("environment")?,
+            tags: r.try_get("tags")?,
+            finished: status == "finished",
+            shards_expected: r.try_get("shards_expected")?,
+            shards_finished: r.try_get("shards_finished")?,
+            created_by: r.try_get("created_by")?,
+            created_at: r.try_get("created_at")?,
+            finished_at: r.try_get("finished_at")?,
+            counts: RunCounts {
+                total: r.try_get("total")?,
+                passed: r.try_get("passed")?,
+                failed: r.try_get("failed")?,
+                errored: r.try_get("errored")?,
+                skipped: r.try_get("skipped")?,
+                flaky: r.try_get("flaky")?,
+                duration_ms: r.try_get("duration_ms")?,
+            },
+        })
+    }};
+}
+
+/// Inserts `$run` with the project's next number inside the open transaction `$tx`; evaluates
+/// to the number. On PostgreSQL a per-project advisory lock orders concurrent creations.
+macro_rules! insert_run {
+    ($tx:expr, $run:expr, $is_pg:expr) => {{
+        let run: &NewRun<'_> = $run;
+        if $is_pg {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(crate::audit::lock_key(testvault_domain::OrgId(run.project.0)))
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE project_id = $1")
+            .bind(run.project.0)
+            .fetch_one(&mut *$tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO runs (id, org_id, project_id, number, title, branch, commit_sha, build_url, build_name, environment, tags, status, shards_expected, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', $12, $13, $14)")
+            .bind(run.id.0)
+            .bind(run.org.0)
+            .bind(run.project.0)
+            .bind(number)
+            .bind(run.title)
+            .bind(run.branch)
+            .bind(run.commit)
+            .bind(run.build_url)
+            .bind(run.build_name)
+            .bind(run.environment)
+            .bind(run.tags)
+            .bind(run.shards_expected)
+            .bind(run.created_by)
+            .bind(run.now)
+            .execute(&mut *$tx)
+            .await?;
+        number
+    }};
+}
+
+macro_rules! select_runs {
+    () => {
+        "SELECT r.id, r.project_id, r.number, r.title, r.branch, r.commit_sha, r.build_url, r.build_name, \
+         r.environment, r.tags, r.status, r.shards_expected, r.created_by, r.created_at, r.finished_at, \
+         r.total, r.passed, r.failed, r.errored, r.skipped, r.flaky, r.duration_ms, \
+         (SELECT COUNT(*) FROM run_shards s WHERE s.run_id = r.id AND s.finished_at IS NOT NULL) AS shards_finished \
+         FROM runs r WHERE r.org_id = $1"
+    };
+}
+
+impl Store {
+    /// Creates a run with the project's next number.
+    pub async fn create_run(
+        &self,
+        run: NewRun<'_>,
+        audit: &crate::AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let is_pg = self.is_pg();
+        on_org!(self, run.org, pool => {
+            let mut tx = pool.begin().await?;
+            let number = insert_run!(tx, &run, is_pg);
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
+            Ok(number)
+        })
+    }
+
+    pub async fn get_run(&self, org: OrgId, run: RunId) -> Result<Option<RunRow>, StoreError> {
+        on_org!(self, org, pool => {
+            let row = sqlx::query(concat!(select_runs!(), " AND r.id = $2"))
+                .bind(org.0)
+                .bind(run.0)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| run_from_row!(r)).transpose()
+        })
+    }
+
+    /// A project's runs, newest first; `before` (a run number) pages back.
+    pub async fn list_runs(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        on_org!(self, org, pool => {
+            let rows = sqlx::query(concat!(select_runs!(), " AND r.project_id = $2 AND ($3 IS NULL OR r.number < $3) ORDER BY r.number DESC LIMIT $4"))
+                .bind(org.0)
+                .bind(project.0)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| run_from_row!(r)).collect()
+        })
+    }
+
+    /// Marks a run (or one shard of it) finished. With `shards_expected`, the run finishes when
+    /// that many distinct shards have. Returns whether the run exists.
+    pub async fn finish_run(
+        &self,
+        org: OrgId,
+        run: RunId,
+        shard: Option<&str>,
+        now: i64,
+        audit: &crate::AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let is_pg = self.is_pg();
+        on_org!(self, org, pool => {
+            let mut tx = pool.begin().await?;
+            let expected: Option<Option<i32>> = sqlx::query_scalar("SELECT shards_expected FROM runs WHERE org_id = $1 AND id = $2")
+                .bind(org.0)
+                .bind(run.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(expected) = expected else { return Ok(false) };
+            if let Some(shard) = shard {
+                sqlx::query("INSERT INTO run_shards (run_id, org_id, shard, finished_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (run_id, shard) DO UPDATE SET finished_at = excluded.finished_at")
+                    .bind(run.0)
+                    .bind(org.0)
+                    .bind(shard)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_shards WHERE run_id = $1 AND finished_at IS NOT NULL")
+                .bind(run.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            let all_done = match expected {
+                Some(n) => done >= i64::from(n),
+                None => true,
+            };
+            if all_done {
+                sqlx::query("UPDATE runs SET status = 'finished', finished_at = COALESCE(finished_at, $1) WHERE org_id = $2 AND id = $3")
+                    .bind(now)
+                    .bind(org.0)
+                    .bind(run.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// A run's results, failures first, then by suite and name.
+    pub async fn run_results(
+        &self,
+        org: OrgId,
+        run: RunId,
+        outcome: Option<i16>,
+        limit: i64,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        on_org!(self, org, pool => {
+            let rows = sqlx::query(
+                "SELECT r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, r.attempts, \
+                 r.duration_ms, r.signature, r.details FROM results r JOIN tests t ON t.id = r.test_id \
+                 WHERE r.org_id = $1 AND r.run_id = $2 AND ($3 IS NULL OR r.outcome = $3) \
+                 ORDER BY CASE r.outcome WHEN 1 THEN 0 WHEN 2 THEN 0 ELSE 1 END, t.suite, t.name LIMIT $4")
+                .bind(org.0)
+                .bind(run.0)
+                .bind(outcome)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredResult {
+                        id: r.try_get("id")?,
+                        test_id: r.try_get("test_id")?,
+                        identity_key: r.try_get("identity_key")?,
+                        suite: r.try_get("suite")?,
+                        name: r.try_get("name")?,
+                        parameters: r.try_get("parameters")?,
+                        file: r.try_get("file")?,
+                        outcome: r.try_get("outcome")?,
+                        flaky: r.try_get("flaky")?,
+                        attempts: r.try_get("attempts")?,
+                        duration_ms: r.try_get("duration_ms")?,
+                        signature: r.try_get("signature")?,
+                        details: r.try_get("details")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Results whose failure message contains every term (keyed hashes), newest runs first.
+    pub async fn search_results(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        terms: &[Vec<u8>],
+        limit: i64,
+    ) -> Result<Vec<(RunId, StoredResult)>, StoreError> {
+        let Some(first) = terms.first() else {
+            return Ok(Vec::new());
+        };
+        // Candidates by the first term, narrowed in memory by the others (term lists are short).
+        let rows: Vec<(uuid::Uuid, i64)> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT rt.run_id, rt.test_id FROM result_terms rt JOIN runs ru ON ru.id = rt.run_id \
+             WHERE rt.org_id = $1 AND rt.term = $2 AND ru.project_id = $3 ORDER BY ru.number DESC LIMIT 5000")
+            .bind(org.0)
+            .bind(first)
+            .bind(project.0)
+            .fetch_all(pool)
+            .await)?;
+        let mut out = Vec::new();
+        for (run, test) in rows {
+            if out.len() as i64 >= limit {
+                break;
+            }
+            let mut all = true;
+            for term in &terms[1..] {
+                let n: i64 = on_org!(self, org, pool => sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM result_terms WHERE org_id = $1 AND term = $2 AND run_id = $3 AND test_id = $4")
+                    .bind(org.0)
+                    .bind(term)
+                    .bind(run)
+                    .bind(test)
+                    .fetch_one(pool)
+                    .await)?;
+                if n == 0 {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                let found = self.run_results_for_test(org, RunId(run), test).await?;
+                out.extend(found.into_iter().map(|r| (RunId(run), r)));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn run_results_for_test(
+        &self,
+        org: OrgId,
+        run: RunId,
+        test: i64,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let all = self.run_results(org, run, None, i64::MAX).await?;
+        Ok(all.into_iter().filter(|r| r.test_id == test).collect())
+    }
+
+    /// Opens the transaction an upload (or one appended batch) is stored in. `None` when this
+    /// idempotency key was already stored for the run (a retry: store nothing, answer as before).
+    /// With `new_run`, the run itself is created in the same transaction (a one-shot upload:
+    /// refused, it leaves no run behind).
+    pub async fn begin_ingest(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        run: RunId,
+        new_run: Option<&NewRun<'_>>,
+        idempotency_key: &str,
+        now: i64,
+    ) -> Result<Option<IngestTx>, StoreError> {
+        let mut tx = match &self.db {
+            Db::Sqlite(pool) => IngestConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Pg(pool) => IngestConn::Pg(begin_scoped(pool, Scope::Org(org)).await?),
+        };
+        let mut number = None;
+        if let Some(new) = new_run {
+            number = Some(match &mut tx {
+                IngestConn::Sqlite(c) => insert_run!(*c, new, false),
+                IngestConn::Pg(c) => insert_run!(*c, new, true),
+            });
+        }
+        let status: Option<String> = ingest_conn!(tx, c => sqlx::query_scalar("SELECT status FROM runs WHERE org_id = $1 AND id = $2 AND project_id = $3")
+            .bind(org.0)
+            .bind(run.0)
+            .bind(project.0)
+            .fetch_optional(&mut **c)
+            .await)?;
+        match status.as_deref() {
+            None => return Err(StoreError::Stale("no such run")),
+            Some("finished") => {
+                return Err(StoreError::Refused(
+                    "this run has finished; start a new run",
+                ));
+            }
+            _ => {}
+        }
+        let fresh = ingest_conn!(tx, c => sqlx::query(
+            "INSERT INTO ingest_batches (run_id, org_id, idempotency_key, results, created_at) VALUES ($1, $2, $3, 0, $4) \
+             ON CONFLICT (run_id, idempotency_key) DO NOTHING")
+            .bind(run.0)
+            .bind(org.0)
+            .bind(idempotency_key)
+            .bind(now)
+            .execute(&mut **c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if fresh == 0 {
+            return Ok(None);
+        }
+        Ok(Some(IngestTx {
+            conn: tx,
+            org,
+            project,
+            run,
+            number,
+            idempotency_key: idempotency_key.to_string(),
+            now,
+            test_ids: HashMap::new(),
+            counts: RunCounts::default(),
+        }))
+    }
+
+    /// How many results an earlier batch with this key stored (to answer a retry).
+    pub async fn ingested_batch(
+        &self,
+        org: OrgId,
+        run: RunId,
+        idempotency_key: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let n: Option<i64> = on_org!(self, org, pool => sqlx::query_scalar(
+            "SELECT results FROM ingest_batches WHERE org_id = $1 AND run_id = $2 AND idempotency_key = $3")
+            .bind(org.0)
+            .bind(run.0)
+            .bind(idempotency_key)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(n)
+    }
+}
+
+enum IngestConn {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to the open ingest transaction of either backend.
+macro_rules! ingest_conn {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match &mut $tx {
+            IngestConn::Sqlite($c) => $body,
+            IngestConn::Pg($c) => $body,
+        }
+    };
+}
+use ingest_conn;
+
+/// An upload being stored. Dropping it without `commit` rolls everything back.
+pub struct IngestTx {
+    conn: IngestConn,
+    org: OrgId,
+    project: ProjectId,
+    run: RunId,
+    /// The number of a run created by this transaction.
+    number: Option<i64>,
+    idempotency_key: String,
+    now: i64,
+    /// Identity hash → test id, for identities this upload has met (memory grows with distinct
+    /// tests, never with results).
+    test_ids: HashMap<u64, i64>,
+    counts: RunCounts,
+}
+
+/// Rows per multi-row INSERT on SQLite (9 binds each stays far below its 32,766 limit).
+const SQLITE_CHUNK: usize = 500;
+
+impl IngestTx {
+    /// Stores one batch of results (inside the upload's transaction).
+    pub async fn insert(&mut self, batch: &[ResultRow]) -> Result<(), StoreError> {
+        self.resolve_tests(batch).await?;
+        let mut ids = Vec::with_capacity(batch.len());
+        for row in batch {
+            let id = self
+                .test_ids
+                .get(&row.identity_hash)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt("a test identity was not resolved".into()))?;
+            ids.push(id);
+            self.count(row);
+        }
+        match &mut self.conn {
+            IngestConn::Sqlite(c) => {
+                for (rows, ids) in batch.chunks(SQLITE_CHUNK).zip(ids.chunks(SQLITE_CHUNK)) {
+                    insert_results_sqlite(c, self.org, self.run, rows, ids).await?;
+                }
+            }
+            IngestConn::Pg(c) => insert_results_pg(c, self.org, self.run, batch, &ids).await?,
+        }
+        self.insert_terms(batch, &ids).await
+    }
+
+    fn count(&mut self, row: &ResultRow) {
+        let c = &mut self.counts;
+        c.total += 1;
+        match row.outcome {
+            0 => c.passed += 1,
+            1 => c.failed += 1,
+            2 => c.errored += 1,
+            _ => c.skipped += 1,
+        }
+        if row.flaky {
+            c.flaky += 1;
+        }
+        c.duration_ms += row.duration_ms.unwrap_or(0);
+    }
+
+    /// Makes sure every identity in the batch has a test id (inserting new tests).
+    async fn resolve_tests(&mut self, batch: &[ResultRow]) -> Result<(), StoreError> {
+        let mut unknown: Vec<&ResultRow> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for row in batch {
+            if !self.test_ids.contains_key(&row.identity_hash) && seen.insert(row.identity_hash) {
+                unknown.push(row);
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let found: Vec<(i64, String)> = match &mut self.conn {
+            IngestConn::Sqlite(c) => {
+                let mut found = Vec::with_capacity(unknown.len());
+                for chunk in unknown.chunks(SQLITE_CHUNK) {
+                    found.extend(
+                        resolve_tests_sqlite(c, self.org, self.project, self.now, chunk).await?,
+                    );
+                }
+                found
+            }
+            IngestConn::Pg(c) => {
+                let keys: Vec<&str> = unknown.iter().map(|r| r.identity_key.as_str()).collect();
+                let suites: Vec<&str> = unknown.iter().map(|r| r.suite.as_str()).collect();
+                let names: Vec<&str> = unknown.iter().map(|r| r.name.as_str()).collect();
+                let params: Vec<&str> = unknown.iter().map(|r| r.parameters.as_str()).collect();
+                let files: Vec<Option<&str>> = unknown.iter().map(|r| r.file.as_deref()).collect();
+                sqlx::query(
+                    "INSERT INTO tests (org_id, project_id, identity_key, suite, name, parameters, file, created_at) \
+                     SELECT $1, $2, k, s, n, p, f, $3 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(k, s, n, p, f) \
+                     ON CONFLICT (project_id, identity_key) DO NOTHING")
+                    .bind(self.org.0)
+                    .bind(self.project.0)
+                    .bind(self.now)
+                    .bind(&keys)
+                    .bind(&suites)
+                    .bind(&names)
+                    .bind(&params)
+                    .bind(&files)
+                    .execute(&mut **c)
+                    .await?;
+                sqlx::query_as("SELECT id, identity_key FROM tests WHERE project_id = $1 AND identity_key = ANY($2)")
+                    .bind(self.project.0)
+                    .bind(&keys)
+                    .fetch_all(&mut **c)
+                    .await?
+            }
+        };
+        let by_key: HashMap<&str, u64> = unknown
+            .iter()
+            .map(|r| (r.identity_key.as_str(), r.identity_hash))
+            .collect();
+        for (id, key) in found {
+            if let Some(hash) = by_key.get(key.as_str()) {
+                self.test_ids.insert(*hash, id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_terms(&mut self, batch: &[ResultRow], ids: &[i64]) -> Result<(), StoreError> {
+        let mut terms: Vec<(&[u8], i64)> = Vec::new();
+        for (row, id) in batch.iter().zip(ids) {
+            for t in &row.terms {
+                terms.push((t.as_slice(), *id));
+            }
+        }
+        if terms.is_empty() {
+            return Ok(());
+        }
+        match &mut self.conn {
+            IngestConn::Sqlite(c) => {
+                for chunk in terms.chunks(SQLITE_CHUNK * 2) {
+                    let sql = format!(
+                        "INSERT INTO result_terms (org_id, term, run_id, test_id) VALUES {}",
+                        placeholders(chunk.len(), 4)
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (term, id) in chunk {
+                        q = q.bind(self.org.0).bind(*term).bind(self.run.0).bind(*id);
+                    }
+                    q.execute(&mut **c).await?;
+                }
+            }
+            IngestConn::Pg(c) => {
+                let t: Vec<&[u8]> = terms.iter().map(|(t, _)| *t).collect();
+                let ids: Vec<i64> = terms.iter().map(|(_, id)| *id).collect();
+                sqlx::query(
+                    "INSERT INTO result_terms (org_id, term, run_id, test_id) SELECT $1, t, $2, i FROM UNNEST($3::bytea[], $4::bigint[]) AS u(t, i)")
+                    .bind(self.org.0)
+                    .bind(self.run.0)
+                    .bind(&t)
+                    .bind(&ids)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of the run this transaction created, if it did.
+    pub fn new_run_number(&self) -> Option<i64> {
+        self.number
+    }
+
+    /// Adds this upload's counts to the run, records the batch and commits: only now is
+    /// anything visible (and acknowledged). With `finish`, the run is finished in the same
+    /// commit (a one-shot upload). Returns what was stored.
+    pub async fn commit(
+        mut self,
+        audit: &crate::AuditEntry,
+        finish: bool,
+    ) -> Result<RunCounts, StoreError> {
+        let c = self.counts;
+        let updated = ingest_conn!(self.conn, tx => sqlx::query(
+            "UPDATE runs SET total = total + $1, passed = passed + $2, failed = failed + $3, errored = errored + $4, \
+             skipped = skipped + $5, flaky = flaky + $6, duration_ms = duration_ms + $7 \
+             WHERE org_id = $8 AND id = $9 AND status = 'running'")
+            .bind(c.total)
+            .bind(c.passed)
+            .bind(c.failed)
+            .bind(c.errored)
+            .bind(c.skipped)
+            .bind(c.flaky)
+            .bind(c.duration_ms)
+            .bind(self.org.0)
+            .bind(self.run.0)
+            .execute(&mut **tx)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if updated == 0 {
+            return Err(StoreError::Refused(
+                "this run finished while the upload was being stored",
+            ));
+        }
+        if finish {
+            ingest_conn!(self.conn, tx => sqlx::query("UPDATE runs SET status = 'finished', finished_at = $1 WHERE org_id = $2 AND id = $3")
+                .bind(self.now)
+                .bind(self.org.0)
+                .bind(self.run.0)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ()))?;
+        }
+        ingest_conn!(self.conn, tx => sqlx::query("UPDATE ingest_batches SET results = $1 WHERE run_id = $2 AND idempotency_key = $3")
+            .bind(c.total)
+            .bind(self.run.0)
+            .bind(&self.idempotency_key)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ()))?;
+        match self.conn {
+            IngestConn::Sqlite(mut tx) => {
+                crate::audit::append!(tx, audit, false);
+                tx.commit().await?;
+            }
+            IngestConn::Pg(mut tx) => {
+                crate::audit::append!(tx, audit, true);
+                tx.commit().await?;
+            }
+        }
+        Ok(c)
+    }
+
+    pub fn counts(&self) -> RunCounts {
+        self.counts
+    }
+}
+
+/// `(?, ?, …), (?, ?, …)`: `rows` groups of `width` anonymous placeholders. Anonymous `?`
+/// matter: sqlx looks up every named (`$n`) parameter by name, quadratic in a long statement.
+fn placeholders(rows: usize, width: usize) -> String {
+    let group = format!("({})", vec!["?"; width].join(", "));
+    vec![group; rows].join(", ")
+}
+
+async fn insert_results_sqlite(
+    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    org: OrgId,
+    run: RunId,
+    rows: &[ResultRow],
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    // The rows as anonymous parameters first, then the org and run once, numbered after them
+    // (sqlx counts anonymous parameters itself, so numbered ones must come last).
+    let n = rows.len() * 7;
+    let sql = format!(
+        "WITH v (t, o, f, a, d, s, x) AS (VALUES {}) \
+         INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts, duration_ms, signature, details) \
+         SELECT ?{}, ?{}, t, o, f, a, d, s, x FROM v",
+        placeholders(rows.len(), 7),
+        n + 1,
+        n + 2
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (row, id) in rows.iter().zip(ids) {
+        q = q
+            .bind(*id)
+            .bind(row.outcome)
+            .bind(row.flaky)
+            .bind(row.attempts)
+            .bind(row.duration_ms)
+            .bind(row.signature)
+            .bind(row.details.as_deref());
+    }
+    let q = q.bind(org.0).bind(run.0);
+    q.execute(&mut **c).await?;
+    Ok(())
+}
+
+/// Inserts the identities SQLite does not know yet and returns every id of the chunk: two
+/// statements per chunk instead of one round trip per test.
+async fn resolve_tests_sqlite(
+    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    org: OrgId,
+    project: ProjectId,
+    now: i64,
+    rows: &[&ResultRow],
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let sql = format!(
+        "INSERT INTO tests (org_id, project_id, identity_key, suite, name, parameters, file, created_at) VALUES {} \
+         ON CONFLICT (project_id, identity_key) DO NOTHING",
+        placeholders(rows.len(), 8)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows {
+        q = q
+            .bind(org.0)
+            .bind(project.0)
+            .bind(&row.identity_key)
+            .bind(&row.suite)
+            .bind(&row.name)
+            .bind(&row.parameters)
+            .bind(&row.file)
+            .bind(now);
+    }
+    q.execute(&mut **c).await?;
+    let sql = format!(
+        "SELECT id, identity_key FROM tests WHERE project_id = ? AND identity_key IN ({})",
+        vec!["?"; rows.len()].join(", ")
+    );
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(project.0);
+    for row in rows {
+        q = q.bind(&row.identity_key);
+    }
+    Ok(q.fetch_all(&mut **c).await?)
+}
+
+async fn insert_results_pg(
+    c: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    org: OrgId,
+    run: RunId,
+    rows: &[ResultRow],
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    let outcomes: Vec<i16> = rows.iter().map(|r| r.outcome).collect();
+    let flaky: Vec<bool> = rows.iter().map(|r| r.flaky).collect();
+    let attempts: Vec<i32> = rows.iter().map(|r| r.attempts).collect();
+    let durations: Vec<Option<i64>> = rows.iter().map(|r| r.duration_ms).collect();
+    let signatures: Vec<Option<i64>> = rows.iter().map(|r| r.signature).collect();
+    let details: Vec<Option<&[u8]>> = rows.iter().map(|r| r.details.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts, duration_ms, signature, details) \
+         SELECT $1, $2, t, o, f, a, d, s, x FROM UNNEST($3::bigint[], $4::smallint[], $5::bool[], $6::int[], $7::bigint[], $8::bigint[], $9::bytea[]) \
+         AS u(t, o, f, a, d, s, x)")
+        .bind(org.0)
+        .bind(run.0)
+        .bind(ids)
+        .bind(&outcomes)
+        .bind(&flaky)
+        .bind(&attempts)
+        .bind(&durations)
+        .bind(&signatures)
+        .bind(&details)
+        .execute(&mut **c)
+        .await?;
+    Ok(())
+}

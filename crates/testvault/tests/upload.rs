@@ -1,0 +1,134 @@
+#![expect(clippy::expect_used, reason = "test helpers fail by panicking")]
+//! `testvault upload` against a real server: globs, formats, gzip on the wire, the summary and
+//! the exit status, and the refusal to talk to a server it cannot verify.
+
+use serde_json::json;
+use std::process::{Command, Output};
+use testvault_testkit::{Backend, TestApp};
+
+const PASSING: &str = r#"<testsuite name="unit"><testcase classname="a.B" name="one" time="0.1"/><testcase classname="a.B" name="two"/></testsuite>"#;
+const FAILING: &str = r#"<testsuite name="it"><testcase classname="a.C" name="three"><failure message="boom">trace</failure></testcase></testsuite>"#;
+const CTRF: &str = r#"{"reportFormat":"CTRF","results":{"tool":{"name":"vitest"},"tests":[{"name":"four","status":"passed","duration":3}]}}"#;
+
+fn upload(args: &[&str], token: &str) -> (Output, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_testvault"))
+        .arg("upload")
+        .args(args)
+        .env("TESTVAULT_TOKEN", token)
+        .env_remove("TESTVAULT_URL")
+        .env_remove("TESTVAULT_CA_CERT")
+        .env_remove("GITHUB_SHA")
+        .env("GITHUB_REF_NAME", "feature/x")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_sends_every_matching_report_and_summarises_the_run() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let owner = app.setup_owner().await;
+    owner
+        .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+        .await;
+    let token = owner
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "name": "ci", "project": "web", "scopes": ["results:write", "read"] }),
+        )
+        .await
+        .json()["data"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("results/unit")).expect("mkdir");
+    std::fs::write(root.join("results/unit/TEST-a.xml"), PASSING).expect("write");
+    std::fs::write(root.join("results/it.xml"), FAILING).expect("write");
+    std::fs::write(root.join("results/ctrf.json"), CTRF).expect("write");
+    let ca = root.join("ca.pem");
+    std::fs::write(&ca, app.ca_pem()).expect("write");
+    let pattern = format!("{}/results/**/*.xml", root.display());
+    let ctrf = format!("{}/results/ctrf.json", root.display());
+    let base = [
+        "--project",
+        "web",
+        "--url",
+        app.url.as_str(),
+        "--ca-cert",
+        ca.to_str().expect("path"),
+    ];
+
+    let args: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain([pattern.as_str(), ctrf.as_str(), "--tag", "nightly"])
+        .collect();
+    let (out, stdout, stderr) = upload(&args, &token);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Run #1 (finished): 4 results — 3 passed, 1 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{}/projects/web/runs/1", app.url)),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("uploaded 3/3"),
+        "plain progress lines off a terminal: {stderr}"
+    );
+    assert!(!stdout.contains(&token) && !stderr.contains(&token));
+    let run = owner.get("/api/v1/projects/web/runs").await.json();
+    assert_eq!(
+        run["data"][0]["branch"], "feature/x",
+        "branch from the CI environment"
+    );
+    assert_eq!(run["data"][0]["tags"], json!(["nightly"]));
+
+    // --fail-on-failures: exit status 1 when tests failed.
+    let args: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain([pattern.as_str(), "--fail-on-failures"])
+        .collect();
+    let (out, stdout, stderr) = upload(&args, &token);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("Run #2"));
+
+    // No --ca-cert: the self-signed server is not trusted, and nothing is sent.
+    let args = [
+        "--project",
+        "web",
+        "--url",
+        app.url.as_str(),
+        pattern.as_str(),
+    ];
+    let (out, _, stderr) = upload(&args, &token);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("cannot reach") || stderr.contains("certificate"),
+        "{stderr}"
+    );
+    // A pattern matching nothing, or no token: clear errors.
+    let args: Vec<&str> = base.iter().copied().chain(["nothing/*.xml"]).collect();
+    let (out, _, stderr) = upload(&args, &token);
+    assert!(
+        !out.status.success() && stderr.contains("no file matches"),
+        "{stderr}"
+    );
+    let (out, _, stderr) = upload(&args, "");
+    assert!(
+        !out.status.success() && stderr.contains("TESTVAULT_TOKEN") || stderr.contains("tvt_"),
+        "{stderr}"
+    );
+    assert_eq!(
+        owner.get("/api/v1/projects/web/runs").await.json()["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
