@@ -299,8 +299,11 @@ impl PgBenchDb {
         conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .await
             .map_err(|e| StartError::Config(format!("creating the bench database: {e}")))?;
-        let url = match admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
+        // Swap the database name, keeping any query (`?host=/var/run/postgresql`).
+        let (path, query) = admin.split_once('?').unwrap_or((admin, ""));
+        let url = match path.rsplit_once('/') {
+            Some((base, _)) if query.is_empty() => format!("{base}/{name}"),
+            Some((base, _)) => format!("{base}/{name}?{query}"),
             None => {
                 return Err(StartError::Config(
                     "--postgres must end in /database".into(),
