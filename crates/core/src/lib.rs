@@ -28,7 +28,9 @@ pub use orgs::{CreatedOrg, Operator, OrgView};
 pub use principal::{Allowed, Credential, Principal};
 pub use projects::ProjectView;
 pub use roles::{GrantView, RoleChoice, RoleView};
-pub use runs::{IngestReport, IngestTarget, ResultDetails, ResultView, RunSpec, RunView, Upload};
+pub use runs::{
+    FoundResult, IngestReport, IngestTarget, ResultDetails, ResultView, RunSpec, RunView, Upload,
+};
 pub use sessions::SessionView;
 pub use settings::MemberView;
 pub use testvault_store as store;

@@ -235,6 +235,14 @@ pub struct ResultView {
     pub details: ResultDetails,
 }
 
+/// A search hit: the result and the run it is in.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundResult {
+    pub run: RunId,
+    pub run_number: i64,
+    pub result: ResultView,
+}
+
 /// What an upload stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
@@ -546,6 +554,45 @@ impl Core {
                     .map(|s| format!("{:016x}", u64::from_ne_bytes(s.to_ne_bytes()))),
                 details,
             });
+        }
+        Ok(out)
+    }
+
+    /// Failed results whose failure text contains every word of `query` (3+ characters each),
+    /// found through the keyed blind index: the text itself is only stored sealed.
+    pub async fn search_failures(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<FoundResult>, CoreError> {
+        let p = allowed.require(Permission::ReadProjects)?;
+        let project = self.project_for(&allowed, slug).await?;
+        let words = testvault_ingest::signature::search_tokens(query);
+        if words.is_empty() {
+            return Err(
+                DomainError::new("q", "give at least one word of 3 or more characters").into(),
+            );
+        }
+        let key = self.keyring().data_key(self.store(), p.org).await?;
+        let index = key.blind_index();
+        let terms: Vec<Vec<u8>> = words.iter().map(|w| index.term(w).to_vec()).collect();
+        let found = self
+            .store()
+            .search_results(p.org, project, &terms, limit.clamp(1, 500))
+            .await?;
+        let mut out = Vec::with_capacity(found.len());
+        for (run, row) in found {
+            let number = self.store().get_run(p.org, run).await?.map(|r| r.number);
+            let mut views = self.result_views(p.org, run, vec![row]).await?;
+            if let Some(result) = views.pop() {
+                out.push(FoundResult {
+                    run,
+                    run_number: number.unwrap_or_default(),
+                    result,
+                });
+            }
         }
         Ok(out)
     }

@@ -101,6 +101,28 @@ pub struct StoredResult {
     pub details: Option<Vec<u8>>,
 }
 
+/// Decodes a `results ⨝ tests` row as the result queries select it.
+macro_rules! stored_result {
+    ($row:expr) => {{
+        let r = $row;
+        Ok::<_, StoreError>(StoredResult {
+            id: r.try_get("id")?,
+            test_id: r.try_get("test_id")?,
+            identity_key: r.try_get("identity_key")?,
+            suite: r.try_get("suite")?,
+            name: r.try_get("name")?,
+            parameters: r.try_get("parameters")?,
+            file: r.try_get("file")?,
+            outcome: r.try_get("outcome")?,
+            flaky: r.try_get("flaky")?,
+            attempts: r.try_get("attempts")?,
+            duration_ms: r.try_get("duration_ms")?,
+            signature: r.try_get("signature")?,
+            details: r.try_get("details")?,
+        })
+    }};
+}
+
 macro_rules! run_from_row {
     ($row:expr) => {{
         let r = $row;
@@ -302,25 +324,7 @@ impl Store {
                 .bind(limit)
                 .fetch_all(pool)
                 .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(StoredResult {
-                        id: r.try_get("id")?,
-                        test_id: r.try_get("test_id")?,
-                        identity_key: r.try_get("identity_key")?,
-                        suite: r.try_get("suite")?,
-                        name: r.try_get("name")?,
-                        parameters: r.try_get("parameters")?,
-                        file: r.try_get("file")?,
-                        outcome: r.try_get("outcome")?,
-                        flaky: r.try_get("flaky")?,
-                        attempts: r.try_get("attempts")?,
-                        duration_ms: r.try_get("duration_ms")?,
-                        signature: r.try_get("signature")?,
-                        details: r.try_get("details")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(|r| stored_result!(r)).collect()
         })
     }
 
@@ -378,8 +382,18 @@ impl Store {
         run: RunId,
         test: i64,
     ) -> Result<Vec<StoredResult>, StoreError> {
-        let all = self.run_results(org, run, None, i64::MAX).await?;
-        Ok(all.into_iter().filter(|r| r.test_id == test).collect())
+        on_org!(self, org, pool => {
+            let rows = sqlx::query(
+                "SELECT r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, r.attempts, \
+                 r.duration_ms, r.signature, r.details FROM results r JOIN tests t ON t.id = r.test_id \
+                 WHERE r.org_id = $1 AND r.run_id = $2 AND r.test_id = $3")
+                .bind(org.0)
+                .bind(run.0)
+                .bind(test)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| stored_result!(r)).collect()
+        })
     }
 
     /// Opens the transaction an upload (or one appended batch) is stored in. `None` when this

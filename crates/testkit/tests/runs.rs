@@ -491,6 +491,49 @@ async fn failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope(back
     assert!(!String::from_utf8_lossy(&details).contains("SECRET-TRACE-CANARY"));
     assert!(!String::from_utf8_lossy(&details).contains("expected 402"));
 
+    // Search by error text finds it through the blind index, case-insensitively, all words.
+    let hits = call(
+        &app,
+        &token,
+        "GET",
+        "/api/v1/projects/web/results/search?q=Expected+402",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(hits.status, 200, "{}", hits.body);
+    assert_eq!(
+        hits.json()["data"][0]["result"]["name"],
+        "refuses_expired_card"
+    );
+    assert_eq!(hits.json()["data"][0]["run_number"], 1);
+    let none = call(
+        &app,
+        &token,
+        "GET",
+        "/api/v1/projects/web/results/search?q=expected+teapot",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(none.json()["data"], json!([]));
+    let short = call(
+        &app,
+        &token,
+        "GET",
+        "/api/v1/projects/web/results/search?q=a",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(short.status, 422);
+    // The index holds keyed hashes, never the words.
+    let term = app
+        .sql_bytes("SELECT term FROM result_terms LIMIT 1")
+        .await
+        .expect("a term");
+    assert_eq!(term.len(), 16);
+
     // Read-only tokens cannot report; tokens of another project cannot see this one.
     owner
         .post_json("/api/v1/projects", &json!({ "slug": "api", "name": "API" }))

@@ -60,6 +60,11 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ),
     ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
+        "GET",
+        "/api/v1/projects/{slug}/results/search",
+        Kind::OthersId,
+    ),
+    (
         "PUT",
         "/api/v1/projects/{slug}/access/{user}",
         Kind::OthersId,

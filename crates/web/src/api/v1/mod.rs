@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/runs/{run}/finish", post(runs::finish_run))
         .route("/projects/{slug}/uploads", post(runs::upload_report))
+        .route("/projects/{slug}/results/search", get(runs::search_results))
         .route("/permissions", get(roles::get_permissions))
         .route("/roles", get(roles::list_roles).post(roles::create_role))
         .route(

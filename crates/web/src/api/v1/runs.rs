@@ -92,6 +92,30 @@ pub async fn list_results(
     ))
 }
 
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// Failed results whose failure text contains every word of `q`.
+pub async fn search_results(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(slug): Path<String>,
+    Query(q): Query<SearchQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = p.allow(Permission::ReadProjects)?;
+    Ok(data(
+        state
+            .core
+            .search_failures(allowed, &slug, &q.q, q.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FinishBody {
