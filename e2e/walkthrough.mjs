@@ -173,8 +173,34 @@ try {
   await owner.check("input[name=scope_results_write]");
   await owner.click("text=Create token");
   await owner.waitForSelector("#new-token");
-  expect((await owner.inputValue("#new-token")).startsWith("tvt_"), "token shown once");
+  const ciToken = await owner.inputValue("#new-token");
+  expect(ciToken.startsWith("tvt_"), "token shown once");
   await shot(owner, "tokens");
+
+  // 6d'. CI reports a JUnit file with that token; the run shows on the project and its own page.
+  const junit = `<testsuite name="checkout">
+  <testcase classname="shop.CheckoutTest" name="pays_with_card" time="0.12"/>
+  <testcase classname="shop.CheckoutTest" name="refuses_expired_card" time="0.05"><failure message="expected 402 but got 200">AssertionError: expected 402 but got 200
+    at CheckoutTest.java:42</failure></testcase>
+  <testcase classname="shop.CartTest" name="applies_coupon"><skipped/></testcase>
+</testsuite>`;
+  const status = await owner.evaluate(async ([token, body]) => {
+    const r = await fetch("/api/v1/projects/web-shop/uploads?branch=main&title=CI%20build", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
+      body,
+    });
+    return r.status;
+  }, [ciToken, junit]);
+  expect(status === 201, `upload answered ${status}`);
+  await owner.goto(`${base}/projects/web-shop`);
+  expect(await owner.isVisible("text=#1"), "the run is listed on the project");
+  await owner.click("a:has-text('CI build')");
+  await owner.waitForURL(`${base}/projects/web-shop/runs/1`);
+  expect(await owner.isVisible("text=refuses_expired_card"), "the failure is listed");
+  await owner.click("details.failure summary");
+  expect(await owner.isVisible("text=CheckoutTest.java:42"), "the trace opens");
+  await shot(owner, "run");
 
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");

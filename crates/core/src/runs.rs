@@ -467,6 +467,22 @@ impl Core {
         self.run_in(p.org, project, run).await.map(RunView::from)
     }
 
+    /// A run by its number in the project (`/projects/web/runs/12`).
+    pub async fn run_by_number(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        number: i64,
+    ) -> Result<RunView, CoreError> {
+        let p = allowed.require(Permission::ReadProjects)?;
+        let project = self.project_for(&allowed, slug).await?;
+        self.store()
+            .find_run_by_number(p.org, project, number)
+            .await?
+            .map(RunView::from)
+            .ok_or(CoreError::NotFound("run"))
+    }
+
     async fn run_in(
         &self,
         org: OrgId,

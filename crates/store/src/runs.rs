@@ -233,6 +233,23 @@ impl Store {
         })
     }
 
+    pub async fn find_run_by_number(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        number: i64,
+    ) -> Result<Option<RunRow>, StoreError> {
+        on_org!(self, org, pool => {
+            let row = sqlx::query(concat!(select_runs!(), " AND r.project_id = $2 AND r.number = $3"))
+                .bind(org.0)
+                .bind(project.0)
+                .bind(number)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| run_from_row!(r)).transpose()
+        })
+    }
+
     /// A project's runs, newest first; `before` (a run number) pages back.
     pub async fn list_runs(
         &self,

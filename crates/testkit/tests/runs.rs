@@ -290,6 +290,22 @@ async fn one_shot_uploads_accept_junit_ctrf_and_compressed_reports(backend: Back
     assert_eq!(gz.status, 201, "{}", gz.body);
     assert_eq!(gz.json()["data"]["run"]["number"], 3);
 
+    // The pages: the project lists its runs, a run page shows failures first with their text.
+    let project = owner.get("/projects/web").await;
+    assert!(
+        project.body.contains("href=\"/projects/web/runs/1\""),
+        "{}",
+        project.body
+    );
+    let page = owner.get("/projects/web/runs/1").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("refuses_expired_card")
+            && page.body.contains("expected 402 but got 200")
+    );
+    assert_eq!(owner.get("/projects/web/runs/99").await.status, 404);
+    assert_eq!(owner.get("/projects/web/runs/x").await.status, 404);
+
     // A session works as well as a token.
     let runs = owner.get("/api/v1/projects/web/runs").await.json();
     assert_eq!(runs["data"].as_array().map(Vec::len), Some(3));

@@ -107,6 +107,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects", Kind::NoId),
     ("POST", "/projects", Kind::NoId),
     ("GET", "/projects/{slug}", Kind::OthersId),
+    ("GET", "/projects/{slug}/runs/{number}", Kind::OthersId),
     ("GET", "/members", Kind::NoId),
     ("POST", "/members/invitations", Kind::NoId),
     ("POST", "/members/{user}/role", Kind::OthersId),
@@ -306,6 +307,7 @@ fn fill(path: &str, b: &OrgB) -> String {
         .replace("{prefix}", &b.prefix)
         .replace("{role}", &b.role)
         .replace("{run}", &b.run)
+        .replace("{number}", "1")
         .replace("{id}", id)
         .replace("{token}", &"ab".repeat(32))
 }

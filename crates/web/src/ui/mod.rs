@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orgs/switch", post(auth::switch_org))
         .route("/projects", get(projects::list).post(projects::create))
         .route("/projects/{slug}", get(projects::show))
+        .route("/projects/{slug}/runs/{number}", get(projects::run))
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))
         .route("/members/{user}/role", post(members::change_role))

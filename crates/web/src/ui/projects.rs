@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use testvault_core::{CoreError, Principal, ProjectView};
+use testvault_core::{CoreError, Principal, ProjectView, ResultView, RunView};
 use testvault_domain::{Permission, ProjectDescription, ProjectName, ProjectSlug, Role, UserId};
 
 pub struct ProjectItem {
@@ -133,12 +133,44 @@ pub struct AccessPanel {
     roles: Vec<(&'static str, String)>,
 }
 
+/// A run as lists show it.
+pub struct RunItem {
+    number: i64,
+    title: String,
+    branch: String,
+    finished: bool,
+    total: i64,
+    passed: i64,
+    failed: i64,
+    skipped: i64,
+    flaky: i64,
+    created: String,
+}
+
+impl From<RunView> for RunItem {
+    fn from(r: RunView) -> Self {
+        RunItem {
+            number: r.number,
+            title: r.title,
+            branch: r.branch.unwrap_or_default(),
+            finished: r.status == "finished",
+            total: r.counts.total,
+            passed: r.counts.passed,
+            failed: r.counts.failed + r.counts.errored,
+            skipped: r.counts.skipped,
+            flaky: r.counts.flaky,
+            created: when(r.created_at),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "project.html")]
 struct ProjectPage {
     chrome: Chrome,
     project: ProjectView,
     created: String,
+    runs: Vec<RunItem>,
     access: Option<AccessPanel>,
 }
 
@@ -196,17 +228,22 @@ pub async fn show(
             .get_project(p.allow(Permission::ReadProjects)?, &slug)
             .await?;
         let access = access_panel(&state, &p, &project).await?;
+        let runs = state
+            .core
+            .list_runs(p.allow(Permission::ReadProjects)?, &slug, None, 20)
+            .await?;
         let orgs = state.core.my_orgs(&p).await?;
-        Ok::<_, CoreError>((project, access, orgs))
+        Ok::<_, CoreError>((project, access, runs, orgs))
     }
     .await;
     match loaded {
-        Ok((project, access, orgs)) => render(
+        Ok((project, access, runs, orgs)) => render(
             StatusCode::OK,
             &ProjectPage {
                 chrome: Chrome::app(&project.name, "projects", &csrf, &p, orgs),
                 created: when(project.created_at),
                 project,
+                runs: runs.into_iter().map(RunItem::from).collect(),
                 access,
             },
         ),
@@ -259,4 +296,101 @@ pub async fn revoke_grant(
     }
     .await;
     super::members::finish(result, &headers, &format!("/projects/{slug}#access"))
+}
+
+pub struct ResultItem {
+    name: String,
+    suite: String,
+    outcome: &'static str,
+    flaky: bool,
+    duration: String,
+    message: String,
+    trace: String,
+}
+
+impl From<ResultView> for ResultItem {
+    fn from(r: ResultView) -> Self {
+        ResultItem {
+            name: if r.parameters.is_empty() {
+                r.name
+            } else {
+                format!("{} {}", r.name, r.parameters)
+            },
+            suite: r.suite,
+            outcome: r.outcome,
+            flaky: r.flaky,
+            duration: r
+                .duration_ms
+                .map(|ms| format!("{:.2} s", ms as f64 / 1000.0))
+                .unwrap_or_default(),
+            message: r.details.message.unwrap_or_default(),
+            trace: r.details.trace.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    chrome: Chrome,
+    project: ProjectView,
+    run: RunItem,
+    commit: String,
+    build_url: String,
+    results: Vec<ResultItem>,
+    shown_all: bool,
+}
+
+/// Results shown on a run's page (failures first).
+const RUN_PAGE_RESULTS: i64 = 2000;
+
+pub async fn run(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path((slug, number)): Path<(String, String)>,
+) -> Response {
+    let loaded = async {
+        let number: i64 = number.parse().map_err(|_| CoreError::NotFound("run"))?;
+        let project = state
+            .core
+            .get_project(p.allow(Permission::ReadProjects)?, &slug)
+            .await?;
+        let run = state
+            .core
+            .run_by_number(p.allow(Permission::ReadProjects)?, &slug, number)
+            .await?;
+        let results = state
+            .core
+            .run_results(
+                p.allow(Permission::ReadProjects)?,
+                &slug,
+                run.id,
+                None,
+                RUN_PAGE_RESULTS,
+            )
+            .await?;
+        let orgs = state.core.my_orgs(&p).await?;
+        Ok::<_, CoreError>((project, run, results, orgs))
+    }
+    .await;
+    match loaded {
+        Ok((project, run, results, orgs)) => {
+            let shown_all = (results.len() as i64) < RUN_PAGE_RESULTS;
+            let title = format!("{} · {}", run.title, project.name);
+            render(
+                StatusCode::OK,
+                &RunPage {
+                    chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+                    commit: run.commit.clone().unwrap_or_default(),
+                    build_url: run.build_url.clone().unwrap_or_default(),
+                    run: RunItem::from(run),
+                    project,
+                    results: results.into_iter().map(ResultItem::from).collect(),
+                    shown_all,
+                },
+            )
+        }
+        Err(e) => pages::error_page(e.into()),
+    }
 }
