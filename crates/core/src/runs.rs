@@ -16,6 +16,8 @@ use testvault_store::{NewRun, ResultRow, RunCounts, RunRow, StoredResult};
 /// Results per stored batch: large enough for few round trips, small enough to overlap parse
 /// and store.
 const BATCH: usize = 1000;
+/// Words of one failure message kept in the blind index.
+const MAX_TERMS: usize = 24;
 /// Details larger than this are zstd-compressed before sealing.
 const COMPRESS_OVER: usize = 512;
 
@@ -310,18 +312,15 @@ impl RowMaker {
             .as_deref()
             .filter(|_| r.outcome.is_failure())
             .map(|m| signed(testvault_ingest::signature::signature(m)));
-        let terms = if r.outcome.is_failure() {
-            let mut text = r.message.clone().unwrap_or_default();
-            if let Some(trace) = &r.trace {
-                text.push('\n');
-                text.extend(trace.chars().take(2048));
-            }
-            testvault_ingest::signature::search_tokens(&text)
+        // The failure message's words (not the trace's: an index row per word is the most
+        // expensive part of storing a failure, and the message is what people search by).
+        let terms = match (&r.message, r.outcome.is_failure()) {
+            (Some(message), true) => testvault_ingest::signature::search_tokens(message)
                 .iter()
+                .take(MAX_TERMS)
                 .map(|w| self.index.term(w).to_vec())
-                .collect()
-        } else {
-            Vec::new()
+                .collect(),
+            _ => Vec::new(),
         };
         let details = ResultDetails {
             message: r.message,

@@ -34,8 +34,16 @@ fn small_limits() -> Limits {
 fn parse(bytes: &[u8], limits: Limits) -> Result<usize, IngestError> {
     let streamed = CtrfReader::new(bytes, limits).map(Iterator::count);
     let sliced = CtrfReader::from_slice(bytes, limits).map(Iterator::count);
+    // They agree on the outcome and the reason; serde_json's reader and slice parsers may place
+    // some errors (a number out of range) a few characters apart, so positions are not compared.
+    let reason = |r: &Result<usize, IngestError>| match r {
+        Ok(n) => format!("ok {n}"),
+        Err(IngestError::Syntax { format, message, .. }) => format!("{format}: {message}"),
+        Err(e) => e.to_string(),
+    };
     assert_eq!(
-        streamed, sliced,
+        reason(&streamed),
+        reason(&sliced),
         "reading from a stream and from memory agree"
     );
     streamed

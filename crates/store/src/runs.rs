@@ -595,29 +595,50 @@ impl IngestTx {
             }
             IngestConn::Pg(c) => {
                 let keys: Vec<&str> = unknown.iter().map(|r| r.identity_key.as_str()).collect();
-                let suites: Vec<&str> = unknown.iter().map(|r| r.suite.as_str()).collect();
-                let names: Vec<&str> = unknown.iter().map(|r| r.name.as_str()).collect();
-                let params: Vec<&str> = unknown.iter().map(|r| r.parameters.as_str()).collect();
-                let files: Vec<Option<&str>> = unknown.iter().map(|r| r.file.as_deref()).collect();
-                sqlx::query(
-                    "INSERT INTO tests (org_id, project_id, identity_key, suite, name, parameters, file, created_at) \
-                     SELECT $1, $2, k, s, n, p, f, $3 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(k, s, n, p, f) \
-                     ON CONFLICT (project_id, identity_key) DO NOTHING")
-                    .bind(self.org.0)
-                    .bind(self.project.0)
-                    .bind(self.now)
-                    .bind(&keys)
-                    .bind(&suites)
-                    .bind(&names)
-                    .bind(&params)
-                    .bind(&files)
-                    .execute(&mut **c)
-                    .await?;
-                sqlx::query_as("SELECT id, identity_key FROM tests WHERE project_id = $1 AND identity_key = ANY($2)")
+                let mut found: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT id, identity_key FROM tests WHERE project_id = $1 AND identity_key = ANY($2)")
                     .bind(self.project.0)
                     .bind(&keys)
                     .fetch_all(&mut **c)
-                    .await?
+                    .await?;
+                if found.len() < unknown.len() {
+                    // New tests: insert them (another upload may be inserting the same ones: the
+                    // conflict waits for it, and the next statement sees its rows).
+                    let known: std::collections::HashSet<&str> =
+                        found.iter().map(|(_, k)| k.as_str()).collect();
+                    let missing: Vec<&&ResultRow> = unknown
+                        .iter()
+                        .filter(|r| !known.contains(r.identity_key.as_str()))
+                        .collect();
+                    let keys: Vec<&str> = missing.iter().map(|r| r.identity_key.as_str()).collect();
+                    let suites: Vec<&str> = missing.iter().map(|r| r.suite.as_str()).collect();
+                    let names: Vec<&str> = missing.iter().map(|r| r.name.as_str()).collect();
+                    let params: Vec<&str> = missing.iter().map(|r| r.parameters.as_str()).collect();
+                    let files: Vec<Option<&str>> =
+                        missing.iter().map(|r| r.file.as_deref()).collect();
+                    sqlx::query(
+                        "INSERT INTO tests (org_id, project_id, identity_key, suite, name, parameters, file, created_at) \
+                         SELECT $1, $2, k, s, n, p, f, $3 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(k, s, n, p, f) \
+                         ON CONFLICT (project_id, identity_key) DO NOTHING")
+                        .bind(self.org.0)
+                        .bind(self.project.0)
+                        .bind(self.now)
+                        .bind(&keys)
+                        .bind(&suites)
+                        .bind(&names)
+                        .bind(&params)
+                        .bind(&files)
+                        .execute(&mut **c)
+                        .await?;
+                    let added: Vec<(i64, String)> = sqlx::query_as(
+                        "SELECT id, identity_key FROM tests WHERE project_id = $1 AND identity_key = ANY($2)")
+                        .bind(self.project.0)
+                        .bind(&keys)
+                        .fetch_all(&mut **c)
+                        .await?;
+                    found.extend(added);
+                }
+                found
             }
         };
         let by_key: HashMap<&str, u64> = unknown
@@ -782,8 +803,8 @@ async fn insert_results_sqlite(
     Ok(())
 }
 
-/// Inserts the identities SQLite does not know yet and returns every id of the chunk: two
-/// statements per chunk instead of one round trip per test.
+/// Every id of the chunk's identities, inserting those SQLite does not know yet: one select
+/// for a suite seen before, an insert and a second select only for new tests.
 async fn resolve_tests_sqlite(
     c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     org: OrgId,
@@ -791,13 +812,23 @@ async fn resolve_tests_sqlite(
     now: i64,
     rows: &[&ResultRow],
 ) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut found = select_tests_sqlite(c, project, rows).await?;
+    if found.len() == rows.len() {
+        return Ok(found);
+    }
+    let known: std::collections::HashSet<&str> = found.iter().map(|(_, k)| k.as_str()).collect();
+    let missing: Vec<&ResultRow> = rows
+        .iter()
+        .copied()
+        .filter(|r| !known.contains(r.identity_key.as_str()))
+        .collect();
     let sql = format!(
         "INSERT INTO tests (org_id, project_id, identity_key, suite, name, parameters, file, created_at) VALUES {} \
          ON CONFLICT (project_id, identity_key) DO NOTHING",
-        placeholders(rows.len(), 8)
+        placeholders(missing.len(), 8)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for row in rows {
+    for row in &missing {
         q = q
             .bind(org.0)
             .bind(project.0)
@@ -809,6 +840,15 @@ async fn resolve_tests_sqlite(
             .bind(now);
     }
     q.execute(&mut **c).await?;
+    found.extend(select_tests_sqlite(c, project, &missing).await?);
+    Ok(found)
+}
+
+async fn select_tests_sqlite(
+    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    project: ProjectId,
+    rows: &[&ResultRow],
+) -> Result<Vec<(i64, String)>, StoreError> {
     let sql = format!(
         "SELECT id, identity_key FROM tests WHERE project_id = ? AND identity_key IN ({})",
         vec!["?"; rows.len()].join(", ")
