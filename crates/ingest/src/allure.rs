@@ -110,52 +110,9 @@ impl Iterator for AllureReader {
     }
 }
 
-/// The identity rules shared with JUnit (`junit.rs` applies the same two to classnames and
-/// names), so a pytest test has one identity whether it came as JUnit XML or as Allure results.
-/// Kept in step with `junit::split_path`/`junit::split_parameter` by the cross-format test.
-pub(crate) mod rules {
-    /// A dotted (or `::`, `$`, `\`) path of identifier-like parts split into them:
-    /// `tests.test_api.TestUsers` → `tests`, `test_api`, `TestUsers`. Anything else (titles with
-    /// spaces, file paths) is one part.
-    pub(crate) fn split_path(s: &str) -> Vec<&str> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Vec::new();
-        }
-        let is_ident = |p: &str| {
-            p.chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        };
-        if s.contains("::") {
-            if s.split("::").all(|p| !p.is_empty() && is_ident(p)) {
-                return s.split("::").collect();
-            }
-        } else if s.contains(['.', '$', '\\']) {
-            let parts: Vec<&str> = s.split(['.', '$', '\\']).collect();
-            if parts.iter().all(|p| is_ident(p)) && parts.iter().any(|p| !p.is_empty()) {
-                return parts.into_iter().filter(|p| !p.is_empty()).collect();
-            }
-        }
-        vec![s]
-    }
-
-    /// `test_x[1-2]` → (`test_x`, `Some("1-2")`); names without a trailing bracketed id, or with
-    /// a space before the bracket, are left whole.
-    pub(crate) fn split_parameter(name: &str) -> (&str, Option<&str>) {
-        let Some(inner_end) = name.len().checked_sub(1).filter(|_| name.ends_with(']')) else {
-            return (name, None);
-        };
-        let Some(open) = name.find('[') else {
-            return (name, None);
-        };
-        let base = &name[..open];
-        let id = name.get(open + 1..inner_end).unwrap_or("");
-        if base.is_empty() || base.ends_with(char::is_whitespace) || id.is_empty() {
-            return (name, None);
-        }
-        (base, Some(id))
-    }
-}
+/// The identity rules shared with JUnit live in `identity`, so a pytest test has one identity
+/// whether it came as JUnit XML or as Allure results.
+pub(crate) use crate::identity::rules;
 
 /// What an entry's name says it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1386,30 +1386,6 @@ fn predefined_entity(name: &str) -> Option<&'static str> {
 // ---------------------------------------------------------------------------------------------
 // Small text helpers.
 
-/// A dotted (or `::`/`$`/`\`-separated) identifier path split into its parts; anything else is
-/// one part.
-fn split_path(s: &str) -> Vec<&str> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Vec::new();
-    }
-    let is_ident = |p: &str| {
-        p.chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    };
-    if s.contains("::") {
-        if s.split("::").all(|p| !p.is_empty() && is_ident(p)) {
-            return s.split("::").collect();
-        }
-    } else if s.contains(['.', '$', '\\']) {
-        let parts: Vec<&str> = s.split(['.', '$', '\\']).collect();
-        if parts.iter().all(|p| is_ident(p)) && parts.iter().any(|p| !p.is_empty()) {
-            return parts.into_iter().filter(|p| !p.is_empty()).collect();
-        }
-    }
-    vec![s]
-}
-
 /// `tests::parses_time` → (`["tests"]`, `parses_time`) when the name is a Rust path.
 fn split_rust_path(name: &str) -> Option<(Vec<&str>, &str)> {
     if !name.contains("::") {
@@ -1426,22 +1402,7 @@ fn split_rust_path(name: &str) -> Option<(Vec<&str>, &str)> {
     Some((parts, last))
 }
 
-/// `test_x[1-2]` → (`test_x`, `Some("1-2")`); names without a trailing bracketed id, or with a
-/// space before the bracket, are left whole.
-fn split_parameter(name: &str) -> (&str, Option<&str>) {
-    let Some(inner_end) = name.len().checked_sub(1).filter(|_| name.ends_with(']')) else {
-        return (name, None);
-    };
-    let Some(open) = name.find('[') else {
-        return (name, None);
-    };
-    let base = &name[..open];
-    let id = name.get(open + 1..inner_end).unwrap_or("");
-    if base.is_empty() || base.ends_with(char::is_whitespace) || id.is_empty() {
-        return (name, None);
-    }
-    (base, Some(id))
-}
+use crate::identity::rules::{split_parameter, split_path};
 
 /// Seconds as the producers write them (`0.123`, `1,234.5`, `12`) to whole milliseconds.
 fn parse_seconds(raw: &str) -> Option<u64> {

@@ -38,7 +38,9 @@ fn parse(bytes: &[u8], limits: Limits) -> Result<usize, IngestError> {
     // some errors (a number out of range) a few characters apart, so positions are not compared.
     let reason = |r: &Result<usize, IngestError>| match r {
         Ok(n) => format!("ok {n}"),
-        Err(IngestError::Syntax { format, message, .. }) => format!("{format}: {message}"),
+        Err(IngestError::Syntax {
+            format, message, ..
+        }) => format!("{format}: {message}"),
         Err(e) => e.to_string(),
     };
     assert_eq!(

@@ -101,6 +101,15 @@ pub struct StoredResult {
     pub details: Option<Vec<u8>>,
 }
 
+/// The columns `stored_result!` reads, for one run's results (`$1` org, `$2` run).
+macro_rules! select_results {
+    () => {
+        "SELECT r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, \
+         r.attempts, r.duration_ms, r.signature, r.details FROM results r JOIN tests t ON t.id = r.test_id \
+         WHERE r.org_id = $1 AND r.run_id = $2"
+    };
+}
+
 /// Decodes a `results ⨝ tests` row as the result queries select it.
 macro_rules! stored_result {
     ($row:expr) => {{
@@ -331,10 +340,8 @@ impl Store {
     ) -> Result<Vec<StoredResult>, StoreError> {
         on_org!(self, org, pool => {
             let rows = sqlx::query(
-                "SELECT r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, r.attempts, \
-                 r.duration_ms, r.signature, r.details FROM results r JOIN tests t ON t.id = r.test_id \
-                 WHERE r.org_id = $1 AND r.run_id = $2 AND ($3 IS NULL OR r.outcome = $3) \
-                 ORDER BY CASE r.outcome WHEN 1 THEN 0 WHEN 2 THEN 0 ELSE 1 END, t.suite, t.name LIMIT $4")
+                concat!(select_results!(), " AND ($3 IS NULL OR r.outcome = $3) \
+                 ORDER BY CASE r.outcome WHEN 1 THEN 0 WHEN 2 THEN 0 ELSE 1 END, t.suite, t.name LIMIT $4"))
                 .bind(org.0)
                 .bind(run.0)
                 .bind(outcome)
@@ -401,9 +408,7 @@ impl Store {
     ) -> Result<Vec<StoredResult>, StoreError> {
         on_org!(self, org, pool => {
             let rows = sqlx::query(
-                "SELECT r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, r.attempts, \
-                 r.duration_ms, r.signature, r.details FROM results r JOIN tests t ON t.id = r.test_id \
-                 WHERE r.org_id = $1 AND r.run_id = $2 AND r.test_id = $3")
+                concat!(select_results!(), " AND r.test_id = $3"))
                 .bind(org.0)
                 .bind(run.0)
                 .bind(test)
