@@ -89,6 +89,30 @@ async fn upload_sends_every_matching_report_and_summarises_the_run() {
     );
     assert_eq!(run["data"][0]["tags"], json!(["nightly"]));
 
+    // An Allure results directory is zipped and sent as one report.
+    let allure = root.join("allure-results");
+    std::fs::create_dir_all(&allure).expect("mkdir");
+    std::fs::write(
+        allure.join("5f1c-result.json"),
+        r#"{"uuid":"5f1c","historyId":"h1","name":"five","status":"passed","start":1,"stop":2,"labels":[{"name":"suite","value":"allure"}]}"#,
+    )
+    .expect("write");
+    std::fs::write(allure.join("5f1c-attachment.txt"), "log").expect("write");
+    let dir_arg = allure.to_str().expect("path").to_string();
+    let args: Vec<&str> = base.iter().copied().chain([dir_arg.as_str()]).collect();
+    let (out, stdout, stderr) = upload(&args, &token);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("1 results — 1 passed"), "{stdout}");
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let empty_arg = empty.to_str().expect("path").to_string();
+    let args: Vec<&str> = base.iter().copied().chain([empty_arg.as_str()]).collect();
+    let (out, _, stderr) = upload(&args, &token);
+    assert!(
+        !out.status.success() && stderr.contains("no *-result.json"),
+        "{stderr}"
+    );
+
     // --fail-on-failures: exit status 1 when tests failed.
     let args: Vec<&str> = base
         .iter()
@@ -97,7 +121,7 @@ async fn upload_sends_every_matching_report_and_summarises_the_run() {
         .collect();
     let (out, stdout, stderr) = upload(&args, &token);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stdout.contains("Run #2"));
+    assert!(stdout.contains("Run #3"));
 
     // No --ca-cert: the self-signed server is not trusted, and nothing is sent.
     let args = [
@@ -125,10 +149,11 @@ async fn upload_sends_every_matching_report_and_summarises_the_run() {
         !out.status.success() && stderr.contains("TESTVAULT_TOKEN") || stderr.contains("tvt_"),
         "{stderr}"
     );
+    // Refusals before any upload create no run: runs 1–3 only.
     assert_eq!(
         owner.get("/api/v1/projects/web/runs").await.json()["data"]
             .as_array()
             .map(Vec::len),
-        Some(2)
+        Some(3)
     );
 }

@@ -18,7 +18,8 @@ pub struct UploadArgs {
     #[arg(long)]
     project: String,
     /// Report files or glob patterns (`results/**/*.xml`): JUnit XML, CTRF JSON, Allure zip;
-    /// gzip or zstd compressed ones too.
+    /// gzip or zstd compressed ones too. A directory is an Allure results directory (zipped and
+    /// sent as one report).
     #[arg(required = true)]
     paths: Vec<String>,
     /// The server (env TESTVAULT_URL).
@@ -101,9 +102,15 @@ pub async fn run(args: UploadArgs) -> Result<Outcome, StartError> {
     };
     let progress = Progress::new(files.len());
     for (i, file) in files.iter().enumerate() {
-        let (body, key) = compress(file)?;
+        let (body, key, format) = if file.is_dir() {
+            let (body, key) = zip_allure_dir(file)?;
+            (body, key, Some("allure".to_string()))
+        } else {
+            let (body, key) = compress(file)?;
+            (body, key, args.format.clone())
+        };
         let mut path = api.path(&format!("/runs/{run_id}/results"));
-        if let Some(f) = &args.format {
+        if let Some(f) = &format {
             path.push_str(&format!("?format={f}"));
         }
         let answer = api
@@ -215,6 +222,65 @@ fn compress(path: &Path) -> Result<(Vec<u8>, String), StartError> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(&raw).map_err(StartError::io("compressing"))?;
     let body = enc.finish().map_err(StartError::io("compressing"))?;
+    Ok((body, key))
+}
+
+/// Whether a directory holds Allure result files (checked before any run is created).
+fn holds_allure_results(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with("-result.json"))
+    })
+}
+
+/// An Allure results directory as the zip the server reads. Its idempotency key hashes the
+/// names and contents (a zip's own bytes carry timestamps).
+fn zip_allure_dir(dir: &Path) -> Result<(Vec<u8>, String), StartError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(StartError::io(format!("reading {}", dir.display())))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    if !entries
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with("-result.json"))
+    {
+        return Err(StartError::Config(format!(
+            "{}: a directory is uploaded as Allure results, but it holds no *-result.json",
+            dir.display()
+        )));
+    }
+    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for path in entries {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes =
+            std::fs::read(&path).map_err(StartError::io(format!("reading {}", path.display())))?;
+        digest.update(name.as_bytes());
+        digest.update(&[0]);
+        digest.update(&bytes);
+        zip.start_file(name, options)
+            .map_err(|e| StartError::Config(format!("zipping {}: {e}", dir.display())))?;
+        zip.write_all(&bytes).map_err(StartError::io("zipping"))?;
+    }
+    let body = zip
+        .finish()
+        .map_err(|e| StartError::Config(format!("zipping {}: {e}", dir.display())))?
+        .into_inner();
+    let key = digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok((body, key))
 }
 
@@ -433,8 +499,13 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, StartError> {
     for pattern in patterns {
         if !pattern.contains(['*', '?']) {
             let p = PathBuf::from(pattern);
-            if !p.is_file() {
+            if !p.is_file() && !p.is_dir() {
                 return Err(StartError::Config(format!("{pattern}: no such file")));
+            }
+            if p.is_dir() && !holds_allure_results(&p) {
+                return Err(StartError::Config(format!(
+                    "{pattern}: a directory is uploaded as Allure results, but it holds no *-result.json"
+                )));
             }
             out.push(p);
             continue;
