@@ -157,3 +157,31 @@ async fn upload_sends_every_matching_report_and_summarises_the_run() {
         Some(3)
     );
 }
+
+/// The benchmark command keeps working (its figures are for release builds on the reference
+/// machine; here only that it runs end to end and reports every result).
+#[test]
+fn bench_ingest_runs_end_to_end() {
+    let out = Command::new(env!("CARGO_BIN_EXE_testvault"))
+        .args(["bench", "ingest", "--cases", "500"])
+        .env_remove("TESTVAULT_DATABASE_URL")
+        .env_remove("TESTVAULT_MASTER_KEY")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("parse only:   500 results"), "{stdout}");
+    assert!(
+        stdout.contains("end to end, new tests:   500 results"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("end to end, known tests: 500 results"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("server peak RSS"), "{stdout}");
+}
