@@ -32,7 +32,7 @@ pub use runs::{
     FoundResult, IngestReport, IngestTarget, ResultDetails, ResultView, RunSpec, RunView, Upload,
 };
 pub use sessions::SessionView;
-pub use settings::MemberView;
+pub use settings::{MemberView, SecuritySettings};
 pub use testvault_store as store;
 pub use tokens::{IssuedToken, TokenRequest, TokenView};
 

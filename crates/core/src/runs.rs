@@ -377,6 +377,46 @@ impl RowMaker {
     }
 }
 
+/// A stored result with its sealed details opened (they are bound to their run and test).
+fn result_view(
+    key: &testvault_crypto::DataKey,
+    org: &str,
+    run: RunId,
+    r: StoredResult,
+) -> Result<ResultView, CoreError> {
+    let details = match &r.details {
+        Some(sealed) => {
+            // The identity hash is not stored: recompute it from the stored key.
+            let row = seal_row(run, testvault_ingest::identity::hash_key(&r.identity_key));
+            let place = SealPlace {
+                org,
+                table: "results",
+                column: "details",
+                row: &row,
+            };
+            unframe(&key.open(&place, sealed)?)?
+        }
+        None => ResultDetails::default(),
+    };
+    Ok(ResultView {
+        id: r.id,
+        test_id: r.test_id,
+        key: r.identity_key,
+        suite: r.suite,
+        name: r.name,
+        parameters: r.parameters,
+        file: r.file,
+        outcome: outcome_name(r.outcome),
+        flaky: r.flaky,
+        tries: r.attempts,
+        duration_ms: r.duration_ms,
+        signature: r
+            .signature
+            .map(|s| format!("{:016x}", u64::from_ne_bytes(s.to_ne_bytes()))),
+        details,
+    })
+}
+
 /// `0` + JSON, or `1` + zstd(JSON) when that is worth it.
 fn frame(zstd: &mut zstd::bulk::Compressor<'static>, json: &[u8]) -> Result<Vec<u8>, CoreError> {
     if json.len() > COMPRESS_OVER {
@@ -413,11 +453,6 @@ fn refused(e: IngestError) -> CoreError {
 }
 
 impl Core {
-    /// A project the principal may see, checked for the capability's permission inside it.
-    async fn project_for(&self, allowed: &Allowed<'_>, slug: &str) -> Result<ProjectId, CoreError> {
-        self.project_in_scope(allowed, slug).await
-    }
-
     pub async fn create_run(
         &self,
         allowed: Allowed<'_>,
@@ -425,7 +460,7 @@ impl Core {
         spec: RunSpec,
     ) -> Result<RunView, CoreError> {
         let p = allowed.require(Permission::ReportResults)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         let valid = spec.validate()?;
         let id = RunId::new();
         let by = actor_label(p);
@@ -447,7 +482,7 @@ impl Core {
         limit: i64,
     ) -> Result<Vec<RunView>, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         let rows = self
             .store()
             .list_runs(p.org, project, before, limit.clamp(1, 200))
@@ -462,7 +497,7 @@ impl Core {
         run: RunId,
     ) -> Result<RunView, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         self.run_in(p.org, project, run).await.map(RunView::from)
     }
 
@@ -474,7 +509,7 @@ impl Core {
         number: i64,
     ) -> Result<RunView, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         self.store()
             .find_run_by_number(p.org, project, number)
             .await?
@@ -513,7 +548,7 @@ impl Core {
         limit: i64,
     ) -> Result<Vec<ResultView>, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         self.run_in(p.org, project, run).await?;
         let code = match outcome {
             None => None,
@@ -535,42 +570,10 @@ impl Core {
         rows: Vec<StoredResult>,
     ) -> Result<Vec<ResultView>, CoreError> {
         let key = self.keyring().data_key(self.store(), org).await?;
-        let org_s = org.to_string();
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let details = match &r.details {
-                Some(sealed) => {
-                    // The identity hash is not stored: recompute it from the stored key.
-                    let row = seal_row(run, testvault_ingest::identity::hash_key(&r.identity_key));
-                    let place = SealPlace {
-                        org: &org_s,
-                        table: "results",
-                        column: "details",
-                        row: &row,
-                    };
-                    unframe(&key.open(&place, sealed)?)?
-                }
-                None => ResultDetails::default(),
-            };
-            out.push(ResultView {
-                id: r.id,
-                test_id: r.test_id,
-                key: r.identity_key,
-                suite: r.suite,
-                name: r.name,
-                parameters: r.parameters,
-                file: r.file,
-                outcome: outcome_name(r.outcome),
-                flaky: r.flaky,
-                tries: r.attempts,
-                duration_ms: r.duration_ms,
-                signature: r
-                    .signature
-                    .map(|s| format!("{:016x}", u64::from_ne_bytes(s.to_ne_bytes()))),
-                details,
-            });
-        }
-        Ok(out)
+        let org = org.to_string();
+        rows.into_iter()
+            .map(|r| result_view(&key, &org, run, r))
+            .collect()
     }
 
     /// Failed results whose failure text contains every word of `query` (3+ characters each),
@@ -583,7 +586,7 @@ impl Core {
         limit: i64,
     ) -> Result<Vec<FoundResult>, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         let words = testvault_ingest::signature::search_tokens(query);
         if words.is_empty() {
             return Err(
@@ -597,19 +600,17 @@ impl Core {
             .store()
             .search_results(p.org, project, &terms, limit.clamp(1, 500))
             .await?;
-        let mut out = Vec::with_capacity(found.len());
-        for (run, row) in found {
-            let number = self.store().get_run(p.org, run).await?.map(|r| r.number);
-            let mut views = self.result_views(p.org, run, vec![row]).await?;
-            if let Some(result) = views.pop() {
-                out.push(FoundResult {
+        let org = p.org.to_string();
+        found
+            .into_iter()
+            .map(|(run, run_number, row)| {
+                Ok(FoundResult {
                     run,
-                    run_number: number.unwrap_or_default(),
-                    result,
-                });
-            }
-        }
-        Ok(out)
+                    run_number,
+                    result: result_view(&key, &org, run, row)?,
+                })
+            })
+            .collect()
     }
 
     /// Finishes a run, or one shard of it.
@@ -621,7 +622,7 @@ impl Core {
         shard: Option<&str>,
     ) -> Result<RunView, CoreError> {
         let p = allowed.require(Permission::ReportResults)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         self.run_in(p.org, project, run).await?;
         let shard = text("shard", shard.map(String::from), 100)?;
         let event = audit::by(
@@ -648,7 +649,7 @@ impl Core {
         upload: Upload,
     ) -> Result<IngestReport, CoreError> {
         let p = allowed.require(Permission::ReportResults)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         let format = upload
             .format
             .as_deref()
@@ -673,7 +674,7 @@ impl Core {
         results: Vec<TestResult>,
     ) -> Result<IngestReport, CoreError> {
         let p = allowed.require(Permission::ReportResults)?;
-        let project = self.project_for(&allowed, slug).await?;
+        let project = self.project_in_scope(&allowed, slug).await?;
         let open = move || -> Result<Box<dyn ResultSource + Send>, IngestError> {
             Ok(Box::new(VecSource {
                 results: results.into_iter(),

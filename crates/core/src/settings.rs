@@ -8,6 +8,14 @@ use testvault_domain::{
     AuditRetention, DomainError, IpAllowlist, Permission, SessionPolicy, UserId, time,
 };
 
+/// What the Security page and `GET /api/v1/org/security` show.
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    pub policy: SessionPolicy,
+    pub ip_allowlist: IpAllowlist,
+    pub audit_retention: AuditRetention,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
     pub user: UserId,
@@ -37,14 +45,23 @@ impl Core {
             .collect())
     }
 
-    pub async fn session_policy(&self, allowed: Allowed<'_>) -> Result<SessionPolicy, CoreError> {
+    /// The org's security settings, read once: session lifetimes, IP allowlist, audit retention.
+    pub async fn security_settings(
+        &self,
+        allowed: Allowed<'_>,
+    ) -> Result<SecuritySettings, CoreError> {
         let p = allowed.require(Permission::ManageSecurity)?;
         let org = self
             .store()
             .get_org(p.org)
             .await?
             .ok_or(CoreError::NotFound("organisation"))?;
-        Ok(org.policy)
+        let stored = |e: testvault_domain::DomainError| CoreError::internal(e.to_string());
+        Ok(SecuritySettings {
+            policy: org.policy,
+            ip_allowlist: IpAllowlist::parse(&org.ip_allowlist).map_err(stored)?,
+            audit_retention: AuditRetention::parse(org.audit_retention_days).map_err(stored)?,
+        })
     }
 
     /// Takes effect on every session's next request, existing sessions included.
@@ -70,18 +87,6 @@ impl Core {
 }
 
 impl Core {
-    /// How many days the org's audit trail keeps events.
-    pub async fn audit_retention(&self, allowed: Allowed<'_>) -> Result<AuditRetention, CoreError> {
-        let p = allowed.require(Permission::ManageSecurity)?;
-        let org = self
-            .store()
-            .get_org(p.org)
-            .await?
-            .ok_or(CoreError::NotFound("organisation"))?;
-        AuditRetention::parse(org.audit_retention_days)
-            .map_err(|e| CoreError::internal(e.to_string()))
-    }
-
     /// The retention job purges events older than this from its next run on.
     pub async fn set_audit_retention(
         &self,
@@ -104,17 +109,6 @@ impl Core {
             .set_audit_retention(p.org, retention.days(), &event)
             .await?;
         Ok(())
-    }
-
-    /// The org's IP allowlist (empty: no restriction).
-    pub async fn ip_allowlist(&self, allowed: Allowed<'_>) -> Result<IpAllowlist, CoreError> {
-        let p = allowed.require(Permission::ManageSecurity)?;
-        let org = self
-            .store()
-            .get_org(p.org)
-            .await?
-            .ok_or(CoreError::NotFound("organisation"))?;
-        IpAllowlist::parse(&org.ip_allowlist).map_err(|e| CoreError::internal(e.to_string()))
     }
 
     /// Restricts sign-in, sessions and tokens to `list` (empty lifts the restriction). A list that

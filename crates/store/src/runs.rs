@@ -101,12 +101,22 @@ pub struct StoredResult {
     pub details: Option<Vec<u8>>,
 }
 
-/// The columns `stored_result!` reads, for one run's results (`$1` org, `$2` run).
+/// The columns `stored_result!` reads (`results r` joined with `tests t`).
+macro_rules! result_columns {
+    () => {
+        "r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, \
+         r.attempts, r.duration_ms, r.signature, r.details"
+    };
+}
+
+/// One run's results (`$1` org, `$2` run).
 macro_rules! select_results {
     () => {
-        "SELECT r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, \
-         r.attempts, r.duration_ms, r.signature, r.details FROM results r JOIN tests t ON t.id = r.test_id \
-         WHERE r.org_id = $1 AND r.run_id = $2"
+        concat!(
+            "SELECT ",
+            result_columns!(),
+            " FROM results r JOIN tests t ON t.id = r.test_id WHERE r.org_id = $1 AND r.run_id = $2"
+        )
     };
 }
 
@@ -352,69 +362,43 @@ impl Store {
         })
     }
 
-    /// Results whose failure message contains every term (keyed hashes), newest runs first.
+    /// Results whose failure message holds every term (keyed hashes), newest runs first, each
+    /// with its run's id and number: one query, however many terms.
     pub async fn search_results(
         &self,
         org: OrgId,
         project: ProjectId,
         terms: &[Vec<u8>],
         limit: i64,
-    ) -> Result<Vec<(RunId, StoredResult)>, StoreError> {
-        let Some(first) = terms.first() else {
+    ) -> Result<Vec<(RunId, i64, StoredResult)>, StoreError> {
+        if terms.is_empty() {
             return Ok(Vec::new());
-        };
-        // Candidates by the first term, narrowed in memory by the others (term lists are short).
-        let rows: Vec<(uuid::Uuid, i64)> = on_org!(self, org, pool => sqlx::query_as(
-            "SELECT rt.run_id, rt.test_id FROM result_terms rt JOIN runs ru ON ru.id = rt.run_id \
-             WHERE rt.org_id = $1 AND rt.term = $2 AND ru.project_id = $3 ORDER BY ru.number DESC LIMIT 5000")
-            .bind(org.0)
-            .bind(first)
-            .bind(project.0)
-            .fetch_all(pool)
-            .await)?;
-        let mut out = Vec::new();
-        for (run, test) in rows {
-            if out.len() as i64 >= limit {
-                break;
-            }
-            let mut all = true;
-            for term in &terms[1..] {
-                let n: i64 = on_org!(self, org, pool => sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM result_terms WHERE org_id = $1 AND term = $2 AND run_id = $3 AND test_id = $4")
-                    .bind(org.0)
-                    .bind(term)
-                    .bind(run)
-                    .bind(test)
-                    .fetch_one(pool)
-                    .await)?;
-                if n == 0 {
-                    all = false;
-                    break;
-                }
-            }
-            if all {
-                let found = self.run_results_for_test(org, RunId(run), test).await?;
-                out.extend(found.into_iter().map(|r| (RunId(run), r)));
-            }
         }
-        Ok(out)
-    }
-
-    async fn run_results_for_test(
-        &self,
-        org: OrgId,
-        run: RunId,
-        test: i64,
-    ) -> Result<Vec<StoredResult>, StoreError> {
+        let term_params: Vec<String> = (0..terms.len()).map(|i| format!("${}", i + 5)).collect();
+        let sql = format!(
+            "SELECT ru.id AS found_run, ru.number AS run_number, {} \
+             FROM results r JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
+             WHERE r.org_id = $1 AND ru.project_id = $2 AND (r.run_id, r.test_id) IN ( \
+               SELECT run_id, test_id FROM result_terms WHERE org_id = $1 AND term IN ({}) \
+               GROUP BY run_id, test_id HAVING COUNT(DISTINCT term) = $3) \
+             ORDER BY ru.number DESC, t.suite, t.name LIMIT $4",
+            result_columns!(),
+            term_params.join(", ")
+        );
+        let wanted = i64::try_from(terms.len()).unwrap_or(i64::MAX);
         on_org!(self, org, pool => {
-            let rows = sqlx::query(
-                concat!(select_results!(), " AND r.test_id = $3"))
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(org.0)
-                .bind(run.0)
-                .bind(test)
-                .fetch_all(pool)
-                .await?;
-            rows.iter().map(|r| stored_result!(r)).collect()
+                .bind(project.0)
+                .bind(wanted)
+                .bind(limit);
+            for term in terms {
+                q = q.bind(term);
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((RunId(r.try_get("found_run")?), r.try_get("run_number")?, stored_result!(r)?)))
+                .collect()
         })
     }
 

@@ -60,6 +60,28 @@ async fn grants_decide_which_projects_a_member_sees(backend: Backend) {
     assert!(!page.body.contains("web secret"));
     let projects_page = max.get("/projects").await;
     assert!(!projects_page.body.contains("WEB") && !projects_page.body.contains("API"));
+    // A personal token sees what its user sees, grants included, as of each request.
+    let token = max
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "name": "laptop", "scopes": ["read"] }),
+        )
+        .await
+        .json()["data"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let by_token = |path: &'static str| {
+        let (c, token) = (app.client(), token.clone());
+        async move {
+            let req = c
+                .http
+                .get(c.url(path))
+                .header("authorization", format!("Bearer {token}"));
+            c.send(req).await.status
+        }
+    };
+    assert_eq!(by_token("/api/v1/projects/web").await, 404);
 
     // A tester grant on web: web only, with tester powers there.
     let g = owner
@@ -78,6 +100,8 @@ async fn grants_decide_which_projects_a_member_sees(backend: Backend) {
         .collect();
     assert_eq!(slugs, vec![json!("web")]);
     assert_eq!(max.get("/api/v1/projects/api").await.status, 404);
+    assert_eq!(by_token("/api/v1/projects/web").await, 200);
+    assert_eq!(by_token("/api/v1/projects/api").await, 404);
     let me = max.get("/api/v1/me").await.json();
     assert_eq!(me["data"]["project_grants"][0]["role"], "tester");
     assert!(
@@ -98,6 +122,7 @@ async fn grants_decide_which_projects_a_member_sees(backend: Backend) {
         204
     );
     assert_eq!(max.get("/api/v1/projects/web").await.status, 404);
+    assert_eq!(by_token("/api/v1/projects/web").await, 404);
     assert_eq!(
         owner
             .delete(&format!("/api/v1/projects/web/access/{max_id}"))

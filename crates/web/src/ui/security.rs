@@ -57,30 +57,22 @@ async fn page(
     shown: Outcome,
 ) -> Response {
     let loaded = async {
-        let policy = state
+        let settings = state
             .core
-            .session_policy(p.allow(Permission::ManageSecurity)?)
-            .await?;
-        let allowlist = state
-            .core
-            .ip_allowlist(p.allow(Permission::ManageSecurity)?)
-            .await?;
-        let retention = state
-            .core
-            .audit_retention(p.allow(Permission::ManageSecurity)?)
+            .security_settings(p.allow(Permission::ManageSecurity)?)
             .await?;
         let orgs = state.core.my_orgs(p).await?;
-        Ok::<_, CoreError>((policy, allowlist, retention, orgs))
+        Ok::<_, CoreError>((settings, orgs))
     }
     .await;
-    let (policy, allowlist, retention, orgs) = match loaded {
+    let (settings, orgs) = match loaded {
         Ok(v) => v,
         Err(e) => return pages::error_page(e.into()),
     };
     let (idle, absolute) = shown.lifetimes.unwrap_or_else(|| {
         (
-            policy.idle_minutes().to_string(),
-            policy.absolute_hours().to_string(),
+            settings.policy.idle_minutes().to_string(),
+            settings.policy.absolute_hours().to_string(),
         )
     });
     let status = if shown.error.is_some() {
@@ -95,10 +87,12 @@ async fn page(
             org_name: p.org_name.clone(),
             idle_minutes: idle,
             absolute_hours: absolute,
-            allowlist: shown.allowlist.unwrap_or_else(|| allowlist.to_storage()),
+            allowlist: shown
+                .allowlist
+                .unwrap_or_else(|| settings.ip_allowlist.to_storage()),
             retention_days: shown
                 .retention
-                .unwrap_or_else(|| retention.days().to_string()),
+                .unwrap_or_else(|| settings.audit_retention.days().to_string()),
             client_ip: client_ip.to_string(),
             error: shown.error,
             notice: shown.notice,

@@ -46,23 +46,15 @@ pub struct SecurityBody {
 }
 
 async fn view(state: &AppState, p: &Principal) -> Result<SecurityView, CoreError> {
-    let policy = state
+    let s = state
         .core
-        .session_policy(p.allow(Permission::ManageSecurity)?)
-        .await?;
-    let ip_allowlist = state
-        .core
-        .ip_allowlist(p.allow(Permission::ManageSecurity)?)
-        .await?;
-    let retention = state
-        .core
-        .audit_retention(p.allow(Permission::ManageSecurity)?)
+        .security_settings(p.allow(Permission::ManageSecurity)?)
         .await?;
     Ok(SecurityView {
-        idle_timeout_minutes: policy.idle_minutes(),
-        absolute_timeout_hours: policy.absolute_hours(),
-        ip_allowlist,
-        audit_retention_days: retention.days(),
+        idle_timeout_minutes: s.policy.idle_minutes(),
+        absolute_timeout_hours: s.policy.absolute_hours(),
+        ip_allowlist: s.ip_allowlist,
+        audit_retention_days: s.audit_retention.days(),
     })
 }
 
@@ -82,8 +74,9 @@ pub async fn update_security(
     // Validate everything before saving anything: a bad field leaves all settings as they were.
     let current = state
         .core
-        .session_policy(p.allow(Permission::ManageSecurity)?)
-        .await?;
+        .security_settings(p.allow(Permission::ManageSecurity)?)
+        .await?
+        .policy;
     let policy = match (body.idle_timeout_minutes, body.absolute_timeout_hours) {
         (None, None) => None,
         (idle, absolute) => Some(
