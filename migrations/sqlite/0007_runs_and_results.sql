@@ -44,12 +44,15 @@ CREATE TABLE tests (
     org_id       BLOB NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     project_id   BLOB NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     identity_key TEXT NOT NULL,
+    -- 64-bit hash of identity_key: the lookup key (an integer index is far cheaper than a text
+    -- one). The store checks identity_key on every lookup, so a collision is refused, never merged.
+    identity_hash INTEGER NOT NULL,
     suite        TEXT NOT NULL,
     name         TEXT NOT NULL,
     parameters   TEXT NOT NULL DEFAULT '',
     file         TEXT,
     created_at   INTEGER NOT NULL,
-    CONSTRAINT uq_tests_identity UNIQUE (project_id, identity_key)
+    CONSTRAINT uq_tests_identity UNIQUE (project_id, identity_hash)
 );
 CREATE INDEX ix_tests_org ON tests (org_id);
 

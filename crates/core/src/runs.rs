@@ -305,7 +305,9 @@ struct RowMaker {
 
 impl RowMaker {
     fn row(&mut self, r: TestResult) -> Result<ResultRow, CoreError> {
-        let identity_hash = r.identity.hash64();
+        let identity_key = r.identity.key();
+        let suite = r.identity.suite_path();
+        let identity_hash = testvault_ingest::identity::identity_hash(&suite, &identity_key);
         let flaky = r.is_flaky();
         let signature = r
             .message
@@ -361,8 +363,8 @@ impl RowMaker {
         };
         Ok(ResultRow {
             identity_hash,
-            identity_key: r.identity.key(),
-            suite: r.identity.suite_path(),
+            identity_key,
+            suite,
             name: r.identity.name,
             parameters,
             file: r.file,
@@ -386,8 +388,7 @@ fn result_view(
 ) -> Result<ResultView, CoreError> {
     let details = match &r.details {
         Some(sealed) => {
-            // The identity hash is not stored: recompute it from the stored key.
-            let row = seal_row(run, testvault_ingest::identity::hash_key(&r.identity_key));
+            let row = seal_row(run, r.identity_hash as u64);
             let place = SealPlace {
                 org,
                 table: "results",

@@ -64,9 +64,10 @@ impl TestIdentity {
         out
     }
 
-    /// A 64-bit hash of `key()` (FNV-1a): an in-memory map key, never a database key.
+    /// A 64-bit hash of `key()` (FNV-1a): the identity cache's key and the store's lookup key
+    /// (the store keeps the key beside it and refuses two keys that share a hash).
     pub fn hash64(&self) -> u64 {
-        hash_key(&self.key())
+        identity_hash(&self.suite_path(), &self.key())
     }
 
     /// The suite path as one string (`a › b`), empty when there is none.
@@ -121,10 +122,18 @@ pub(crate) mod rules {
     }
 }
 
-/// The hash `TestIdentity::hash64` gives, from a stored `key()`.
-pub fn hash_key(key: &str) -> u64 {
+/// The hash `TestIdentity::hash64` gives, from its suite path and key: the top 16 bits come from
+/// the suite and the other 48 from the whole key, so the tests of one suite sit together in the
+/// store's index (inserting a new suite touches a few index pages, not one per test).
+pub fn identity_hash(suite_path: &str, key: &str) -> u64 {
+    const SUITE_BITS: u64 = 0xffff_0000_0000_0000;
+    (fnv1a(suite_path) & SUITE_BITS) | (fnv1a(key) & !SUITE_BITS)
+}
+
+/// 64-bit FNV-1a: fast and well spread; not keyed (see SECURITY.md on identity collisions).
+fn fnv1a(text: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
+    for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -150,5 +159,6 @@ mod tests {
             TestIdentity::new(Vec::<String>::new(), "a › b", []).key()
         );
         assert_eq!(a.hash64(), a.clone().hash64());
+        assert_eq!(a.hash64(), identity_hash(&a.suite_path(), &a.key()));
     }
 }

@@ -65,7 +65,7 @@ pub struct RunRow {
 /// One result ready to store: identity in clear, free text already sealed by core.
 #[derive(Debug, Clone)]
 pub struct ResultRow {
-    /// `TestIdentity::hash64()`: the in-memory key for the identity cache.
+    /// `TestIdentity::hash64()`: the key of the identity cache and of the store's lookups.
     pub identity_hash: u64,
     pub identity_key: String,
     pub suite: String,
@@ -89,6 +89,8 @@ pub struct StoredResult {
     pub id: i64,
     pub test_id: i64,
     pub identity_key: String,
+    /// The test's identity hash: part of what its sealed details are bound to.
+    pub identity_hash: i64,
     pub suite: String,
     pub name: String,
     pub parameters: String,
@@ -104,7 +106,7 @@ pub struct StoredResult {
 /// The columns `stored_result!` reads (`results r` joined with `tests t`).
 macro_rules! result_columns {
     () => {
-        "r.id, r.test_id, t.identity_key, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, \
+        "r.id, r.test_id, t.identity_key, t.identity_hash, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, \
          r.attempts, r.duration_ms, r.signature, r.details"
     };
 }
@@ -128,6 +130,7 @@ macro_rules! stored_result {
             id: r.try_get("id")?,
             test_id: r.try_get("test_id")?,
             identity_key: r.try_get("identity_key")?,
+            identity_hash: r.try_get("identity_hash")?,
             suite: r.try_get("suite")?,
             name: r.try_get("name")?,
             parameters: r.try_get("parameters")?,
@@ -464,6 +467,8 @@ impl Store {
             now,
             test_ids: HashMap::new(),
             counts: RunCounts::default(),
+            expect_new: false,
+            preloaded: false,
         }))
     }
 
@@ -515,7 +520,20 @@ pub struct IngestTx {
     /// tests, never with results).
     test_ids: HashMap<u64, i64>,
     counts: RunCounts,
+    /// The last batch's tests were all new: insert before looking up.
+    expect_new: bool,
+    /// The project's identities were loaded in one scan.
+    preloaded: bool,
 }
+
+const HASH_COLLISION: StoreError = StoreError::Refused(
+    "two different tests in this project have the same identity hash; rename one of them",
+);
+
+/// A first batch this big and ≥ 90 % known makes the store load the project's identities.
+const PRELOAD_AFTER: usize = 500;
+/// The most identities loaded at once (≈ 32 MB of map).
+const PRELOAD_MAX: i64 = 1_000_000;
 
 /// Rows per multi-row INSERT on SQLite (9 binds each stays far below its 32,766 limit).
 const SQLITE_CHUNK: usize = 500;
@@ -560,86 +578,205 @@ impl IngestTx {
         c.duration_ms += row.duration_ms.unwrap_or(0);
     }
 
-    /// Makes sure every identity in the batch has a test id (inserting new tests).
+    /// Makes sure every identity in the batch has a test id (inserting new tests). Tests are
+    /// looked up by their identity hash (an integer index); the stored key is compared with the
+    /// batch's, so two different tests that share a hash are refused, never merged.
     async fn resolve_tests(&mut self, batch: &[ResultRow]) -> Result<(), StoreError> {
         let mut unknown: Vec<&ResultRow> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut keys: HashMap<u64, &str> = HashMap::new();
         for row in batch {
-            if !self.test_ids.contains_key(&row.identity_hash) && seen.insert(row.identity_hash) {
-                unknown.push(row);
+            if self.test_ids.contains_key(&row.identity_hash) {
+                continue;
+            }
+            match keys.entry(row.identity_hash) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if *e.get() != row.identity_key {
+                        return Err(HASH_COLLISION);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(&row.identity_key);
+                    unknown.push(row);
+                }
             }
         }
         if unknown.is_empty() {
             return Ok(());
         }
-        let found: Vec<(i64, String)> = match &mut self.conn {
-            IngestConn::Sqlite(c) => {
-                let mut found = Vec::with_capacity(unknown.len());
-                for chunk in unknown.chunks(SQLITE_CHUNK) {
-                    found.extend(
-                        resolve_tests_sqlite(c, self.org, self.project, self.now, chunk).await?,
-                    );
-                }
-                found
+        // A suite met for the first time is new test after new test: then inserting first and
+        // looking up only the conflicts saves a lookup per test.
+        let mut found_any = false;
+        if !self.expect_new {
+            let found = self.select_tests(&unknown).await?;
+            found_any = !found.is_empty();
+            let mostly_known = found.len() * 10 >= unknown.len() * 9;
+            self.remember(&keys, found)?;
+            if !self.preloaded && mostly_known && unknown.len() >= PRELOAD_AFTER {
+                // A big upload of a suite seen before: one scan of the project's identities
+                // (an index-only range) costs far less than looking them up batch by batch.
+                self.preloaded = true;
+                self.preload().await?;
             }
-            IngestConn::Pg(c) => {
-                let keys: Vec<&str> = unknown.iter().map(|r| r.identity_key.as_str()).collect();
-                let mut found: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT id, identity_key FROM tests WHERE project_id = $1 AND identity_key = ANY($2)")
-                    .bind(self.project.0)
-                    .bind(&keys)
-                    .fetch_all(&mut **c)
-                    .await?;
-                if found.len() < unknown.len() {
-                    // New tests: insert them (another upload may be inserting the same ones: the
-                    // conflict waits for it, and the next statement sees its rows).
-                    let known: std::collections::HashSet<&str> =
-                        found.iter().map(|(_, k)| k.as_str()).collect();
-                    let missing: Vec<&&ResultRow> = unknown
-                        .iter()
-                        .filter(|r| !known.contains(r.identity_key.as_str()))
-                        .collect();
-                    let keys: Vec<&str> = missing.iter().map(|r| r.identity_key.as_str()).collect();
-                    let suites: Vec<&str> = missing.iter().map(|r| r.suite.as_str()).collect();
-                    let names: Vec<&str> = missing.iter().map(|r| r.name.as_str()).collect();
-                    let params: Vec<&str> = missing.iter().map(|r| r.parameters.as_str()).collect();
-                    let files: Vec<Option<&str>> =
-                        missing.iter().map(|r| r.file.as_deref()).collect();
-                    sqlx::query(
-                        "INSERT INTO tests (org_id, project_id, identity_key, suite, name, parameters, file, created_at) \
-                         SELECT $1, $2, k, s, n, p, f, $3 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(k, s, n, p, f) \
-                         ON CONFLICT (project_id, identity_key) DO NOTHING")
-                        .bind(self.org.0)
-                        .bind(self.project.0)
-                        .bind(self.now)
-                        .bind(&keys)
-                        .bind(&suites)
-                        .bind(&names)
-                        .bind(&params)
-                        .bind(&files)
-                        .execute(&mut **c)
-                        .await?;
-                    let added: Vec<(i64, String)> = sqlx::query_as(
-                        "SELECT id, identity_key FROM tests WHERE project_id = $1 AND identity_key = ANY($2)")
-                        .bind(self.project.0)
-                        .bind(&keys)
-                        .fetch_all(&mut **c)
-                        .await?;
-                    found.extend(added);
-                }
-                found
-            }
-        };
-        let by_key: HashMap<&str, u64> = unknown
-            .iter()
-            .map(|r| (r.identity_key.as_str(), r.identity_hash))
+        }
+        let missing: Vec<&ResultRow> = unknown
+            .into_iter()
+            .filter(|r| !self.test_ids.contains_key(&r.identity_hash))
             .collect();
-        for (id, key) in found {
-            if let Some(hash) = by_key.get(key.as_str()) {
-                self.test_ids.insert(*hash, id);
+        if missing.is_empty() {
+            self.expect_new = false;
+            return Ok(());
+        }
+        let inserted = self.insert_tests(&missing).await?;
+        for (id, hash) in inserted {
+            self.test_ids.insert(hash as u64, id);
+        }
+        // Conflicts: tests that exist already (or that a concurrent upload just inserted).
+        let conflicted: Vec<&ResultRow> = missing
+            .into_iter()
+            .filter(|r| !self.test_ids.contains_key(&r.identity_hash))
+            .collect();
+        self.expect_new = !found_any && conflicted.is_empty();
+        if !conflicted.is_empty() {
+            let found = self.select_tests(&conflicted).await?;
+            self.remember(&keys, found)?;
+            if conflicted
+                .iter()
+                .any(|r| !self.test_ids.contains_key(&r.identity_hash))
+            {
+                return Err(StoreError::Corrupt(
+                    "a test identity was not resolved".into(),
+                ));
             }
         }
         Ok(())
+    }
+
+    /// Keeps the ids of found tests, refusing one whose stored key is not the batch's.
+    fn remember(
+        &mut self,
+        keys: &HashMap<u64, &str>,
+        found: Vec<(i64, i64, String)>,
+    ) -> Result<(), StoreError> {
+        for (id, hash, key) in found {
+            let hash = hash as u64;
+            if keys.get(&hash).is_some_and(|k| *k != key) {
+                return Err(HASH_COLLISION);
+            }
+            self.test_ids.insert(hash, id);
+        }
+        Ok(())
+    }
+
+    /// Every test id of the project (at most `PRELOAD_MAX`), by identity hash.
+    async fn preload(&mut self) -> Result<(), StoreError> {
+        let rows: Vec<(i64, i64)> = ingest_conn!(self.conn, c => sqlx::query_as(
+            "SELECT identity_hash, id FROM tests WHERE project_id = $1 LIMIT $2")
+            .bind(self.project.0)
+            .bind(PRELOAD_MAX)
+            .fetch_all(&mut **c)
+            .await)?;
+        // Sized once: growing a map this big doubles it, briefly holding both copies.
+        self.test_ids.reserve(rows.len());
+        for (hash, id) in rows {
+            self.test_ids.insert(hash as u64, id);
+        }
+        Ok(())
+    }
+
+    /// `(id, identity_hash, identity_key)` of the rows' tests that exist.
+    async fn select_tests(
+        &mut self,
+        rows: &[&ResultRow],
+    ) -> Result<Vec<(i64, i64, String)>, StoreError> {
+        match &mut self.conn {
+            IngestConn::Sqlite(c) => {
+                let mut found = Vec::with_capacity(rows.len());
+                for chunk in rows.chunks(SQLITE_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, identity_hash, identity_key FROM tests WHERE identity_hash IN ({}) AND project_id = ?{}",
+                        vec!["?"; chunk.len()].join(", "),
+                        chunk.len() + 1
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for row in chunk {
+                        q = q.bind(row.identity_hash as i64);
+                    }
+                    found.extend(q.bind(self.project.0).fetch_all(&mut **c).await?);
+                }
+                Ok(found)
+            }
+            IngestConn::Pg(c) => {
+                let hashes: Vec<i64> = rows.iter().map(|r| r.identity_hash as i64).collect();
+                Ok(sqlx::query_as(
+                    "SELECT id, identity_hash, identity_key FROM tests WHERE project_id = $1 AND identity_hash = ANY($2)")
+                    .bind(self.project.0)
+                    .bind(&hashes)
+                    .fetch_all(&mut **c)
+                    .await?)
+            }
+        }
+    }
+
+    /// Inserts the rows' tests; `(id, identity_hash)` of those inserted (not of conflicts).
+    async fn insert_tests(&mut self, rows: &[&ResultRow]) -> Result<Vec<(i64, i64)>, StoreError> {
+        match &mut self.conn {
+            IngestConn::Sqlite(c) => {
+                let mut inserted = Vec::with_capacity(rows.len());
+                for chunk in rows.chunks(SQLITE_CHUNK) {
+                    // Rows as anonymous parameters, then org, project and time numbered after
+                    // them (see `insert_results_sqlite`). `WHERE true` keeps SQLite from reading
+                    // `ON CONFLICT` as a join clause.
+                    let n = chunk.len() * 6;
+                    let sql = format!(
+                        "WITH v (k, h, s, n, p, f) AS (VALUES {}) \
+                         INSERT INTO tests (org_id, project_id, identity_key, identity_hash, suite, name, parameters, file, created_at) \
+                         SELECT ?{}, ?{}, k, h, s, n, p, f, ?{} FROM v WHERE true \
+                         ON CONFLICT (project_id, identity_hash) DO NOTHING RETURNING id, identity_hash",
+                        placeholders(chunk.len(), 6),
+                        n + 1,
+                        n + 2,
+                        n + 3
+                    );
+                    let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
+                    for row in chunk {
+                        q = q
+                            .bind(&row.identity_key)
+                            .bind(row.identity_hash as i64)
+                            .bind(&row.suite)
+                            .bind(&row.name)
+                            .bind(&row.parameters)
+                            .bind(&row.file);
+                    }
+                    let q = q.bind(self.org.0).bind(self.project.0).bind(self.now);
+                    inserted.extend(q.fetch_all(&mut **c).await?);
+                }
+                Ok(inserted)
+            }
+            IngestConn::Pg(c) => {
+                let keys: Vec<&str> = rows.iter().map(|r| r.identity_key.as_str()).collect();
+                let hashes: Vec<i64> = rows.iter().map(|r| r.identity_hash as i64).collect();
+                let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
+                let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+                let params: Vec<&str> = rows.iter().map(|r| r.parameters.as_str()).collect();
+                let files: Vec<Option<&str>> = rows.iter().map(|r| r.file.as_deref()).collect();
+                // A concurrent upload inserting the same tests: the conflict waits for it.
+                Ok(sqlx::query_as(
+                    "INSERT INTO tests (org_id, project_id, identity_key, identity_hash, suite, name, parameters, file, created_at) \
+                     SELECT $1, $2, k, h, s, n, p, f, $3 FROM UNNEST($4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(k, h, s, n, p, f) \
+                     ON CONFLICT (project_id, identity_hash) DO NOTHING RETURNING id, identity_hash")
+                    .bind(self.org.0)
+                    .bind(self.project.0)
+                    .bind(self.now)
+                    .bind(&keys)
+                    .bind(&hashes)
+                    .bind(&suites)
+                    .bind(&names)
+                    .bind(&params)
+                    .bind(&files)
+                    .fetch_all(&mut **c)
+                    .await?)
+            }
+        }
     }
 
     async fn insert_terms(&mut self, batch: &[ResultRow], ids: &[i64]) -> Result<(), StoreError> {
@@ -790,63 +927,6 @@ async fn insert_results_sqlite(
     let q = q.bind(org.0).bind(run.0);
     q.execute(&mut **c).await?;
     Ok(())
-}
-
-/// Every id of the chunk's identities, inserting those SQLite does not know yet: one select
-/// for a suite seen before, an insert and a second select only for new tests.
-async fn resolve_tests_sqlite(
-    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    org: OrgId,
-    project: ProjectId,
-    now: i64,
-    rows: &[&ResultRow],
-) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut found = select_tests_sqlite(c, project, rows).await?;
-    if found.len() == rows.len() {
-        return Ok(found);
-    }
-    let known: std::collections::HashSet<&str> = found.iter().map(|(_, k)| k.as_str()).collect();
-    let missing: Vec<&ResultRow> = rows
-        .iter()
-        .copied()
-        .filter(|r| !known.contains(r.identity_key.as_str()))
-        .collect();
-    let sql = format!(
-        "INSERT INTO tests (org_id, project_id, identity_key, suite, name, parameters, file, created_at) VALUES {} \
-         ON CONFLICT (project_id, identity_key) DO NOTHING",
-        placeholders(missing.len(), 8)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for row in &missing {
-        q = q
-            .bind(org.0)
-            .bind(project.0)
-            .bind(&row.identity_key)
-            .bind(&row.suite)
-            .bind(&row.name)
-            .bind(&row.parameters)
-            .bind(&row.file)
-            .bind(now);
-    }
-    q.execute(&mut **c).await?;
-    found.extend(select_tests_sqlite(c, project, &missing).await?);
-    Ok(found)
-}
-
-async fn select_tests_sqlite(
-    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    project: ProjectId,
-    rows: &[&ResultRow],
-) -> Result<Vec<(i64, String)>, StoreError> {
-    let sql = format!(
-        "SELECT id, identity_key FROM tests WHERE project_id = ? AND identity_key IN ({})",
-        vec!["?"; rows.len()].join(", ")
-    );
-    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(project.0);
-    for row in rows {
-        q = q.bind(&row.identity_key);
-    }
-    Ok(q.fetch_all(&mut **c).await?)
 }
 
 async fn insert_results_pg(

@@ -339,3 +339,65 @@ async fn retention_purges_expired_events_and_the_chain_still_verifies(backend: B
         .json();
     assert_eq!(trail["data"].as_array().map(Vec::len), Some(2));
 }
+
+/// PostgreSQL keeps no foreign keys on results, result_terms and tests (a per-row check cost more
+/// than the insert); statement triggers do what ON DELETE CASCADE did.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_runs_and_projects_takes_their_results_and_tests_along() {
+    let Some(app) = pg_app("deleting_runs_and_projects_takes_their_results_and_tests_along").await
+    else {
+        return;
+    };
+    let owner = app.setup_owner().await;
+    assert_eq!(
+        owner
+            .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+            .await
+            .status,
+        201
+    );
+    let report = json!({"reportFormat": "CTRF", "specVersion": "0.0.0", "results": {
+        "tool": {"name": "jest"},
+        "summary": {"tests": 2, "passed": 1, "failed": 1, "pending": 0, "skipped": 0, "other": 0, "start": 1, "stop": 2},
+        "tests": [{"name": "renders", "status": "passed", "duration": 1, "suite": "Cart"},
+                  {"name": "totals", "status": "failed", "duration": 1, "suite": "Cart", "message": "expected three received four"}]}});
+    let r = owner
+        .post_json("/api/v1/projects/web/uploads", &report)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let mut admin = app.pg_conn().await;
+    let count = |table: &'static str| {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+    };
+    for table in ["results", "result_terms", "tests"] {
+        assert!(
+            count(table).fetch_one(&mut admin).await.expect("count") > 0,
+            "{table}"
+        );
+    }
+    sqlx::query("DELETE FROM runs")
+        .execute(&mut admin)
+        .await
+        .expect("delete runs");
+    for table in ["results", "result_terms"] {
+        assert_eq!(
+            count(table).fetch_one(&mut admin).await.expect("count"),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count("tests").fetch_one(&mut admin).await.expect("count"),
+        2
+    );
+    sqlx::query("DELETE FROM projects")
+        .execute(&mut admin)
+        .await
+        .expect("delete projects");
+    assert_eq!(
+        count("tests").fetch_one(&mut admin).await.expect("count"),
+        0
+    );
+    let _ = admin.close().await;
+}

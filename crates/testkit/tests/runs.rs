@@ -12,7 +12,8 @@ on_both_backends!(
     one_shot_uploads_accept_junit_ctrf_and_compressed_reports,
     refused_reports_store_nothing,
     sharded_runs_finish_when_every_shard_has,
-    failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope
+    failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope,
+    identities_join_across_uploads_and_a_hash_collision_is_refused
 );
 
 const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -605,4 +606,94 @@ async fn failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope(back
             .as_str()
             .is_some_and(|a| a.starts_with("tvt_"))
     );
+}
+
+/// A JUnit report of `n` passing cases in one suite.
+fn junit_of(n: usize) -> String {
+    let mut xml = String::from("<testsuite name=\"big\">");
+    for i in 0..n {
+        xml.push_str(&format!(
+            "<testcase classname=\"big.Suite\" name=\"case_{i}\"/>"
+        ));
+    }
+    xml.push_str("</testsuite>");
+    xml
+}
+
+/// The test ids a run's results point at.
+async fn test_ids_of(app: &TestApp, token: &str, run: &str) -> Vec<i64> {
+    let r = call(
+        app,
+        token,
+        "GET",
+        &format!("/api/v1/projects/web/runs/{run}/results?limit=10000"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut ids: Vec<i64> = r.json()["data"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|x| x["test_id"].as_i64().expect("test_id"))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+async fn identities_join_across_uploads_and_a_hash_collision_is_refused(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_owner, token) = setup(&app).await;
+    let upload = |body: String| {
+        let app = &app;
+        let token = &token;
+        async move {
+            call(
+                app,
+                token,
+                "POST",
+                "/api/v1/projects/web/uploads",
+                Some(("application/xml", body.into_bytes())),
+                &[],
+            )
+            .await
+        }
+    };
+    // Big enough that the second upload loads the project's identities in one scan instead of
+    // looking them up batch by batch: both ways must find the same tests.
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let r = upload(junit_of(1_200)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        runs.push(
+            r.json()["data"]["run"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    let first = test_ids_of(&app, &token, &runs[0]).await;
+    assert_eq!(first.len(), 1_200);
+    assert_eq!(first, test_ids_of(&app, &token, &runs[1]).await);
+    // A small upload looks each identity up.
+    let r = upload(junit_of(3)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let run = r.json()["data"]["run"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(test_ids_of(&app, &token, &run).await, first[..3].to_vec());
+
+    // A stored test whose key differs from an incoming one with the same hash (what a 64-bit
+    // collision would look like): refused, not merged, and nothing is stored.
+    app.sql("UPDATE tests SET identity_key = 'another test' WHERE name = 'case_1'")
+        .await;
+    let r = upload(junit_of(3)).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("identity hash"), "{}", r.body);
+    let listed = call(&app, &token, "GET", "/api/v1/projects/web/runs", None, &[])
+        .await
+        .json();
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(3));
 }

@@ -192,7 +192,18 @@ struct RunningServer {
 
 fn spawn_server(data_dir: &Path, database_url: Option<&str>) -> Result<RunningServer, StartError> {
     let exe = std::env::current_exe().map_err(StartError::io("finding this program"))?;
-    let mut cmd = Command::new(exe);
+    // `TESTVAULT_BENCH_WRAP="heaptrack -o /tmp/h"` (or `perf record -g`) runs the server under a
+    // profiler; see docs/PERFORMANCE.md.
+    let wrap = std::env::var("TESTVAULT_BENCH_WRAP").unwrap_or_default();
+    let mut wrap = wrap.split_whitespace();
+    let mut cmd = match wrap.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(wrap).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.args([
         "serve",
         "--listen",
