@@ -262,6 +262,8 @@ pub struct Upload {
     pub body: Box<dyn Read + Send>,
     /// `junit`, `ctrf` or `allure`; detected when `None`.
     pub format: Option<String>,
+    /// The boundary when the body is a `multipart/form-data` form of Allure result files.
+    pub form_boundary: Option<String>,
     pub idempotency_key: Option<String>,
 }
 
@@ -658,8 +660,12 @@ impl Core {
             .transpose()
             .map_err(refused)?;
         let body = upload.body;
+        let boundary = upload.form_boundary;
         let open = move || -> Result<Box<dyn ResultSource + Send>, IngestError> {
-            testvault_ingest::open_report(body, format, Limits::default())
+            match boundary {
+                Some(b) => testvault_ingest::open_form(body, &b, Limits::default()),
+                None => testvault_ingest::open_report(body, format, Limits::default()),
+            }
         };
         self.ingest(p, project, target, upload.idempotency_key, Box::new(open))
             .await

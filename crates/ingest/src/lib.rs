@@ -4,7 +4,7 @@
 //! `IngestError` that names where (line and column, or the JSON field).
 //!
 //! Formats: JUnit XML in its dialects (`junit`), CTRF JSON (`ctrf`), Allure result directories
-//! (`allure`), detected by `detect`. Compressed bodies (gzip, zstd) are unwrapped by `decompress`
+//! (`allure`, as a zip or a `multipart/form-data` form of its files), detected by `detect`. Compressed bodies (gzip, zstd) are unwrapped by `decompress`
 //! within the size limits.
 
 pub mod allure;
@@ -17,6 +17,7 @@ pub mod identity;
 pub mod junit;
 pub mod limits;
 pub mod model;
+pub mod multipart;
 mod open;
 pub mod signature;
 
@@ -24,7 +25,7 @@ pub use error::IngestError;
 pub use identity::TestIdentity;
 pub use limits::Limits;
 pub use model::{Attempt, Outcome, ReportMeta, TestResult};
-pub use open::open_report;
+pub use open::{open_form, open_report};
 
 /// A parser positioned in one report: pull results one at a time, so memory does not grow with
 /// the file. `meta()` holds what the report said about the run so far (JUnit properties can come

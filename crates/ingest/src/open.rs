@@ -47,6 +47,18 @@ pub fn open_report(
     })
 }
 
+/// A parser over an Allure results directory sent as a `multipart/form-data` form (gzip or zstd
+/// around the whole form is unwrapped as for any body).
+pub fn open_form(
+    body: Box<dyn Read + Send>,
+    boundary: &str,
+    limits: Limits,
+) -> Result<Box<dyn ResultSource + Send>, IngestError> {
+    let stream = decompress::decoder(body, limits).map_err(io_refusal)?;
+    let files = crate::multipart::read_files(stream, boundary, limits)?;
+    Ok(Box::new(allure::AllureReader::from_files(files, limits)?))
+}
+
 /// An I/O error while reading the body: the decompressor's own refusal, or a broken upload.
 fn io_refusal(e: std::io::Error) -> IngestError {
     decompress::refusal(&e).unwrap_or_else(|| IngestError::Syntax {

@@ -13,7 +13,8 @@ on_both_backends!(
     refused_reports_store_nothing,
     sharded_runs_finish_when_every_shard_has,
     failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope,
-    identities_join_across_uploads_and_a_hash_collision_is_refused
+    identities_join_across_uploads_and_a_hash_collision_is_refused,
+    allure_results_arrive_as_a_form_of_files
 );
 
 const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -696,4 +697,70 @@ async fn identities_join_across_uploads_and_a_hash_collision_is_refused(backend:
         .await
         .json();
     assert_eq!(listed["data"].as_array().map(Vec::len), Some(3));
+}
+
+/// A `multipart/form-data` body of named files, as `curl -F` sends it.
+fn form(boundary: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = String::new();
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nnot a file\r\n"
+    ));
+    for (name, content) in files {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: application/json\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    body.into_bytes()
+}
+
+async fn allure_results_arrive_as_a_form_of_files(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_owner, token) = setup(&app).await;
+    let passed = r#"{"uuid":"a1","historyId":"h1","name":"adds item","fullName":"cart.CartTest#adds_item","status":"passed","start":1000,"stop":1020,"labels":[{"name":"suite","value":"CartTest"}]}"#;
+    let failed = r#"{"uuid":"b2","historyId":"h2","name":"totals","fullName":"cart.CartTest#totals","status":"failed","statusDetails":{"message":"expected 3 got 4","trace":"at totals"},"start":1000,"stop":1030,"labels":[{"name":"suite","value":"CartTest"}]}"#;
+    let container = r#"{"uuid":"c3","name":"CartTest","children":["a1","b2"]}"#;
+    let boundary = "----testvault-form-7MA4YWxk";
+    let body = form(
+        boundary,
+        &[
+            ("allure-results/a1-result.json", passed),
+            ("allure-results/b2-result.json", failed),
+            ("allure-results/c3-container.json", container),
+        ],
+    );
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    let r = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/projects/web/uploads?title=allure",
+        Some((ctype.as_str(), body)),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let counts = &r.json()["data"]["run"]["counts"];
+    assert_eq!(counts["total"], 2, "{}", r.body);
+    assert_eq!(counts["failed"], 1, "{}", r.body);
+
+    // A form that ends before its closing boundary names the part and stores nothing.
+    let mut broken = form(boundary, &[("x-result.json", passed)]);
+    broken.truncate(broken.len() - 30);
+    let r = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/projects/web/uploads",
+        Some((ctype.as_str(), broken)),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("part 2"), "{}", r.body);
+    let listed = call(&app, &token, "GET", "/api/v1/projects/web/runs", None, &[])
+        .await
+        .json();
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(1));
 }

@@ -250,10 +250,17 @@ async fn ingest_file(
 ) -> Result<(StatusCode, axum::Json<super::Data<IngestReport>>), ApiError> {
     let allowed = p.allow(Permission::ReportResults)?;
     let limit = state.settings.upload_limit_bytes;
+    // An Allure results directory may come as a form of its files.
+    let form_boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(testvault_ingest::multipart::boundary);
     let (body, too_large) = crate::upload::stream(req.into_body(), limit);
     let upload = Upload {
         body: Box::new(body),
         format,
+        form_boundary,
         idempotency_key: key,
     };
     match state
