@@ -48,11 +48,18 @@ async fn upload_sends_every_matching_report_and_summarises_the_run() {
     std::fs::create_dir_all(root.join("results/unit")).expect("mkdir");
     std::fs::write(root.join("results/unit/TEST-a.xml"), PASSING).expect("write");
     std::fs::write(root.join("results/it.xml"), FAILING).expect("write");
-    std::fs::write(root.join("results/ctrf.json"), CTRF).expect("write");
+    // Already compressed: sent as it is (the others are gzipped on the way, streamed).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, CTRF.as_bytes()).expect("gzip");
+    std::fs::write(
+        root.join("results/ctrf.json.gz"),
+        gz.finish().expect("gzip"),
+    )
+    .expect("write");
     let ca = root.join("ca.pem");
     std::fs::write(&ca, app.ca_pem()).expect("write");
     let pattern = format!("{}/results/**/*.xml", root.display());
-    let ctrf = format!("{}/results/ctrf.json", root.display());
+    let ctrf = format!("{}/results/ctrf.json.gz", root.display());
     let base = [
         "--project",
         "web",

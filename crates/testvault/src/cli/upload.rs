@@ -103,10 +103,10 @@ pub async fn run(args: UploadArgs) -> Result<Outcome, StartError> {
     let progress = Progress::new(files.len());
     for (i, file) in files.iter().enumerate() {
         let (body, key, format) = if file.is_dir() {
-            let (body, key) = zip_allure_dir(file)?;
-            (body, key, Some("allure".to_string()))
+            let (zip, key) = zip_allure_dir(file)?;
+            (Payload::Bytes(zip), key, Some("allure".to_string()))
         } else {
-            let (body, key) = compress(file)?;
+            let (body, key) = prepare(file)?;
             (body, key, args.format.clone())
         };
         let mut path = api.path(&format!("/runs/{run_id}/results"));
@@ -114,7 +114,7 @@ pub async fn run(args: UploadArgs) -> Result<Outcome, StartError> {
             path.push_str(&format!("?format={f}"));
         }
         let answer = api
-            .send("POST", &path, Payload::Bytes(body), Some(&key))
+            .send("POST", &path, body, Some(&key))
             .await
             .map_err(|e| StartError::Config(format!("{}: {e}", file.display())))?;
         let stored = answer["data"]["stored"]["total"].as_i64().unwrap_or(0);
@@ -199,30 +199,67 @@ fn client(ca_cert: Option<&Path>) -> Result<reqwest::Client, StartError> {
         .map_err(|e| StartError::Config(format!("HTTP client: {e}")))
 }
 
-/// Reads a file, gzip-compressing it unless it already is compressed, and its idempotency key:
-/// the SHA-256 of its bytes (the same file sent twice to a run is stored once).
-fn compress(path: &Path) -> Result<(Vec<u8>, String), StartError> {
+/// A report file as it will be sent: its idempotency key (the SHA-256 of its bytes: the same
+/// file sent twice to a run is stored once) and whether to gzip it on the way (not when it is
+/// compressed already). Read in one streaming pass; the upload streams it again.
+fn prepare(path: &Path) -> Result<(Payload, String), StartError> {
+    let reading = || StartError::io(format!("reading {}", path.display()));
     let mut file =
         std::fs::File::open(path).map_err(StartError::io(format!("opening {}", path.display())))?;
-    let mut raw = Vec::new();
-    file.read_to_end(&mut raw)
-        .map_err(StartError::io(format!("reading {}", path.display())))?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &raw);
-    let key = digest
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
-    let already = raw.starts_with(&[0x1f, 0x8b])
-        || raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-        || raw.starts_with(b"PK\x03\x04");
-    if already {
-        return Ok((raw, key));
+    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut head = Vec::with_capacity(4);
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut chunk).map_err(reading())?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 4 {
+            head.extend(chunk[..n].iter().take(4 - head.len()));
+        }
+        digest.update(&chunk[..n]);
     }
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(&raw).map_err(StartError::io("compressing"))?;
-    let body = enc.finish().map_err(StartError::io("compressing"))?;
-    Ok((body, key))
+    let key = hex(digest.finish().as_ref());
+    let compressed = head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || head.starts_with(b"PK\x03\x04");
+    let payload = Payload::File {
+        path: path.to_path_buf(),
+        gzip: !compressed,
+    };
+    Ok((payload, key))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file as a request body, streamed from disk (gzip-compressed on a blocking thread when asked):
+/// memory stays flat whatever the file's size.
+fn file_body(path: &Path, gzip: bool) -> Result<reqwest::Body, StartError> {
+    let file =
+        std::fs::File::open(path).map_err(StartError::io(format!("opening {}", path.display())))?;
+    if !gzip {
+        let file = tokio::fs::File::from_std(file);
+        return Ok(reqwest::Body::wrap_stream(
+            tokio_util::io::ReaderStream::new(file),
+        ));
+    }
+    let (writer, reader) = tokio::io::duplex(256 * 1024);
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        let bridge = tokio_util::io::SyncIoBridge::new(writer);
+        let mut enc = flate2::write::GzEncoder::new(bridge, flate2::Compression::fast());
+        // On a read error the body ends early: the server refuses the truncated gzip and
+        // stores nothing, and the error is shown here.
+        if let Err(e) = std::io::copy(&mut file, &mut enc).and_then(|_| enc.finish().map(drop)) {
+            eprintln!("reading {shown}: {e}");
+        }
+    });
+    Ok(reqwest::Body::wrap_stream(
+        tokio_util::io::ReaderStream::new(reader),
+    ))
 }
 
 /// Whether a directory holds Allure result files (checked before any run is created).
@@ -275,12 +312,7 @@ fn zip_allure_dir(dir: &Path) -> Result<(Vec<u8>, String), StartError> {
         .finish()
         .map_err(|e| StartError::Config(format!("zipping {}: {e}", dir.display())))?
         .into_inner();
-    let key = digest
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = hex(digest.finish().as_ref());
     Ok((body, key))
 }
 
@@ -288,6 +320,11 @@ enum Payload {
     None,
     Json(Value),
     Bytes(Vec<u8>),
+    /// Streamed from disk on every attempt.
+    File {
+        path: PathBuf,
+        gzip: bool,
+    },
 }
 
 struct Api {
@@ -330,6 +367,9 @@ impl Api {
                 Payload::Bytes(b) => req
                     .header("content-type", "application/octet-stream")
                     .body(b.clone()),
+                Payload::File { path, gzip } => req
+                    .header("content-type", "application/octet-stream")
+                    .body(file_body(path, *gzip)?),
             };
             let retry_in = match req.send().await {
                 Ok(resp) => {
