@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod auth;
+pub mod compare;
 mod error;
 mod invitations;
 mod keyring;

@@ -276,7 +276,7 @@ fn outcome_code(o: Outcome) -> i16 {
     }
 }
 
-fn outcome_name(code: i16) -> &'static str {
+pub(crate) fn outcome_name(code: i16) -> &'static str {
     match code {
         0 => "passed",
         1 => "failed",
@@ -520,7 +520,7 @@ impl Core {
             .ok_or(CoreError::NotFound("run"))
     }
 
-    async fn run_in(
+    pub(crate) async fn run_in(
         &self,
         org: OrgId,
         project: ProjectId,

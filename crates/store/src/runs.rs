@@ -292,6 +292,82 @@ impl Store {
         })
     }
 
+    /// The latest finished run on `branch` numbered below `before`: the default base a run is
+    /// compared with.
+    pub async fn latest_finished_on(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        branch: &str,
+        before: i64,
+    ) -> Result<Option<RunRow>, StoreError> {
+        on_org!(self, org, pool => {
+            let row = sqlx::query(concat!(select_runs!(), " AND r.project_id = $2 AND r.branch = $3 AND r.number < $4 AND r.status = 'finished' ORDER BY r.number DESC LIMIT 1"))
+                .bind(org.0)
+                .bind(project.0)
+                .bind(branch)
+                .bind(before)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(|r| run_from_row!(r)).transpose()
+        })
+    }
+
+    /// Every result of a run reduced to what comparing runs needs: `(test_id, outcome,
+    /// duration_ms)`. One index range, no sealed details.
+    pub async fn run_outline(
+        &self,
+        org: OrgId,
+        run: RunId,
+    ) -> Result<Vec<(i64, i16, Option<i64>)>, StoreError> {
+        let rows: Vec<(i64, i16, Option<i64>)> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT test_id, outcome, duration_ms FROM results WHERE org_id = $1 AND run_id = $2")
+            .bind(org.0)
+            .bind(run.0)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
+    /// `(id, suite, name, parameters)` of the project's tests among `ids`.
+    pub async fn tests_named(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        let mut named = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(i64, String, String, String)> = match &self.db {
+                Db::Sqlite(pool) => {
+                    let sql = format!(
+                        "SELECT id, suite, name, parameters FROM tests WHERE id IN ({}) AND org_id = ? AND project_id = ?",
+                        vec!["?"; chunk.len()].join(", ")
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.bind(org.0).bind(project.0).fetch_all(pool).await?
+                }
+                Db::Pg(pool) => {
+                    let mut tx = begin_scoped(pool, Scope::Org(org)).await?;
+                    let rows = sqlx::query_as(
+                        "SELECT id, suite, name, parameters FROM tests WHERE id = ANY($1) AND org_id = $2 AND project_id = $3")
+                        .bind(chunk)
+                        .bind(org.0)
+                        .bind(project.0)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    rows
+                }
+            };
+            named.extend(rows);
+        }
+        Ok(named)
+    }
+
     /// Marks a run (or one shard of it) finished. With `shards_expected`, the run finishes when
     /// that many distinct shards have. Returns whether the run exists.
     pub async fn finish_run(

@@ -58,6 +58,11 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         "/api/v1/projects/{slug}/runs/{run}/finish",
         Kind::OthersId,
     ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/runs/{run}/compare",
+        Kind::OthersId,
+    ),
     ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
         "GET",
@@ -108,6 +113,11 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("POST", "/projects", Kind::NoId),
     ("GET", "/projects/{slug}", Kind::OthersId),
     ("GET", "/projects/{slug}/runs/{number}", Kind::OthersId),
+    (
+        "GET",
+        "/projects/{slug}/runs/{number}/compare",
+        Kind::OthersId,
+    ),
     ("GET", "/members", Kind::NoId),
     ("POST", "/members/invitations", Kind::NoId),
     ("POST", "/members/{user}/role", Kind::OthersId),

@@ -31,6 +31,9 @@ pub enum StartError {
     /// `upload --fail-on-failures` saw this many failed or errored tests (exit status 1).
     #[error("{0} tests failed or errored")]
     TestsFailed(i64),
+    /// `compare` found this many new failures (exit status 1: the quality gate).
+    #[error("quality gate: {0} new failures")]
+    NewFailures(i64),
 }
 
 impl StartError {

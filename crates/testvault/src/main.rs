@@ -10,7 +10,9 @@ async fn main() -> ExitCode {
     let cli = testvault::cli::Cli::parse();
     match testvault::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ testvault::StartError::TestsFailed(_)) => {
+        Err(
+            e @ (testvault::StartError::TestsFailed(_) | testvault::StartError::NewFailures(_)),
+        ) => {
             eprintln!("testvault: {e}");
             ExitCode::from(1)
         }

@@ -11,8 +11,12 @@ const FAILING: &str = r#"<testsuite name="it"><testcase classname="a.C" name="th
 const CTRF: &str = r#"{"reportFormat":"CTRF","results":{"tool":{"name":"vitest"},"tests":[{"name":"four","status":"passed","duration":3}]}}"#;
 
 fn upload(args: &[&str], token: &str) -> (Output, String, String) {
+    cli("upload", args, token)
+}
+
+fn cli(command: &str, args: &[&str], token: &str) -> (Output, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_testvault"))
-        .arg("upload")
+        .arg(command)
         .args(args)
         .env("TESTVAULT_TOKEN", token)
         .env_remove("TESTVAULT_URL")
@@ -156,6 +160,33 @@ async fn upload_sends_every_matching_report_and_summarises_the_run() {
         !out.status.success() && stderr.contains("TESTVAULT_TOKEN") || stderr.contains("tvt_"),
         "{stderr}"
     );
+    // `compare` is the quality gate: run 3 has the failure run 1 had (still failing: status 0);
+    // against the Allure run, run 1's failure is new (status 1); no run on main yet (status 2).
+    let gate = |run: &'static str, with: &'static str| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(["--run", run, "--base", with]);
+        args
+    };
+    let (out, stdout, stderr) = cli("compare", &gate("3", "1"), &token);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Run #3 vs #1: 0 new failures"), "{stdout}");
+    assert!(
+        stdout.contains("/projects/web/runs/3/compare?base=1"),
+        "{stdout}"
+    );
+    let (out, stdout, stderr) = cli("compare", &gate("1", "2"), &token);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("New failures:") && stdout.contains("three"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("quality gate: 1 new failures"), "{stderr}");
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["--run", "3"]);
+    let (out, _, stderr) = cli("compare", &args, &token);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("base branch"), "{stderr}");
+
     // Refusals before any upload create no run: runs 1–3 only.
     assert_eq!(
         owner.get("/api/v1/projects/web/runs").await.json()["data"]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod compare;
 mod serve;
 mod token;
 mod upload;
@@ -74,6 +75,9 @@ pub enum Command {
     Config(ConfigCommand),
     /// Upload test reports (JUnit XML, CTRF, Allure) to a Testvault server, from CI.
     Upload(upload::UploadArgs),
+    /// Compare a run with a base run (default: the latest on main): a CI quality gate that
+    /// exits with status 1 on new failures.
+    Compare(compare::CompareArgs),
     /// Measure this machine: `bench ingest` times parsing and end-to-end result ingestion.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -146,6 +150,13 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let outcome = upload::run(args).await?;
             if outcome.failures > 0 {
                 return Err(StartError::TestsFailed(outcome.failures));
+            }
+            Ok(())
+        }
+        Command::Compare(args) => {
+            let new_failures = compare::run(args).await?;
+            if new_failures > 0 {
+                return Err(StartError::NewFailures(new_failures));
             }
             Ok(())
         }

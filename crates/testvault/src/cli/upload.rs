@@ -164,7 +164,7 @@ pub async fn run(args: UploadArgs) -> Result<Outcome, StartError> {
     })
 }
 
-fn read_token(file: Option<&Path>) -> Result<String, StartError> {
+pub(super) fn read_token(file: Option<&Path>) -> Result<String, StartError> {
     let token = match file {
         Some(path) => std::fs::read_to_string(path)
             .map_err(StartError::io(format!("reading {}", path.display())))?,
@@ -181,7 +181,7 @@ fn read_token(file: Option<&Path>) -> Result<String, StartError> {
     Ok(token)
 }
 
-fn client(ca_cert: Option<&Path>) -> Result<reqwest::Client, StartError> {
+pub(super) fn client(ca_cert: Option<&Path>) -> Result<reqwest::Client, StartError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(600))
@@ -316,7 +316,7 @@ fn zip_allure_dir(dir: &Path) -> Result<(Vec<u8>, String), StartError> {
     Ok((body, key))
 }
 
-enum Payload {
+pub(super) enum Payload {
     None,
     Json(Value),
     Bytes(Vec<u8>),
@@ -327,21 +327,21 @@ enum Payload {
     },
 }
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-    project: String,
+pub(super) struct Api {
+    pub(super) client: reqwest::Client,
+    pub(super) base: String,
+    pub(super) token: String,
+    pub(super) project: String,
 }
 
 impl Api {
-    fn path(&self, rest: &str) -> String {
+    pub(super) fn path(&self, rest: &str) -> String {
         format!("/api/v1/projects/{}{rest}", self.project)
     }
 
     /// One request, retried with backoff (1, 2, 4, 8 s, or the server's `Retry-After`) on
     /// connection failures, 5xx and 429. Other errors are final and printed as the server said.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: &str,
         path: &str,

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod compare;
 mod members;
 pub mod pages;
 mod projects;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects", get(projects::list).post(projects::create))
         .route("/projects/{slug}", get(projects::show))
         .route("/projects/{slug}/runs/{number}", get(projects::run))
+        .route("/projects/{slug}/runs/{number}/compare", get(compare::page))
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))
         .route("/members/{user}/role", post(members::change_role))

@@ -135,9 +135,9 @@ pub struct AccessPanel {
 
 /// A run as lists show it.
 pub struct RunItem {
-    number: i64,
-    title: String,
-    branch: String,
+    pub(crate) number: i64,
+    pub(crate) title: String,
+    pub(crate) branch: String,
     finished: bool,
     total: i64,
     passed: i64,

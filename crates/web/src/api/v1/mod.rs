@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+pub mod compare;
 mod invitations;
 mod members;
 mod orgs;
@@ -49,6 +50,10 @@ pub fn routes() -> Router<AppState> {
             get(runs::list_results).post(runs::append_results),
         )
         .route("/projects/{slug}/runs/{run}/finish", post(runs::finish_run))
+        .route(
+            "/projects/{slug}/runs/{run}/compare",
+            get(compare::compare_runs),
+        )
         .route("/projects/{slug}/uploads", post(runs::upload_report))
         .route("/projects/{slug}/results/search", get(runs::search_results))
         .route("/permissions", get(roles::get_permissions))

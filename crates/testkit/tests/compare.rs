@@ -1,0 +1,145 @@
+#![expect(clippy::expect_used, reason = "test helpers fail by panicking")]
+//! Comparing runs, on both backends: every category, the default base (the latest finished run
+//! on `main`), the quality gate, and the page.
+
+use serde_json::{Value, json};
+use testvault_testkit::{Backend, Client, TestApp, on_both_backends};
+
+on_both_backends!(two_runs_compare_by_category_and_gate_on_new_failures);
+
+/// A one-shot CTRF upload on `branch`; `tests` are `(name, status, duration_ms)`.
+async fn report(owner: &Client, branch: &str, tests: &[(&str, &str, i64)]) -> Value {
+    let tests: Vec<Value> = tests
+        .iter()
+        .map(|(name, status, ms)| {
+            json!({ "name": name, "status": status, "duration": ms, "suite": "checkout",
+                    "message": if *status == "failed" { "boom" } else { "" } })
+        })
+        .collect();
+    let body = json!({ "reportFormat": "CTRF", "specVersion": "0.0.0", "results": {
+        "tool": { "name": "jest" },
+        "summary": { "tests": tests.len(), "passed": 0, "failed": 0, "pending": 0, "skipped": 0, "other": 0, "start": 1, "stop": 2 },
+        "tests": tests } });
+    let r = owner
+        .post_json(
+            &format!("/api/v1/projects/web/uploads?branch={branch}"),
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["data"]["run"].clone()
+}
+
+fn names(v: &Value, key: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name").to_string())
+        .collect()
+}
+
+async fn two_runs_compare_by_category_and_gate_on_new_failures(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.setup_owner().await;
+    assert_eq!(
+        owner
+            .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+            .await
+            .status,
+        201
+    );
+    let main = report(
+        &owner,
+        "main",
+        &[
+            ("pays", "passed", 100),
+            ("refunds", "failed", 10),
+            ("totals", "passed", 100),
+            ("ships", "passed", 10),
+            ("taxes", "failed", 10),
+        ],
+    )
+    .await;
+    // Nothing on main before the first run: no base to compare with.
+    let first = owner
+        .get(&format!(
+            "/api/v1/projects/web/runs/{}/compare",
+            main["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(first.status, 404, "{}", first.body);
+
+    let feature = report(
+        &owner,
+        "feature/cart",
+        &[
+            ("pays", "failed", 100),                    // new failure
+            ("refunds", "passed", 10),                  // fixed
+            ("totals", "passed", 400),                  // slower
+            ("taxes", "failed", 10),                    // still failing
+            ("<script>alert(1)</script>", "failed", 1), // new test, failing
+        ],
+    )
+    .await;
+    let r = owner
+        .get(&format!(
+            "/api/v1/projects/web/runs/{}/compare",
+            feature["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = &r.json()["data"];
+    assert_eq!(
+        v["base"]["number"], 1,
+        "default base: the latest finished run on main"
+    );
+    assert_eq!(v["gate"], "failed");
+    assert_eq!(
+        v["counts"],
+        json!({ "new_failures": 2, "fixed": 1, "still_failing": 1, "added": 1, "removed": 1, "slower": 1 })
+    );
+    let mut new = names(v, "new_failures");
+    new.sort();
+    assert_eq!(new, vec!["<script>alert(1)</script>", "pays"]);
+    assert_eq!(names(v, "fixed"), vec!["refunds"]);
+    assert_eq!(names(v, "still_failing"), vec!["taxes"]);
+    assert_eq!(names(v, "slower"), vec!["totals"]);
+    assert_eq!(names(v, "removed"), vec!["ships"]);
+    assert_eq!(v["slower"][0]["base"]["duration_ms"], 100);
+    assert_eq!(v["slower"][0]["head"]["duration_ms"], 400);
+
+    // By number, with a stricter slowness rule; and a run compared with itself passes the gate.
+    let r = owner
+        .get("/api/v1/projects/web/runs/2/compare?base=1&slower_pct=500")
+        .await;
+    assert_eq!(r.json()["data"]["counts"]["slower"], 0, "{}", r.body);
+    let r = owner
+        .get("/api/v1/projects/web/runs/2/compare?base=2")
+        .await;
+    assert_eq!(r.json()["data"]["gate"], "passed", "{}", r.body);
+    let r = owner
+        .get("/api/v1/projects/web/runs/2/compare?base=99")
+        .await;
+    assert_eq!(r.status, 404);
+    let r = owner
+        .get("/api/v1/projects/web/runs/2/compare?base=1&slower_pct=-1")
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    // The page: every category, names escaped.
+    let page = owner.get("/projects/web/runs/2/compare").await;
+    assert_eq!(page.status, 200);
+    for text in [
+        "New failures",
+        "Fixed",
+        "Still failing",
+        "Slower",
+        "refunds",
+        "ships",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+    assert!(!page.body.contains("<script>alert(1)"));
+    assert!(page.body.contains("script&#62;alert(1)") || page.body.contains("script&gt;alert(1)"));
+}
