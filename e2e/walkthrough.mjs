@@ -202,6 +202,32 @@ try {
   expect(await owner.isVisible("text=CheckoutTest.java:42"), "the trace opens");
   await shot(owner, "run");
 
+  // 6d''. A branch breaks a test (and brings a hostile test name): the comparison with main
+  // shows the new failure, and the name renders as text, never as markup.
+  const broken = `<testsuite name="checkout">
+  <testcase classname="shop.CheckoutTest" name="pays_with_card" time="0.12"><failure message="card declined">at CheckoutTest.java:17</failure></testcase>
+  <testcase classname="shop.CheckoutTest" name="refuses_expired_card" time="0.05"/>
+  <testcase classname="shop.CartTest" name="&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;"/>
+</testsuite>`;
+  const second = await owner.evaluate(async ([token, body]) => {
+    const r = await fetch("/api/v1/projects/web-shop/uploads?branch=feature%2Fpay&title=Feature", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
+      body,
+    });
+    return r.status;
+  }, [ciToken, broken]);
+  expect(second === 201, `second upload answered ${second}`);
+  await owner.goto(`${base}/projects/web-shop/runs/2`);
+  await owner.click("a:has-text('compare with main')");
+  await owner.waitForURL(`${base}/projects/web-shop/runs/2/compare`);
+  expect(await owner.isVisible("text=no new failures") === false, "the gate shows new failures");
+  expect(await owner.isVisible("#new-failures >> text=pays_with_card"), "the new failure is listed");
+  expect(await owner.isVisible("#fixed >> text=refuses_expired_card"), "the fix is listed");
+  expect(await owner.isVisible("text=<img src=x"), "the hostile name shows as text");
+  expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran");
+  await shot(owner, "compare");
+
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");
   await owner.waitForURL(`${base}/audit`);
