@@ -227,6 +227,11 @@ try {
   expect(await owner.isVisible("text=<img src=x"), "the hostile name shows as text");
   expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran");
   await shot(owner, "compare");
+  await owner.click("#new-failures >> a:has-text('pays_with_card')");
+  await owner.waitForURL(/\/projects\/web-shop\/tests\/\d+$/);
+  expect(await owner.isVisible("text=failing since"), "the test page dates the failure");
+  expect(await owner.isVisible("svg.strip >> nth=1"), "a status strip per branch");
+  await shot(owner, "test-history");
 
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");

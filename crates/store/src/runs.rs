@@ -83,6 +83,29 @@ pub struct ResultRow {
     pub terms: Vec<Vec<u8>>,
 }
 
+/// A test's identity as stored.
+#[derive(Debug, Clone)]
+pub struct TestRow {
+    pub id: i64,
+    pub identity_key: String,
+    pub suite: String,
+    pub name: String,
+    pub parameters: String,
+    pub file: Option<String>,
+}
+
+/// One result in a test's history.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub number: i64,
+    pub branch: Option<String>,
+    pub created_at: i64,
+    pub outcome: i16,
+    pub flaky: bool,
+    pub attempts: i32,
+    pub duration_ms: Option<i64>,
+}
+
 /// One result as a run's page lists it.
 #[derive(Debug, Clone)]
 pub struct StoredResult {
@@ -366,6 +389,67 @@ impl Store {
             named.extend(rows);
         }
         Ok(named)
+    }
+
+    /// A test of the project.
+    pub async fn get_test(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        test: i64,
+    ) -> Result<Option<TestRow>, StoreError> {
+        type Columns = (i64, String, String, String, String, Option<String>);
+        let row: Option<Columns> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT id, identity_key, suite, name, parameters, file FROM tests WHERE org_id = $1 AND project_id = $2 AND id = $3")
+            .bind(org.0)
+            .bind(project.0)
+            .bind(test)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(
+            |(id, identity_key, suite, name, parameters, file)| TestRow {
+                id,
+                identity_key,
+                suite,
+                name,
+                parameters,
+                file,
+            },
+        ))
+    }
+
+    /// A test's latest `limit` results, newest first, with their runs (one range of the
+    /// `(test_id, id)` index).
+    pub async fn test_history(
+        &self,
+        org: OrgId,
+        test: i64,
+        limit: i64,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        type Columns = (i64, Option<String>, i64, i16, bool, i32, Option<i64>);
+        let rows: Vec<Columns> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT u.number, u.branch, u.created_at, r.outcome, r.flaky, r.attempts, r.duration_ms \
+             FROM results r JOIN runs u ON u.id = r.run_id \
+             WHERE r.org_id = $1 AND r.test_id = $2 ORDER BY r.id DESC LIMIT $3")
+            .bind(org.0)
+            .bind(test)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(number, branch, created_at, outcome, flaky, attempts, duration_ms)| HistoryRow {
+                    number,
+                    branch,
+                    created_at,
+                    outcome,
+                    flaky,
+                    attempts,
+                    duration_ms,
+                },
+            )
+            .collect())
     }
 
     /// Marks a run (or one shard of it) finished. With `shards_expected`, the run finishes when

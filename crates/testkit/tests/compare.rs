@@ -1,11 +1,14 @@
 #![expect(clippy::expect_used, reason = "test helpers fail by panicking")]
 //! Comparing runs, on both backends: every category, the default base (the latest finished run
-//! on `main`), the quality gate, and the page.
+//! on `main`), the quality gate, and the page. A test's history and flakiness, and its page.
 
 use serde_json::{Value, json};
 use testvault_testkit::{Backend, Client, TestApp, on_both_backends};
 
-on_both_backends!(two_runs_compare_by_category_and_gate_on_new_failures);
+on_both_backends!(
+    two_runs_compare_by_category_and_gate_on_new_failures,
+    a_test_page_shows_its_history_by_branch_and_its_flakiness
+);
 
 /// A one-shot CTRF upload on `branch`; `tests` are `(name, status, duration_ms)`.
 async fn report(owner: &Client, branch: &str, tests: &[(&str, &str, i64)]) -> Value {
@@ -142,4 +145,125 @@ async fn two_runs_compare_by_category_and_gate_on_new_failures(backend: Backend)
     }
     assert!(!page.body.contains("<script>alert(1)"));
     assert!(page.body.contains("script&#62;alert(1)") || page.body.contains("script&gt;alert(1)"));
+}
+
+async fn a_test_page_shows_its_history_by_branch_and_its_flakiness(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.setup_owner().await;
+    for slug in ["web", "api"] {
+        let r = owner
+            .post_json("/api/v1/projects", &json!({ "slug": slug, "name": slug }))
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    // Runs 1–4 on main alternate; run 5 on a branch fails.
+    for (branch, status) in [
+        ("main", "passed"),
+        ("main", "failed"),
+        ("main", "passed"),
+        ("main", "failed"),
+        ("feature/x", "failed"),
+    ] {
+        report(
+            &owner,
+            branch,
+            &[("pays", status, 20), ("ships", "passed", 5)],
+        )
+        .await;
+    }
+    let results = owner
+        .get(&format!(
+            "/api/v1/projects/web/runs/{}/results",
+            owner.get("/api/v1/projects/web/runs?limit=1").await.json()["data"][0]["id"]
+                .as_str()
+                .expect("id")
+        ))
+        .await
+        .json();
+    let pays = results["data"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["name"] == "pays")
+        .expect("pays")["test_id"]
+        .as_i64()
+        .expect("id");
+    let r = owner
+        .get(&format!("/api/v1/projects/web/tests/{pays}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = &r.json()["data"];
+    assert_eq!(v["name"], "pays");
+    assert_eq!(v["history"].as_array().map(Vec::len), Some(5));
+    assert_eq!(v["history"][0]["run_number"], 5, "newest first");
+    assert_eq!(v["history"][0]["branch"], "feature/x");
+    let s = &v["stats"];
+    assert_eq!(s["flips"], 3, "{s}");
+    assert_eq!(s["flakiness"], 60, "{s}");
+    assert_eq!(s["pass_rate"], 40, "{s}");
+    assert_eq!(s["failing_since"], 4, "{s}");
+    assert_eq!(s["last_pass"], 3, "{s}");
+    let r = owner
+        .get(&format!("/api/v1/projects/web/tests/{pays}?limit=2"))
+        .await;
+    assert_eq!(
+        r.json()["data"]["history"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Another project's test is not this project's.
+    report_to(&owner, "api", &[("lists", "passed", 1)]).await;
+    let other = owner.get("/api/v1/projects/api/runs").await.json();
+    let other_results = owner
+        .get(&format!(
+            "/api/v1/projects/api/runs/{}/results",
+            other["data"][0]["id"].as_str().expect("id")
+        ))
+        .await
+        .json();
+    let lists = other_results["data"][0]["test_id"].as_i64().expect("id");
+    assert_eq!(
+        owner
+            .get(&format!("/api/v1/projects/web/tests/{lists}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        owner.get("/api/v1/projects/web/tests/nope").await.status,
+        404
+    );
+
+    // The page: a strip per branch, the sparkline, the numbers; linked from the run page.
+    let page = owner.get(&format!("/projects/web/tests/{pays}")).await;
+    assert_eq!(page.status, 200);
+    for text in [
+        "feature/x",
+        "main",
+        "class=\"strip\"",
+        "<polyline",
+        "failing since",
+        "#4",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+    let run_page = owner.get("/projects/web/runs/5").await;
+    assert!(
+        run_page
+            .body
+            .contains(&format!("/projects/web/tests/{pays}"))
+    );
+}
+
+/// `report` into another project.
+async fn report_to(owner: &Client, slug: &str, tests: &[(&str, &str, i64)]) {
+    let tests: Vec<Value> = tests
+        .iter()
+        .map(|(name, status, ms)| json!({ "name": name, "status": status, "duration": ms }))
+        .collect();
+    let body = json!({ "reportFormat": "CTRF", "results": { "tool": { "name": "jest" }, "tests": tests } });
+    let r = owner
+        .post_json(&format!("/api/v1/projects/{slug}/uploads"), &body)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
 }

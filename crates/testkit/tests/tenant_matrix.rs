@@ -63,6 +63,11 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         "/api/v1/projects/{slug}/runs/{run}/compare",
         Kind::OthersId,
     ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/tests/{test}",
+        Kind::OthersId,
+    ),
     ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
         "GET",
@@ -113,6 +118,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("POST", "/projects", Kind::NoId),
     ("GET", "/projects/{slug}", Kind::OthersId),
     ("GET", "/projects/{slug}/runs/{number}", Kind::OthersId),
+    ("GET", "/projects/{slug}/tests/{test}", Kind::OthersId),
     (
         "GET",
         "/projects/{slug}/runs/{number}/compare",
@@ -318,6 +324,7 @@ fn fill(path: &str, b: &OrgB) -> String {
         .replace("{role}", &b.role)
         .replace("{run}", &b.run)
         .replace("{number}", "1")
+        .replace("{test}", "1")
         .replace("{id}", id)
         .replace("{token}", &"ab".repeat(32))
 }

@@ -32,6 +32,7 @@ struct Section {
 }
 
 struct Row {
+    test_id: i64,
     name: String,
     suite: String,
     before: String,
@@ -52,6 +53,7 @@ fn rows(tests: Vec<ChangedTest>) -> Vec<Row> {
     tests
         .into_iter()
         .map(|t| Row {
+            test_id: t.test_id,
             name: if t.parameters.is_empty() {
                 t.name
             } else {

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod compare;
+mod history;
 mod members;
 pub mod pages;
 mod projects;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{slug}", get(projects::show))
         .route("/projects/{slug}/runs/{number}", get(projects::run))
         .route("/projects/{slug}/runs/{number}/compare", get(compare::page))
+        .route("/projects/{slug}/tests/{test}", get(history::page))
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))
         .route("/members/{user}/role", post(members::change_role))

@@ -299,6 +299,7 @@ pub async fn revoke_grant(
 }
 
 pub struct ResultItem {
+    test_id: i64,
     name: String,
     suite: String,
     outcome: &'static str,
@@ -311,6 +312,7 @@ pub struct ResultItem {
 impl From<ResultView> for ResultItem {
     fn from(r: ResultView) -> Self {
         ResultItem {
+            test_id: r.test_id,
             name: if r.parameters.is_empty() {
                 r.name
             } else {

@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 pub mod compare;
+pub mod history;
 mod invitations;
 mod members;
 mod orgs;
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
             "/projects/{slug}/runs/{run}/compare",
             get(compare::compare_runs),
         )
+        .route("/projects/{slug}/tests/{test}", get(history::get_test))
         .route("/projects/{slug}/uploads", post(runs::upload_report))
         .route("/projects/{slug}/results/search", get(runs::search_results))
         .route("/permissions", get(roles::get_permissions))

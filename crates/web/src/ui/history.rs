@@ -1,0 +1,212 @@
+//! The test page: a test's history as a status strip per branch, a duration sparkline, its
+//! statistics and its latest results.
+
+use super::PageCsrf;
+use super::pages::{self, Chrome, render, when};
+use crate::AppState;
+use crate::extract::PageAuth;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use testvault_core::CoreError;
+use testvault_core::history::{HistoryPoint, TestStats, TestView};
+use testvault_domain::Permission;
+
+/// Results the page reads.
+const PAGE_HISTORY: i64 = 200;
+/// Width of one cell of the strip, in SVG units.
+const CELL: usize = 10;
+const SPARK_WIDTH: f64 = 600.0;
+const SPARK_HEIGHT: f64 = 48.0;
+
+struct Cell {
+    x: usize,
+    class: &'static str,
+    label: String,
+    run: i64,
+}
+
+struct Strip {
+    branch: String,
+    width: usize,
+    cells: Vec<Cell>,
+}
+
+struct Row {
+    run: i64,
+    branch: String,
+    when: String,
+    outcome: &'static str,
+    flaky: bool,
+    tries: i32,
+    duration: String,
+}
+
+#[derive(Template)]
+#[template(path = "test.html")]
+struct TestPage {
+    chrome: Chrome,
+    slug: String,
+    project_name: String,
+    name: String,
+    suite: String,
+    key: String,
+    file: String,
+    stats: TestStats,
+    strips: Vec<Strip>,
+    spark: String,
+    spark_label: String,
+    rows: Vec<Row>,
+}
+
+fn duration(ms: Option<i64>) -> String {
+    ms.map(|ms| format!("{ms} ms")).unwrap_or_default()
+}
+
+/// One strip per branch (the most recently run first), oldest result on the left.
+fn strips(history: &[HistoryPoint]) -> Vec<Strip> {
+    let mut order: Vec<String> = Vec::new();
+    for p in history {
+        let b = p.branch.clone().unwrap_or_default();
+        if !order.contains(&b) {
+            order.push(b);
+        }
+    }
+    order
+        .into_iter()
+        .map(|branch| {
+            let points: Vec<&HistoryPoint> = history
+                .iter()
+                .rev()
+                .filter(|p| p.branch.as_deref().unwrap_or_default() == branch)
+                .collect();
+            let cells: Vec<Cell> = points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Cell {
+                    x: i * CELL,
+                    class: if p.flaky && p.outcome == "passed" {
+                        "flaky"
+                    } else {
+                        p.outcome
+                    },
+                    label: format!(
+                        "#{}: {}{}{}",
+                        p.run_number,
+                        p.outcome,
+                        if p.flaky { " on retry" } else { "" },
+                        p.duration_ms
+                            .map(|d| format!(", {d} ms"))
+                            .unwrap_or_default()
+                    ),
+                    run: p.run_number,
+                })
+                .collect();
+            Strip {
+                branch: if branch.is_empty() {
+                    "(no branch)".into()
+                } else {
+                    branch
+                },
+                width: cells.len().max(1) * CELL,
+                cells,
+            }
+        })
+        .collect()
+}
+
+/// The `points` of a polyline of durations, oldest on the left, scaled to the box.
+fn sparkline(history: &[HistoryPoint]) -> String {
+    let values: Vec<i64> = history.iter().rev().filter_map(|p| p.duration_ms).collect();
+    let Some(max) = values.iter().copied().max().filter(|m| *m > 0) else {
+        return String::new();
+    };
+    let step = if values.len() > 1 {
+        SPARK_WIDTH / (values.len() - 1) as f64
+    } else {
+        0.0
+    };
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let y = SPARK_HEIGHT - (*v as f64 / max as f64) * (SPARK_HEIGHT - 4.0) - 2.0;
+            format!("{:.1},{:.1}", i as f64 * step, y)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path((slug, test)): Path<(String, String)>,
+) -> Response {
+    let loaded = async {
+        let test: i64 = test.parse().map_err(|_| CoreError::NotFound("test"))?;
+        let allowed = || p.allow(Permission::ReadProjects);
+        let project = state.core.get_project(allowed()?, &slug).await?;
+        let view = state
+            .core
+            .test_history(allowed()?, &slug, test, PAGE_HISTORY)
+            .await?;
+        let orgs = state.core.my_orgs(&p).await?;
+        Ok::<_, CoreError>((project, view, orgs))
+    }
+    .await;
+    match loaded {
+        Ok((project, view, orgs)) => {
+            let TestView {
+                key,
+                suite,
+                name,
+                parameters,
+                file,
+                stats,
+                history,
+                ..
+            } = view;
+            let name = if parameters.is_empty() {
+                name
+            } else {
+                format!("{name} {parameters}")
+            };
+            let title = format!("{name} · {}", project.name);
+            let durations = history.iter().filter(|p| p.duration_ms.is_some()).count();
+            render(
+                StatusCode::OK,
+                &TestPage {
+                    chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+                    slug: project.slug.clone(),
+                    project_name: project.name.clone(),
+                    strips: strips(&history),
+                    spark: sparkline(&history),
+                    spark_label: format!(
+                        "Duration of the last {durations} results, oldest on the left; median {}",
+                        duration(stats.median_ms)
+                    ),
+                    rows: history
+                        .iter()
+                        .map(|h| Row {
+                            run: h.run_number,
+                            branch: h.branch.clone().unwrap_or_default(),
+                            when: when(h.created_at),
+                            outcome: h.outcome,
+                            flaky: h.flaky,
+                            tries: h.tries,
+                            duration: duration(h.duration_ms),
+                        })
+                        .collect(),
+                    name,
+                    suite,
+                    key,
+                    file: file.unwrap_or_default(),
+                    stats,
+                },
+            )
+        }
+        Err(e) => pages::error_page(e.into()),
+    }
+}
