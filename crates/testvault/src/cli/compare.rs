@@ -1,11 +1,10 @@
 //! `testvault compare`: a run against a base run, as a CI quality gate. Prints what changed and
 //! exits with status 1 when the run brought new failures (2 for its own errors).
 
-use super::upload::{Api, Payload, client, read_token};
+use super::upload::{Api, Payload, ServerArgs};
 use crate::StartError;
 use clap::Args;
 use serde_json::Value;
-use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -31,15 +30,8 @@ pub struct CompareArgs {
     /// Exit with status 1 when there are new failures (the quality gate; on by default).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     fail_on_new_failures: bool,
-    /// The server (env TESTVAULT_URL).
-    #[arg(long, env = "TESTVAULT_URL")]
-    url: String,
-    /// Read the API token from this file instead of TESTVAULT_TOKEN.
-    #[arg(long, value_name = "FILE")]
-    token_file: Option<PathBuf>,
-    /// Trust this PEM certificate (a self-signed server's) (env TESTVAULT_CA_CERT).
-    #[arg(long, env = "TESTVAULT_CA_CERT", value_name = "FILE")]
-    ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 /// Tests listed per category in the output.
@@ -47,12 +39,7 @@ const SHOWN: usize = 20;
 
 /// Returns the number of new failures the gate counts (0 when the gate is off).
 pub async fn run(args: CompareArgs) -> Result<i64, StartError> {
-    let api = Api {
-        client: client(args.ca_cert.as_deref())?,
-        base: args.url.trim_end_matches('/').to_string(),
-        token: read_token(args.token_file.as_deref())?,
-        project: args.project.clone(),
-    };
+    let api = Api::connect(&args.server, &args.project)?;
     let mut query = format!(
         "?slower_pct={}&slower_min_ms={}",
         args.slower_pct, args.slower_min_ms

@@ -12,16 +12,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// How the client commands reach a server.
 #[derive(Debug, Args)]
-pub struct UploadArgs {
-    /// The project's slug.
-    #[arg(long)]
-    project: String,
-    /// Report files or glob patterns (`results/**/*.xml`): JUnit XML, CTRF JSON, Allure zip;
-    /// gzip or zstd compressed ones too. A directory is an Allure results directory (zipped and
-    /// sent as one report).
-    #[arg(required = true)]
-    paths: Vec<String>,
+pub struct ServerArgs {
     /// The server (env TESTVAULT_URL).
     #[arg(long, env = "TESTVAULT_URL")]
     url: String,
@@ -32,6 +25,20 @@ pub struct UploadArgs {
     /// (env TESTVAULT_CA_CERT).
     #[arg(long, env = "TESTVAULT_CA_CERT", value_name = "FILE")]
     ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The project's slug.
+    #[arg(long)]
+    project: String,
+    /// Report files or glob patterns (`results/**/*.xml`): JUnit XML, CTRF JSON, Allure zip;
+    /// gzip or zstd compressed ones too. A directory is an Allure results directory (zipped and
+    /// sent as one report).
+    #[arg(required = true)]
+    paths: Vec<String>,
+    #[command(flatten)]
+    server: ServerArgs,
     /// `junit`, `ctrf` or `allure` (detected per file when left out).
     #[arg(long)]
     format: Option<String>,
@@ -69,16 +76,9 @@ pub struct Outcome {
 }
 
 pub async fn run(args: UploadArgs) -> Result<Outcome, StartError> {
-    let token = read_token(args.token_file.as_deref())?;
-    let client = client(args.ca_cert.as_deref())?;
-    let base = args.url.trim_end_matches('/').to_string();
+    let api = Api::connect(&args.server, &args.project)?;
+    let base = api.base.clone();
     let files = expand(&args.paths)?;
-    let api = Api {
-        client,
-        base: base.clone(),
-        token,
-        project: args.project.clone(),
-    };
     let ci = CiFacts::from_env();
     let run_id = match &args.run {
         Some(id) => id.clone(),
@@ -164,7 +164,7 @@ pub async fn run(args: UploadArgs) -> Result<Outcome, StartError> {
     })
 }
 
-pub(super) fn read_token(file: Option<&Path>) -> Result<String, StartError> {
+fn read_token(file: Option<&Path>) -> Result<String, StartError> {
     let token = match file {
         Some(path) => std::fs::read_to_string(path)
             .map_err(StartError::io(format!("reading {}", path.display())))?,
@@ -181,7 +181,7 @@ pub(super) fn read_token(file: Option<&Path>) -> Result<String, StartError> {
     Ok(token)
 }
 
-pub(super) fn client(ca_cert: Option<&Path>) -> Result<reqwest::Client, StartError> {
+fn client(ca_cert: Option<&Path>) -> Result<reqwest::Client, StartError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(600))
@@ -328,13 +328,22 @@ pub(super) enum Payload {
 }
 
 pub(super) struct Api {
-    pub(super) client: reqwest::Client,
+    client: reqwest::Client,
     pub(super) base: String,
-    pub(super) token: String,
-    pub(super) project: String,
+    token: String,
+    project: String,
 }
 
 impl Api {
+    pub(super) fn connect(server: &ServerArgs, project: &str) -> Result<Api, StartError> {
+        Ok(Api {
+            client: client(server.ca_cert.as_deref())?,
+            base: server.url.trim_end_matches('/').to_string(),
+            token: read_token(server.token_file.as_deref())?,
+            project: project.to_string(),
+        })
+    }
+
     pub(super) fn path(&self, rest: &str) -> String {
         format!("/api/v1/projects/{}{rest}", self.project)
     }

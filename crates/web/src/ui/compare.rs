@@ -54,11 +54,7 @@ fn rows(tests: Vec<ChangedTest>) -> Vec<Row> {
         .into_iter()
         .map(|t| Row {
             test_id: t.test_id,
-            name: if t.parameters.is_empty() {
-                t.name
-            } else {
-                format!("{} {}", t.name, t.parameters)
-            },
+            name: pages::test_name(t.name, &t.parameters),
             suite: t.suite,
             before: describe(t.base),
             after: describe(t.head),

@@ -168,11 +168,7 @@ pub async fn page(
                 history,
                 ..
             } = view;
-            let name = if parameters.is_empty() {
-                name
-            } else {
-                format!("{name} {parameters}")
-            };
+            let name = pages::test_name(name, &parameters);
             let title = format!("{name} · {}", project.name);
             let durations = history.iter().filter(|p| p.duration_ms.is_some()).count();
             render(

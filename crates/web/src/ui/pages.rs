@@ -205,6 +205,15 @@ pub fn device(user_agent: &str) -> String {
     }
 }
 
+/// A test's name as pages show it: with its parameters, when it has any.
+pub fn test_name(name: String, parameters: &str) -> String {
+    if parameters.is_empty() {
+        name
+    } else {
+        format!("{name} {parameters}")
+    }
+}
+
 pub fn when(t: i64) -> String {
     testvault_domain::time::format_utc(t)
 }

@@ -313,11 +313,7 @@ impl From<ResultView> for ResultItem {
     fn from(r: ResultView) -> Self {
         ResultItem {
             test_id: r.test_id,
-            name: if r.parameters.is_empty() {
-                r.name
-            } else {
-                format!("{} {}", r.name, r.parameters)
-            },
+            name: pages::test_name(r.name, &r.parameters),
             suite: r.suite,
             outcome: r.outcome,
             flaky: r.flaky,
