@@ -232,6 +232,11 @@ try {
   expect(await owner.isVisible("text=failing since"), "the test page dates the failure");
   expect(await owner.isVisible("svg.strip >> nth=1"), "a status strip per branch");
   await shot(owner, "test-history");
+  await owner.goto(`${base}/projects/web-shop`);
+  await owner.click("a:has-text('Flaky tests')");
+  await owner.waitForURL(`${base}/projects/web-shop/flaky`);
+  expect(await owner.isVisible("text=pays_with_card"), "the flipping test is listed as flaky");
+  await shot(owner, "flaky");
 
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");

@@ -8,6 +8,7 @@ pub mod audit;
 mod auth;
 pub mod compare;
 mod error;
+pub mod flaky;
 pub mod history;
 mod invitations;
 mod keyring;

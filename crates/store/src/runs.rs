@@ -452,6 +452,27 @@ impl Store {
             .collect())
     }
 
+    /// `(test_id, run number, outcome, flaky)` of every result in the project's latest `runs`
+    /// runs, by test and newest run first: what flaky detection reads.
+    pub async fn recent_outcomes(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        runs: i64,
+    ) -> Result<Vec<(i64, i64, i16, bool)>, StoreError> {
+        let rows: Vec<(i64, i64, i16, bool)> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT r.test_id, u.number, r.outcome, r.flaky FROM runs u JOIN results r ON r.run_id = u.id \
+             WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 \
+             AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
+             ORDER BY r.test_id, u.number DESC")
+            .bind(org.0)
+            .bind(project.0)
+            .bind(runs)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
     /// Marks a run (or one shard of it) finished. With `shards_expected`, the run finishes when
     /// that many distinct shards have. Returns whether the run exists.
     pub async fn finish_run(

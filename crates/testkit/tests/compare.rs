@@ -234,6 +234,26 @@ async fn a_test_page_shows_its_history_by_branch_and_its_flakiness(backend: Back
         404
     );
 
+    // The flaky report: `pays` flips, `ships` never does; the window narrows it.
+    let r = owner.get("/api/v1/projects/web/flaky").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let flaky = &r.json()["data"];
+    assert_eq!(flaky["total"], 1, "{flaky}");
+    assert_eq!(flaky["tests"][0]["name"], "pays");
+    assert_eq!(flaky["tests"][0]["flakiness"], 60);
+    assert_eq!(flaky["tests"][0]["last_outcome"], "failed");
+    let r = owner.get("/api/v1/projects/web/flaky?runs=2").await;
+    assert_eq!(
+        r.json()["data"]["total"],
+        0,
+        "runs 4 and 5 both failed: {}",
+        r.body
+    );
+    let page = owner.get("/projects/web/flaky").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&format!("/projects/web/tests/{pays}")));
+    assert!(!page.body.contains(">ships<"));
+
     // The page: a strip per branch, the sparkline, the numbers; linked from the run page.
     let page = owner.get(&format!("/projects/web/tests/{pays}")).await;
     assert_eq!(page.status, 200);

@@ -68,6 +68,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         "/api/v1/projects/{slug}/tests/{test}",
         Kind::OthersId,
     ),
+    ("GET", "/api/v1/projects/{slug}/flaky", Kind::OthersId),
     ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
         "GET",
@@ -119,6 +120,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects/{slug}", Kind::OthersId),
     ("GET", "/projects/{slug}/runs/{number}", Kind::OthersId),
     ("GET", "/projects/{slug}/tests/{test}", Kind::OthersId),
+    ("GET", "/projects/{slug}/flaky", Kind::OthersId),
     (
         "GET",
         "/projects/{slug}/runs/{number}/compare",

@@ -206,3 +206,84 @@ pub async fn page(
         Err(e) => pages::error_page(e.into()),
     }
 }
+
+struct FlakyRow {
+    test_id: i64,
+    name: String,
+    suite: String,
+    flakiness: u32,
+    flips: usize,
+    passed_on_retry: usize,
+    results: usize,
+    pass_rate: String,
+    last_outcome: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "flaky.html")]
+struct FlakyPage {
+    chrome: Chrome,
+    slug: String,
+    project_name: String,
+    window_runs: i64,
+    total: usize,
+    rows: Vec<FlakyRow>,
+}
+
+/// Flaky tests listed on the page.
+const FLAKY_SHOWN: usize = 200;
+
+pub async fn flaky_page(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path(slug): Path<String>,
+) -> Response {
+    let loaded = async {
+        let allowed = || p.allow(Permission::ReadProjects);
+        let project = state.core.get_project(allowed()?, &slug).await?;
+        let report = state
+            .core
+            .flaky_tests(
+                allowed()?,
+                &slug,
+                crate::api::v1::history::DEFAULT_FLAKY_WINDOW,
+                FLAKY_SHOWN,
+            )
+            .await?;
+        let orgs = state.core.my_orgs(&p).await?;
+        Ok::<_, CoreError>((project, report, orgs))
+    }
+    .await;
+    match loaded {
+        Ok((project, report, orgs)) => {
+            let title = format!("Flaky tests · {}", project.name);
+            render(
+                StatusCode::OK,
+                &FlakyPage {
+                    chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+                    slug: project.slug.clone(),
+                    project_name: project.name.clone(),
+                    window_runs: report.window_runs,
+                    total: report.total,
+                    rows: report
+                        .tests
+                        .into_iter()
+                        .map(|t| FlakyRow {
+                            test_id: t.test_id,
+                            name: pages::test_name(t.name, &t.parameters),
+                            suite: t.suite,
+                            flakiness: t.flakiness,
+                            flips: t.flips,
+                            passed_on_retry: t.passed_on_retry,
+                            results: t.results,
+                            pass_rate: t.pass_rate.map(|r| format!("{r} %")).unwrap_or_default(),
+                            last_outcome: t.last_outcome,
+                        })
+                        .collect(),
+                },
+            )
+        }
+        Err(e) => pages::error_page(e.into()),
+    }
+}

@@ -1,4 +1,4 @@
-//! A test and its history across runs and branches.
+//! A test and its history across runs and branches; the project's flaky tests.
 
 use super::{data, parse_id};
 use crate::AppState;
@@ -30,6 +30,38 @@ pub async fn get_test(
         state
             .core
             .test_history(allowed, &slug, test, q.limit.unwrap_or(DEFAULT_HISTORY))
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct FlakyQuery {
+    /// How many of the latest runs to read (default 200).
+    #[serde(default)]
+    runs: Option<i64>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// The flaky-test report's window when none is asked for.
+pub const DEFAULT_FLAKY_WINDOW: i64 = 200;
+
+pub async fn flaky_tests(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(slug): Path<String>,
+    Query(q): Query<FlakyQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = p.allow(Permission::ReadProjects)?;
+    Ok(data(
+        state
+            .core
+            .flaky_tests(
+                allowed,
+                &slug,
+                q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
+                q.limit.unwrap_or(100).clamp(1, 1000),
+            )
             .await?,
     ))
 }

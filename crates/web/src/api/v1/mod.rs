@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
             get(compare::compare_runs),
         )
         .route("/projects/{slug}/tests/{test}", get(history::get_test))
+        .route("/projects/{slug}/flaky", get(history::flaky_tests))
         .route("/projects/{slug}/uploads", post(runs::upload_report))
         .route("/projects/{slug}/results/search", get(runs::search_results))
         .route("/permissions", get(roles::get_permissions))

@@ -1,0 +1,121 @@
+//! Flaky tests: across every branch of a project's latest runs, the tests that flip between
+//! passing and failing or pass only on a retry, scored by `history::stats`.
+
+use crate::history::{HistoryPoint, stats};
+use crate::runs::outcome_name;
+use crate::{Allowed, Core, CoreError};
+use serde::Serialize;
+use std::collections::HashMap;
+use testvault_domain::Permission;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlakyTest {
+    pub test_id: i64,
+    pub suite: String,
+    pub name: String,
+    pub parameters: String,
+    /// 0–100 (see `TestStats::flakiness`).
+    pub flakiness: u32,
+    pub flips: usize,
+    pub passed_on_retry: usize,
+    pub results: usize,
+    pub pass_rate: Option<u32>,
+    /// The newest result's outcome.
+    pub last_outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlakyReport {
+    /// How many of the latest runs were read.
+    pub window_runs: i64,
+    /// Flaky tests found (the list holds the first `limit`, flakiest first).
+    pub total: usize,
+    pub tests: Vec<FlakyTest>,
+}
+
+/// The longest window one request reads.
+pub const MAX_WINDOW_RUNS: i64 = 1000;
+
+impl Core {
+    /// The project's flaky tests over its latest `window_runs` runs, flakiest first.
+    pub async fn flaky_tests(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        window_runs: i64,
+        limit: usize,
+    ) -> Result<FlakyReport, CoreError> {
+        let p = allowed.require(Permission::ReadProjects)?;
+        let project = self.project_in_scope(&allowed, slug).await?;
+        let window_runs = window_runs.clamp(2, MAX_WINDOW_RUNS);
+        let rows = self
+            .store()
+            .recent_outcomes(p.org, project, window_runs)
+            .await?;
+        let mut found: Vec<(i64, crate::history::TestStats, &'static str)> = Vec::new();
+        let mut start = 0;
+        while start < rows.len() {
+            let test = rows[start].0;
+            let end = rows[start..]
+                .iter()
+                .position(|r| r.0 != test)
+                .map_or(rows.len(), |n| start + n);
+            let history: Vec<HistoryPoint> = rows[start..end]
+                .iter()
+                .map(|(_, number, outcome, flaky)| HistoryPoint {
+                    run_number: *number,
+                    branch: None,
+                    created_at: 0,
+                    outcome: outcome_name(*outcome),
+                    flaky: *flaky,
+                    tries: 1,
+                    duration_ms: None,
+                })
+                .collect();
+            let s = stats(&history);
+            if s.flakiness > 0 {
+                found.push((test, s, history[0].outcome));
+            }
+            start = end;
+        }
+        found.sort_by(|a, b| {
+            b.1.flakiness
+                .cmp(&a.1.flakiness)
+                .then(b.1.flips.cmp(&a.1.flips))
+                .then(a.0.cmp(&b.0))
+        });
+        let total = found.len();
+        found.truncate(limit);
+        let ids: Vec<i64> = found.iter().map(|f| f.0).collect();
+        let names: HashMap<i64, (String, String, String)> = self
+            .store()
+            .tests_named(p.org, project, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, suite, name, params)| (id, (suite, name, params)))
+            .collect();
+        let tests = found
+            .into_iter()
+            .map(|(test_id, s, last_outcome)| {
+                let (suite, name, parameters) = names.get(&test_id).cloned().unwrap_or_default();
+                FlakyTest {
+                    test_id,
+                    suite,
+                    name,
+                    parameters,
+                    flakiness: s.flakiness,
+                    flips: s.flips,
+                    passed_on_retry: s.passed_on_retry,
+                    results: s.results,
+                    pass_rate: s.pass_rate,
+                    last_outcome,
+                }
+            })
+            .collect();
+        Ok(FlakyReport {
+            window_runs,
+            total,
+            tests,
+        })
+    }
+}
