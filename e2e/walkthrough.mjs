@@ -237,6 +237,12 @@ try {
   await owner.waitForURL(`${base}/projects/web-shop/flaky`);
   expect(await owner.isVisible("text=pays_with_card"), "the flipping test is listed as flaky");
   await shot(owner, "flaky");
+  await owner.goto(`${base}/projects/web-shop`);
+  await owner.click("a:has-text('Failure clusters')");
+  await owner.waitForURL(`${base}/projects/web-shop/clusters`);
+  expect(await owner.isVisible("text=card declined"), "the new failure is a cluster");
+  expect(await owner.isVisible("text=expected 402 but got 200"), "so is the first run's");
+  await shot(owner, "clusters");
 
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");

@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod auth;
+pub mod clusters;
 pub mod compare;
 mod error;
 pub mod flaky;

@@ -382,7 +382,7 @@ impl RowMaker {
 }
 
 /// A stored result with its sealed details opened (they are bound to their run and test).
-fn result_view(
+pub(crate) fn result_view(
     key: &testvault_crypto::DataKey,
     org: &str,
     run: RunId,

@@ -94,6 +94,20 @@ pub struct TestRow {
     pub file: Option<String>,
 }
 
+/// Failures that share an error signature.
+#[derive(Debug, Clone)]
+pub struct ClusterRow {
+    pub signature: i64,
+    pub failures: i64,
+    /// Distinct tests.
+    pub tests: i64,
+    pub first_run: i64,
+    pub last_run: i64,
+    pub example_run: RunId,
+    pub example_run_number: i64,
+    pub example: StoredResult,
+}
+
 /// One result in a test's history.
 #[derive(Debug, Clone)]
 pub struct HistoryRow {
@@ -582,6 +596,54 @@ impl Store {
             let rows = q.fetch_all(pool).await?;
             rows.iter()
                 .map(|r| Ok((RunId(r.try_get("found_run")?), r.try_get("run_number")?, stored_result!(r)?)))
+                .collect()
+        })
+    }
+
+    /// Failures grouped by error signature over the project's latest `runs` runs, most
+    /// failures first: each with its counts, the runs it was first and last seen in, and its
+    /// latest failure as the example. One query.
+    pub async fn failure_clusters(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        runs: i64,
+        limit: i64,
+    ) -> Result<Vec<ClusterRow>, StoreError> {
+        let sql = concat!(
+            "WITH c AS ( \
+               SELECT r.signature AS sig, COUNT(*) AS failures, COUNT(DISTINCT r.test_id) AS tests, \
+                      MIN(u.number) AS first_run, MAX(u.number) AS last_run, MAX(r.id) AS example \
+               FROM runs u JOIN results r ON r.run_id = u.id \
+               WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 AND r.signature IS NOT NULL \
+                 AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
+               GROUP BY r.signature ORDER BY failures DESC, last_run DESC LIMIT $4) \
+             SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, ",
+            result_columns!(),
+            " FROM c JOIN results r ON r.id = c.example JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
+             ORDER BY c.failures DESC, c.last_run DESC"
+        );
+        on_org!(self, org, pool => {
+            let rows = sqlx::query(sql)
+                .bind(org.0)
+                .bind(project.0)
+                .bind(runs)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ClusterRow {
+                        signature: r.try_get("sig")?,
+                        failures: r.try_get("failures")?,
+                        tests: r.try_get("tests")?,
+                        first_run: r.try_get("first_run")?,
+                        last_run: r.try_get("last_run")?,
+                        example_run: RunId(r.try_get("found_run")?),
+                        example_run_number: r.try_get("run_number")?,
+                        example: stored_result!(r)?,
+                    })
+                })
                 .collect()
         })
     }

@@ -1,13 +1,15 @@
 #![expect(clippy::expect_used, reason = "test helpers fail by panicking")]
 //! Comparing runs, on both backends: every category, the default base (the latest finished run
-//! on `main`), the quality gate, and the page. A test's history and flakiness, and its page.
+//! on `main`), the quality gate, and the page. A test's history and flakiness, and its page;
+//! failure clusters.
 
 use serde_json::{Value, json};
 use testvault_testkit::{Backend, Client, TestApp, on_both_backends};
 
 on_both_backends!(
     two_runs_compare_by_category_and_gate_on_new_failures,
-    a_test_page_shows_its_history_by_branch_and_its_flakiness
+    a_test_page_shows_its_history_by_branch_and_its_flakiness,
+    failures_cluster_by_their_error_across_runs
 );
 
 /// A one-shot CTRF upload on `branch`; `tests` are `(name, status, duration_ms)`.
@@ -286,4 +288,74 @@ async fn report_to(owner: &Client, slug: &str, tests: &[(&str, &str, i64)]) {
         .post_json(&format!("/api/v1/projects/{slug}/uploads"), &body)
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// A one-shot CTRF upload of failures: `(name, message)`.
+async fn failures(owner: &Client, tests: &[(&str, &str)]) {
+    let tests: Vec<Value> = tests
+        .iter()
+        .map(|(name, message)| json!({ "name": name, "status": "failed", "duration": 1, "suite": "checkout",
+                                       "message": message, "trace": format!("{message}\n  at checkout.js:1") }))
+        .collect();
+    let body = json!({ "reportFormat": "CTRF", "results": { "tool": { "name": "jest" }, "tests": tests } });
+    let r = owner.post_json("/api/v1/projects/web/uploads", &body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+async fn failures_cluster_by_their_error_across_runs(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.setup_owner().await;
+    let r = owner
+        .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+        .await;
+    assert_eq!(r.status, 201);
+    failures(
+        &owner,
+        &[
+            ("pays", "timeout after 3000 ms connecting to 10.0.0.1"),
+            ("refunds", "timeout after 5000 ms connecting to 10.0.0.7"),
+            ("ships", "expected 3 parcels, got 4"),
+        ],
+    )
+    .await;
+    failures(
+        &owner,
+        &[("pays", "timeout after 4100 ms connecting to 10.0.0.9")],
+    )
+    .await;
+
+    let r = owner.get("/api/v1/projects/web/clusters").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let clusters = r.json()["data"]["clusters"].clone();
+    assert_eq!(clusters.as_array().map(Vec::len), Some(2), "{clusters}");
+    let top = &clusters[0];
+    assert_eq!(top["failures"], 3, "{top}");
+    assert_eq!(top["tests"], 2);
+    assert_eq!(
+        (top["first_run"].as_i64(), top["last_run"].as_i64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        top["headline"], "timeout after 4100 ms connecting to 10.0.0.9",
+        "the latest failure, opened from its sealed details"
+    );
+    assert_eq!(top["example_run"], 2);
+    assert_eq!(clusters[1]["failures"], 1);
+    let r = owner.get("/api/v1/projects/web/clusters?runs=1").await;
+    assert_eq!(
+        r.json()["data"]["clusters"][0]["failures"],
+        1,
+        "the window holds run 2 only: {}",
+        r.body
+    );
+
+    let page = owner.get("/projects/web/clusters").await;
+    assert_eq!(page.status, 200);
+    for text in [
+        "timeout after 4100 ms",
+        "expected 3 parcels, got 4",
+        "Example trace",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
 }

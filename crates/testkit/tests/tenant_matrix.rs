@@ -69,6 +69,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         Kind::OthersId,
     ),
     ("GET", "/api/v1/projects/{slug}/flaky", Kind::OthersId),
+    ("GET", "/api/v1/projects/{slug}/clusters", Kind::OthersId),
     ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
         "GET",
@@ -121,6 +122,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects/{slug}/runs/{number}", Kind::OthersId),
     ("GET", "/projects/{slug}/tests/{test}", Kind::OthersId),
     ("GET", "/projects/{slug}/flaky", Kind::OthersId),
+    ("GET", "/projects/{slug}/clusters", Kind::OthersId),
     (
         "GET",
         "/projects/{slug}/runs/{number}/compare",

@@ -287,3 +287,84 @@ pub async fn flaky_page(
         Err(e) => pages::error_page(e.into()),
     }
 }
+
+struct ClusterRow {
+    headline: String,
+    signature: String,
+    failures: i64,
+    tests: i64,
+    first_run: i64,
+    last_run: i64,
+    example_test: i64,
+    example_name: String,
+    example_run: i64,
+    trace: String,
+}
+
+#[derive(Template)]
+#[template(path = "clusters.html")]
+struct ClustersPage {
+    chrome: Chrome,
+    slug: String,
+    project_name: String,
+    window_runs: i64,
+    rows: Vec<ClusterRow>,
+}
+
+/// Clusters listed on the page.
+const CLUSTERS_SHOWN: i64 = 100;
+
+pub async fn clusters_page(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path(slug): Path<String>,
+) -> Response {
+    let loaded = async {
+        let allowed = || p.allow(Permission::ReadProjects);
+        let project = state.core.get_project(allowed()?, &slug).await?;
+        let report = state
+            .core
+            .failure_clusters(
+                allowed()?,
+                &slug,
+                crate::api::v1::history::DEFAULT_FLAKY_WINDOW,
+                CLUSTERS_SHOWN,
+            )
+            .await?;
+        let orgs = state.core.my_orgs(&p).await?;
+        Ok::<_, CoreError>((project, report, orgs))
+    }
+    .await;
+    match loaded {
+        Ok((project, report, orgs)) => {
+            let title = format!("Failure clusters · {}", project.name);
+            render(
+                StatusCode::OK,
+                &ClustersPage {
+                    chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+                    slug: project.slug.clone(),
+                    project_name: project.name.clone(),
+                    window_runs: report.window_runs,
+                    rows: report
+                        .clusters
+                        .into_iter()
+                        .map(|c| ClusterRow {
+                            headline: c.headline,
+                            signature: c.signature,
+                            failures: c.failures,
+                            tests: c.tests,
+                            first_run: c.first_run,
+                            last_run: c.last_run,
+                            example_test: c.example.test_id,
+                            example_name: pages::test_name(c.example.name, &c.example.parameters),
+                            example_run: c.example_run,
+                            trace: c.example.details.trace.unwrap_or_default(),
+                        })
+                        .collect(),
+                },
+            )
+        }
+        Err(e) => pages::error_page(e.into()),
+    }
+}

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{slug}/runs/{number}/compare", get(compare::page))
         .route("/projects/{slug}/tests/{test}", get(history::page))
         .route("/projects/{slug}/flaky", get(history::flaky_page))
+        .route("/projects/{slug}/clusters", get(history::clusters_page))
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))
         .route("/members/{user}/role", post(members::change_role))

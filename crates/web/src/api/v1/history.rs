@@ -1,4 +1,5 @@
-//! A test and its history across runs and branches; the project's flaky tests.
+//! A test and its history across runs and branches; the project's flaky tests and failure
+//! clusters.
 
 use super::{data, parse_id};
 use crate::AppState;
@@ -61,6 +62,35 @@ pub async fn flaky_tests(
                 &slug,
                 q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
                 q.limit.unwrap_or(100).clamp(1, 1000),
+            )
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ClustersQuery {
+    /// How many of the latest runs to read (default 200).
+    #[serde(default)]
+    runs: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+pub async fn failure_clusters(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(slug): Path<String>,
+    Query(q): Query<ClustersQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = p.allow(Permission::ReadProjects)?;
+    Ok(data(
+        state
+            .core
+            .failure_clusters(
+                allowed,
+                &slug,
+                q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
+                q.limit.unwrap_or(100),
             )
             .await?,
     ))

@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/tests/{test}", get(history::get_test))
         .route("/projects/{slug}/flaky", get(history::flaky_tests))
+        .route("/projects/{slug}/clusters", get(history::failure_clusters))
         .route("/projects/{slug}/uploads", post(runs::upload_report))
         .route("/projects/{slug}/results/search", get(runs::search_results))
         .route("/permissions", get(roles::get_permissions))
