@@ -243,6 +243,13 @@ try {
   expect(await owner.isVisible("text=card declined"), "the new failure is a cluster");
   expect(await owner.isVisible("text=expected 402 but got 200"), "so is the first run's");
   await shot(owner, "clusters");
+  await owner.goto(`${base}/projects/web-shop`);
+  await owner.fill("#branch", "main");
+  await owner.click("button:has-text('Filter')");
+  await owner.waitForURL(/branch=main/);
+  expect(await owner.isVisible("a:has-text('CI build')"), "the main run stays");
+  expect(!(await owner.isVisible("a:has-text('Feature')")), "the branch run is filtered out");
+  await shot(owner, "runs-filtered");
 
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");

@@ -4,7 +4,7 @@
 
 use crate::audit::{self, Change};
 use crate::{Allowed, Core, CoreError, Principal};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -481,14 +481,16 @@ impl Core {
         &self,
         allowed: Allowed<'_>,
         slug: &str,
+        query: &RunQuery,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<RunView>, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
+        let filter = query.filter()?;
         let rows = self
             .store()
-            .list_runs(p.org, project, before, limit.clamp(1, 200))
+            .list_runs(p.org, project, &filter, before, limit.clamp(1, 200))
             .await?;
         Ok(rows.into_iter().map(RunView::from).collect())
     }
@@ -776,6 +778,70 @@ impl Core {
             stored: stored.into(),
             duplicate: false,
             tool: meta.tool,
+        })
+    }
+}
+
+/// Filters of a project's runs list, as people type them (every field optional; blank is
+/// none).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunQuery {
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// `running`, `passed`, `failed` or `flaky`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Part of the title or commit.
+    #[serde(default)]
+    pub q: Option<String>,
+}
+
+impl RunQuery {
+    fn filter(&self) -> Result<testvault_store::RunFilter, CoreError> {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let date = |field: &'static str, v: &Option<String>| -> Result<Option<i64>, CoreError> {
+            given(v)
+                .map(|d| {
+                    time::parse_date(&d)
+                        .ok_or_else(|| DomainError::new(field, "must be a date: YYYY-MM-DD").into())
+                })
+                .transpose()
+        };
+        let status = given(&self.status)
+            .map(|s| {
+                testvault_store::RunStatus::parse(&s).ok_or_else(|| {
+                    CoreError::from(DomainError::new(
+                        "status",
+                        "must be running, passed, failed or flaky",
+                    ))
+                })
+            })
+            .transpose()?;
+        for (field, v) in [("branch", &self.branch), ("tag", &self.tag), ("q", &self.q)] {
+            if given(v).is_some_and(|s| s.chars().count() > 200) {
+                return Err(DomainError::new(field, "must be at most 200 characters").into());
+            }
+        }
+        Ok(testvault_store::RunFilter {
+            branch: given(&self.branch),
+            status,
+            tag: given(&self.tag),
+            since: date("since", &self.since)?,
+            until: date("until", &self.until)?.map(|t| t + 86_400),
+            text: given(&self.q),
         })
     }
 }

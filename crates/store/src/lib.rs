@@ -27,7 +27,10 @@ pub use invitations::{InvitationRow, NewInvitation};
 pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};
 pub use projects::{NewProject, ProjectRow};
 pub use roles::{GrantRow, RoleRow, RoleSpec};
-pub use runs::{HistoryRow, IngestTx, NewRun, ResultRow, RunCounts, RunRow, StoredResult, TestRow};
+pub use runs::{
+    ClusterRow, HistoryRow, IngestTx, NewRun, ResultRow, RunCounts, RunFilter, RunRow, RunStatus,
+    StoredResult, TestRow,
+};
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};
 pub use throttle::ThrottleState;

@@ -83,6 +83,65 @@ pub struct ResultRow {
     pub terms: Vec<Vec<u8>>,
 }
 
+/// Which of a project's runs to list (every field optional: `None` lets all through).
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub branch: Option<String>,
+    pub status: Option<RunStatus>,
+    /// One tag the run carries.
+    pub tag: Option<String>,
+    /// Created at or after (Unix seconds).
+    pub since: Option<i64>,
+    /// Created before (Unix seconds).
+    pub until: Option<i64>,
+    /// Part of the title or the commit, case-insensitive.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    /// Finished with no failed or errored result.
+    Passed,
+    /// At least one failed or errored result.
+    Failed,
+    /// At least one flaky result.
+    Flaky,
+}
+
+impl RunStatus {
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "running" => RunStatus::Running,
+            "passed" => RunStatus::Passed,
+            "failed" => RunStatus::Failed,
+            "flaky" => RunStatus::Flaky,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Passed => "passed",
+            RunStatus::Failed => "failed",
+            RunStatus::Flaky => "flaky",
+        }
+    }
+}
+
+/// `text` for a LIKE pattern with `\` as the escape: its `%`, `_` and `\` match themselves.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A test's identity as stored.
 #[derive(Debug, Clone)]
 pub struct TestRow {
@@ -309,20 +368,44 @@ impl Store {
         })
     }
 
-    /// A project's runs, newest first; `before` (a run number) pages back.
+    /// A project's runs that pass `filter`, newest first; `before` (a run number) pages back.
     pub async fn list_runs(
         &self,
         org: OrgId,
         project: ProjectId,
+        filter: &RunFilter,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<RunRow>, StoreError> {
+        let tag = filter
+            .tag
+            .as_deref()
+            .map(|t| format!("% {} %", like_escape(t)));
+        let text = filter
+            .text
+            .as_deref()
+            .map(|t| format!("%{}%", like_escape(&t.to_lowercase())));
         on_org!(self, org, pool => {
-            let rows = sqlx::query(concat!(select_runs!(), " AND r.project_id = $2 AND ($3 IS NULL OR r.number < $3) ORDER BY r.number DESC LIMIT $4"))
+            let rows = sqlx::query(concat!(select_runs!(), " AND r.project_id = $2 AND ($3 IS NULL OR r.number < $3) \
+                 AND ($5 IS NULL OR r.branch = $5) \
+                 AND ($6 IS NULL OR (' ' || r.tags || ' ') LIKE $6 ESCAPE '\\') \
+                 AND ($7 IS NULL OR r.created_at >= $7) AND ($8 IS NULL OR r.created_at < $8) \
+                 AND ($9 IS NULL OR LOWER(r.title) LIKE $9 ESCAPE '\\' OR LOWER(COALESCE(r.commit_sha, '')) LIKE $9 ESCAPE '\\') \
+                 AND ($10 IS NULL OR ($10 = 'running' AND r.status = 'running') \
+                      OR ($10 = 'failed' AND r.failed + r.errored > 0) \
+                      OR ($10 = 'passed' AND r.status = 'finished' AND r.failed + r.errored = 0) \
+                      OR ($10 = 'flaky' AND r.flaky > 0)) \
+                 ORDER BY r.number DESC LIMIT $4"))
                 .bind(org.0)
                 .bind(project.0)
                 .bind(before)
                 .bind(limit)
+                .bind(filter.branch.as_deref())
+                .bind(tag.as_deref())
+                .bind(filter.since)
+                .bind(filter.until)
+                .bind(text.as_deref())
+                .bind(filter.status.map(RunStatus::as_str))
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(|r| run_from_row!(r)).collect()

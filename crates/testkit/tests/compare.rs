@@ -9,7 +9,8 @@ use testvault_testkit::{Backend, Client, TestApp, on_both_backends};
 on_both_backends!(
     two_runs_compare_by_category_and_gate_on_new_failures,
     a_test_page_shows_its_history_by_branch_and_its_flakiness,
-    failures_cluster_by_their_error_across_runs
+    failures_cluster_by_their_error_across_runs,
+    the_runs_list_filters_and_pages
 );
 
 /// A one-shot CTRF upload on `branch`; `tests` are `(name, status, duration_ms)`.
@@ -358,4 +359,89 @@ async fn failures_cluster_by_their_error_across_runs(backend: Backend) {
     ] {
         assert!(page.body.contains(text), "{text}");
     }
+}
+
+async fn numbers(owner: &Client, query: &str) -> Vec<i64> {
+    let r = owner
+        .get(&format!("/api/v1/projects/web/runs{query}"))
+        .await;
+    assert_eq!(r.status, 200, "{query}: {}", r.body);
+    r.json()["data"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|run| run["number"].as_i64().expect("number"))
+        .collect()
+}
+
+async fn the_runs_list_filters_and_pages(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.setup_owner().await;
+    let r = owner
+        .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+        .await;
+    assert_eq!(r.status, 201);
+    report(&owner, "main", &[("pays", "passed", 1)]).await;
+    report(&owner, "main", &[("pays", "failed", 1)]).await;
+    report(&owner, "feature/x", &[("pays", "passed", 1)]).await;
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/runs",
+            &json!({ "title": "Nightly 100%", "branch": "main", "tags": ["nightly", "slow"] }),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+
+    assert_eq!(numbers(&owner, "").await, vec![4, 3, 2, 1]);
+    assert_eq!(numbers(&owner, "?branch=main").await, vec![4, 2, 1]);
+    assert_eq!(numbers(&owner, "?branch=feature%2Fx").await, vec![3]);
+    assert_eq!(numbers(&owner, "?status=failed").await, vec![2]);
+    assert_eq!(numbers(&owner, "?status=passed").await, vec![3, 1]);
+    assert_eq!(numbers(&owner, "?status=running").await, vec![4]);
+    assert_eq!(numbers(&owner, "?tag=slow").await, vec![4]);
+    assert_eq!(
+        numbers(&owner, "?tag=slo").await,
+        Vec::<i64>::new(),
+        "whole tags"
+    );
+    assert_eq!(numbers(&owner, "?q=NIGHTLY").await, vec![4]);
+    assert_eq!(
+        numbers(&owner, "?q=100%25").await,
+        vec![4],
+        "% is a character"
+    );
+    assert_eq!(numbers(&owner, "?q=1_0").await, Vec::<i64>::new(), "_ too");
+    assert_eq!(
+        numbers(&owner, "?since=2999-01-01").await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        numbers(&owner, "?until=2000-01-01").await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        numbers(
+            &owner,
+            "?since=2000-01-01&until=2999-01-01&branch=main&status=passed"
+        )
+        .await,
+        vec![1]
+    );
+    assert_eq!(numbers(&owner, "?limit=2").await, vec![4, 3]);
+    assert_eq!(numbers(&owner, "?limit=2&before=3").await, vec![2, 1]);
+    for bad in ["?status=green", "?since=yesterday", "?until=2026-02-31"] {
+        let r = owner.get(&format!("/api/v1/projects/web/runs{bad}")).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
+
+    let page = owner.get("/projects/web?branch=main&status=").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/projects/web/runs/2"));
+    assert!(
+        !page.body.contains("/projects/web/runs/3\""),
+        "feature/x filtered out"
+    );
+    assert!(page.body.contains("class=\"strip\""), "status bars");
+    let none = owner.get("/projects/web?q=nothing-like-this").await;
+    assert!(none.body.contains("No runs match these filters."));
 }

@@ -110,17 +110,6 @@ pub struct AuditQuery {
     until: String,
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub async fn list(
     State(state): State<AppState>,
     PageAuth(p): PageAuth,
@@ -146,7 +135,7 @@ pub async fn list(
         ("target", &filter.target),
     ] {
         if let Some(v) = v {
-            params.push(format!("{k}={}", encode(v)));
+            params.push(format!("{k}={}", pages::url_encode(v)));
         }
     }
     for (k, v) in [("since", since), ("until", until)] {

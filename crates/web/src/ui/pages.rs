@@ -205,6 +205,18 @@ pub fn device(user_agent: &str) -> String {
     }
 }
 
+/// A query-string value, percent-encoded.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A test's name as pages show it: with its parameters, when it has any.
 pub fn test_name(name: String, parameters: &str) -> String {
     if parameters.is_empty() {

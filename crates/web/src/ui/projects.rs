@@ -5,11 +5,11 @@ use super::pages::{self, Chrome, form_error, render, when};
 use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use testvault_core::{CoreError, Principal, ProjectView, ResultView, RunView};
+use testvault_core::{CoreError, Principal, ProjectView, ResultView, RunQuery, RunView};
 use testvault_domain::{Permission, ProjectDescription, ProjectName, ProjectSlug, Role, UserId};
 
 pub struct ProjectItem {
@@ -138,6 +138,7 @@ pub struct RunItem {
     pub(crate) number: i64,
     pub(crate) title: String,
     pub(crate) branch: String,
+    bar: Vec<Segment>,
     finished: bool,
     total: i64,
     passed: i64,
@@ -147,9 +148,46 @@ pub struct RunItem {
     created: String,
 }
 
+/// One coloured segment of a run's status bar (x and width out of 100).
+pub struct Segment {
+    x: i64,
+    width: i64,
+    class: &'static str,
+    label: String,
+}
+
+/// Passed, failed and skipped as a bar 100 units wide (a non-empty share is at least 1 unit).
+fn status_bar(passed: i64, failed: i64, skipped: i64) -> Vec<Segment> {
+    let total = passed + failed + skipped;
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut x = 0;
+    [(passed, "passed"), (failed, "failed"), (skipped, "skipped")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, class)| {
+            let width = (n * 100 / total).max(1);
+            let seg = Segment {
+                x,
+                width,
+                class,
+                label: format!("{n} {class}"),
+            };
+            x += width;
+            seg
+        })
+        .collect()
+}
+
 impl From<RunView> for RunItem {
     fn from(r: RunView) -> Self {
         RunItem {
+            bar: status_bar(
+                r.counts.passed,
+                r.counts.failed + r.counts.errored,
+                r.counts.skipped,
+            ),
             number: r.number,
             title: r.title,
             branch: r.branch.unwrap_or_default(),
@@ -172,6 +210,11 @@ struct ProjectPage {
     created: String,
     runs: Vec<RunItem>,
     access: Option<AccessPanel>,
+    /// The next page's query string, when there may be one.
+    older: Option<String>,
+    /// Filters or a page are applied (the empty state says so).
+    filtered: bool,
+    f: RunsParams,
 }
 
 async fn access_panel(
@@ -216,11 +259,64 @@ async fn access_panel(
     }))
 }
 
+/// The runs list's filters and page, from the query string.
+#[derive(Deserialize, Default)]
+pub struct RunsParams {
+    #[serde(default)]
+    before: Option<i64>,
+    #[serde(default)]
+    branch: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    q: String,
+}
+
+impl RunsParams {
+    fn query(&self) -> RunQuery {
+        let some = |s: &String| Some(s.clone());
+        RunQuery {
+            branch: some(&self.branch),
+            status: some(&self.status),
+            tag: some(&self.tag),
+            since: some(&self.since),
+            until: some(&self.until),
+            q: some(&self.q),
+        }
+    }
+
+    /// The filters as a query string (`&branch=…`), for the next page's link.
+    fn carried(&self) -> String {
+        [
+            ("branch", &self.branch),
+            ("status", &self.status),
+            ("tag", &self.tag),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("q", &self.q),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("&{k}={}", pages::url_encode(v.trim())))
+        .collect()
+    }
+}
+
+/// Runs on one page of the project's list.
+const RUNS_PER_PAGE: i64 = 25;
+
 pub async fn show(
     State(state): State<AppState>,
     PageAuth(p): PageAuth,
     PageCsrf(csrf): PageCsrf,
     Path(slug): Path<String>,
+    Query(params): Query<RunsParams>,
 ) -> Response {
     let loaded = async {
         let project = state
@@ -230,23 +326,41 @@ pub async fn show(
         let access = access_panel(&state, &p, &project).await?;
         let runs = state
             .core
-            .list_runs(p.allow(Permission::ReadProjects)?, &slug, None, 20)
+            .list_runs(
+                p.allow(Permission::ReadProjects)?,
+                &slug,
+                &params.query(),
+                params.before,
+                RUNS_PER_PAGE,
+            )
             .await?;
         let orgs = state.core.my_orgs(&p).await?;
         Ok::<_, CoreError>((project, access, runs, orgs))
     }
     .await;
     match loaded {
-        Ok((project, access, runs, orgs)) => render(
-            StatusCode::OK,
-            &ProjectPage {
-                chrome: Chrome::app(&project.name, "projects", &csrf, &p, orgs),
-                created: when(project.created_at),
-                project,
-                runs: runs.into_iter().map(RunItem::from).collect(),
-                access,
-            },
-        ),
+        Ok((project, access, runs, orgs)) => {
+            let older = (runs.len() as i64 == RUNS_PER_PAGE)
+                .then(|| {
+                    runs.last()
+                        .map(|r| format!("?before={}{}", r.number, params.carried()))
+                })
+                .flatten();
+            let filtered = !params.carried().is_empty() || params.before.is_some();
+            render(
+                StatusCode::OK,
+                &ProjectPage {
+                    chrome: Chrome::app(&project.name, "projects", &csrf, &p, orgs),
+                    created: when(project.created_at),
+                    project,
+                    runs: runs.into_iter().map(RunItem::from).collect(),
+                    access,
+                    older,
+                    filtered,
+                    f: params,
+                },
+            )
+        }
         Err(e) => pages::error_page(e.into()),
     }
 }

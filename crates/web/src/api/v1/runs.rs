@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use testvault_core::{CoreError, IngestReport, IngestTarget, Principal, RunSpec, Upload};
+use testvault_core::{CoreError, IngestReport, IngestTarget, Principal, RunQuery, RunSpec, Upload};
 use testvault_domain::{Permission, RunId};
 use testvault_ingest::{Attempt, Outcome, TestIdentity, TestResult};
 
@@ -24,6 +24,33 @@ pub struct ListQuery {
     before: Option<i64>,
     #[serde(default)]
     limit: Option<i64>,
+    // The filters (`RunQuery`), spelled out: `serde(flatten)` loses the numbers above in a
+    // query string.
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+}
+
+impl ListQuery {
+    fn filters(&self) -> RunQuery {
+        RunQuery {
+            branch: self.branch.clone(),
+            status: self.status.clone(),
+            tag: self.tag.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            q: self.q.clone(),
+        }
+    }
 }
 
 pub async fn create_run(
@@ -47,7 +74,13 @@ pub async fn list_runs(
     Ok(data(
         state
             .core
-            .list_runs(allowed, &slug, q.before, q.limit.unwrap_or(50))
+            .list_runs(
+                allowed,
+                &slug,
+                &q.filters(),
+                q.before,
+                q.limit.unwrap_or(50),
+            )
             .await?,
     ))
 }
