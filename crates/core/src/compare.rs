@@ -133,6 +133,8 @@ pub struct ChangedTest {
     pub parameters: String,
     pub base: Option<Outline>,
     pub head: Option<Outline>,
+    /// Quarantined: listed, but its failure does not fail the gate.
+    pub quarantined: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -153,8 +155,10 @@ pub struct ComparisonView {
     pub head: RunView,
     pub slower_rule: SlowerRule,
     pub counts: ComparisonCounts,
-    /// `passed` when the head brought no new failures, else `failed`.
+    /// `passed` when the head brought no new failures (quarantined tests aside), else `failed`.
     pub gate: &'static str,
+    /// New failures of tests that are not quarantined: what the gate counts.
+    pub gate_failures: usize,
     pub new_failures: Vec<ChangedTest>,
     pub fixed: Vec<ChangedTest>,
     pub still_failing: Vec<ChangedTest>,
@@ -232,6 +236,15 @@ impl Core {
         .collect();
         wanted.sort_unstable();
         wanted.dedup();
+        let quarantined = self
+            .store()
+            .quarantined_among(p.org, project, &c.new_failures)
+            .await?;
+        let gate_failures = c
+            .new_failures
+            .iter()
+            .filter(|t| !quarantined.contains(t))
+            .count();
         let names: HashMap<i64, (String, String, String)> = self
             .store()
             .tests_named(p.org, project, &wanted)
@@ -251,16 +264,18 @@ impl Core {
                         parameters,
                         base: base_outline.get(&id).copied(),
                         head: head_outline.get(&id).copied(),
+                        quarantined: quarantined.contains(&id),
                     }
                 })
                 .collect()
         };
         Ok(ComparisonView {
-            gate: if c.new_failures.is_empty() {
+            gate: if gate_failures == 0 {
                 "passed"
             } else {
                 "failed"
             },
+            gate_failures,
             new_failures: named(&c.new_failures),
             fixed: named(&c.fixed),
             still_failing: named(&c.still_failing),

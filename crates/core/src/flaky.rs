@@ -22,6 +22,7 @@ pub struct FlakyTest {
     pub pass_rate: Option<u32>,
     /// The newest result's outcome.
     pub last_outcome: &'static str,
+    pub quarantined: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +88,7 @@ impl Core {
         let total = found.len();
         found.truncate(limit);
         let ids: Vec<i64> = found.iter().map(|f| f.0).collect();
+        let quarantined = self.store().quarantined_among(p.org, project, &ids).await?;
         let names: HashMap<i64, (String, String, String)> = self
             .store()
             .tests_named(p.org, project, &ids)
@@ -109,6 +111,7 @@ impl Core {
                     results: s.results,
                     pass_rate: s.pass_rate,
                     last_outcome,
+                    quarantined: quarantined.contains(&test_id),
                 }
             })
             .collect();

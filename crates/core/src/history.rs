@@ -115,8 +115,21 @@ pub struct TestView {
     pub parameters: String,
     pub file: Option<String>,
     pub stats: TestStats,
+    /// Set while the test is quarantined.
+    pub quarantine: Option<Quarantine>,
     pub history: Vec<HistoryPoint>,
 }
+
+/// Who quarantined a test, when and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quarantine {
+    pub since: i64,
+    pub by: String,
+    pub reason: String,
+}
+
+/// The longest quarantine reason.
+const MAX_REASON_CHARS: usize = 500;
 
 /// The longest history one request reads.
 pub const MAX_HISTORY: i64 = 1000;
@@ -144,7 +157,13 @@ impl Core {
             .into_iter()
             .map(HistoryPoint::from)
             .collect();
+        let quarantine = t.quarantined_at.map(|since| Quarantine {
+            since,
+            by: t.quarantined_by.unwrap_or_default(),
+            reason: t.quarantine_reason.unwrap_or_default(),
+        });
         Ok(TestView {
+            quarantine,
             id: t.id,
             key: t.identity_key,
             suite: t.suite,
@@ -154,6 +173,55 @@ impl Core {
             stats: stats(&history),
             history,
         })
+    }
+}
+
+impl Core {
+    /// Quarantines a test (with a reason) or releases it (`None`). A quarantined test stays
+    /// visible everywhere, flagged, and its failures do not fail the comparison's gate. Needs
+    /// `manage_plans` in the project.
+    pub async fn set_quarantine(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        test: i64,
+        reason: Option<String>,
+    ) -> Result<(), CoreError> {
+        let p = allowed.require(Permission::ManagePlans)?;
+        let project = self.project_in_scope(&allowed, slug).await?;
+        let reason = reason.map(|r| r.trim().to_string());
+        if let Some(r) = &reason
+            && (r.is_empty() || r.chars().count() > MAX_REASON_CHARS)
+        {
+            return Err(testvault_domain::DomainError::new(
+                "reason",
+                "say why, in 1–500 characters",
+            )
+            .into());
+        }
+        let by = crate::runs::actor_label(p);
+        let change = match &reason {
+            Some(r) => crate::audit::Change::new("test.quarantined", "test", test)
+                .after(serde_json::json!({ "project": slug, "reason": r })),
+            None => crate::audit::Change::new("test.released", "test", test)
+                .after(serde_json::json!({ "project": slug })),
+        };
+        let event = crate::audit::by(p, change);
+        let found = self
+            .store()
+            .set_quarantine(
+                project,
+                test,
+                reason.as_deref().map(|r| (by.as_str(), r)),
+                testvault_domain::time::now(),
+                &event,
+            )
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound("test"))
+        }
     }
 }
 

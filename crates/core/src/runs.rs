@@ -919,7 +919,7 @@ fn new_run<'a>(
     }
 }
 
-fn actor_label(p: &Principal) -> String {
+pub(crate) fn actor_label(p: &Principal) -> String {
     match &p.credential {
         crate::Credential::Session(_) => p.email.clone(),
         crate::Credential::PersonalToken { prefix, .. }

@@ -13,6 +13,11 @@ pub enum StoreError {
         "the database schema is at version {db}, newer than this binary's {binary}: upgrade Testvault before starting it on this database"
     )]
     SchemaTooNew { db: i64, binary: i64 },
+    #[error(
+        "this database was made by a pre-release build whose schema 7 differs (no tests.identity_hash); \
+         export what you need and start from an empty database"
+    )]
+    PrereleaseSchema,
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {
         version: i64,

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_roles_and_grants"),
     migration!(6, "0006_audit_retention_and_row_security"),
     migration!(7, "0007_runs_and_results"),
+    migration!(8, "0008_test_quarantine"),
 ];
 
 /// The newest schema version this binary knows.
@@ -56,7 +57,18 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         apply(store, m).await?;
     }
-    Ok(())
+    check_prerelease_schema(store).await
+}
+
+/// Migration 7 changed before any release (tests became keyed by `identity_hash`). A database
+/// made by a build of that time has version 7 without the column: say so plainly instead of
+/// failing on the first upload.
+async fn check_prerelease_schema(store: &Store) -> Result<(), StoreError> {
+    let probe = on_pool!(store, pool => sqlx::query("SELECT identity_hash FROM tests WHERE 1 = 0")
+        .execute(pool)
+        .await
+        .map(|_| ()));
+    probe.map_err(|_| StoreError::PrereleaseSchema)
 }
 
 /// The highest applied version (0 on an empty database).

@@ -151,6 +151,10 @@ pub struct TestRow {
     pub name: String,
     pub parameters: String,
     pub file: Option<String>,
+    /// Set while the test is quarantined.
+    pub quarantined_at: Option<i64>,
+    pub quarantined_by: Option<String>,
+    pub quarantine_reason: Option<String>,
 }
 
 /// Failures that share an error signature.
@@ -488,6 +492,72 @@ impl Store {
         Ok(named)
     }
 
+    /// Quarantines a test (`Some((by, reason))`) or releases it (`None`), with its audit event.
+    /// Returns whether the test exists in the project.
+    pub async fn set_quarantine(
+        &self,
+        project: ProjectId,
+        test: i64,
+        quarantine: Option<(&str, &str)>,
+        now: i64,
+        audit: &crate::AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let (by, reason) = match quarantine {
+            Some((by, reason)) => (Some(by), Some(reason)),
+            None => (None, None),
+        };
+        let n =
+            crate::audit::change_if_any!(self, audit, sqlx::query(
+            "UPDATE tests SET quarantined_at = $1, quarantined_by = $2, quarantine_reason = $3 \
+             WHERE org_id = $4 AND project_id = $5 AND id = $6")
+            .bind(quarantine.map(|_| now))
+            .bind(by)
+            .bind(reason)
+            .bind(audit.org.0)
+            .bind(project.0)
+            .bind(test));
+        Ok(n > 0)
+    }
+
+    /// The ids among `ids` of the project's quarantined tests.
+    pub async fn quarantined_among(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        ids: &[i64],
+    ) -> Result<std::collections::HashSet<i64>, StoreError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<i64> = match &self.db {
+                Db::Sqlite(pool) => {
+                    let sql = format!(
+                        "SELECT id FROM tests WHERE id IN ({}) AND org_id = ? AND project_id = ? AND quarantined_at IS NOT NULL",
+                        vec!["?"; chunk.len()].join(", ")
+                    );
+                    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.bind(org.0).bind(project.0).fetch_all(pool).await?
+                }
+                Db::Pg(pool) => {
+                    let mut tx = begin_scoped(pool, Scope::Org(org)).await?;
+                    let rows = sqlx::query_scalar(
+                        "SELECT id FROM tests WHERE id = ANY($1) AND org_id = $2 AND project_id = $3 AND quarantined_at IS NOT NULL")
+                        .bind(chunk)
+                        .bind(org.0)
+                        .bind(project.0)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    rows
+                }
+            };
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
     /// A test of the project.
     pub async fn get_test(
         &self,
@@ -495,24 +565,30 @@ impl Store {
         project: ProjectId,
         test: i64,
     ) -> Result<Option<TestRow>, StoreError> {
-        type Columns = (i64, String, String, String, String, Option<String>);
-        let row: Option<Columns> = on_org!(self, org, pool => sqlx::query_as(
-            "SELECT id, identity_key, suite, name, parameters, file FROM tests WHERE org_id = $1 AND project_id = $2 AND id = $3")
+        on_org!(self, org, pool => {
+            let row = sqlx::query(
+            "SELECT id, identity_key, suite, name, parameters, file, quarantined_at, quarantined_by, quarantine_reason \
+             FROM tests WHERE org_id = $1 AND project_id = $2 AND id = $3")
             .bind(org.0)
             .bind(project.0)
             .bind(test)
             .fetch_optional(pool)
-            .await)?;
-        Ok(row.map(
-            |(id, identity_key, suite, name, parameters, file)| TestRow {
-                id,
-                identity_key,
-                suite,
-                name,
-                parameters,
-                file,
-            },
-        ))
+            .await?;
+        row.map(|r| {
+            Ok::<_, StoreError>(TestRow {
+                id: r.try_get("id")?,
+                identity_key: r.try_get("identity_key")?,
+                suite: r.try_get("suite")?,
+                name: r.try_get("name")?,
+                parameters: r.try_get("parameters")?,
+                file: r.try_get("file")?,
+                quarantined_at: r.try_get("quarantined_at")?,
+                quarantined_by: r.try_get("quarantined_by")?,
+                quarantine_reason: r.try_get("quarantine_reason")?,
+            })
+        })
+        .transpose()
+        })
     }
 
     /// A test's latest `limit` results, newest first, with their runs (one range of the

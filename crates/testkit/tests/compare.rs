@@ -115,6 +115,84 @@ async fn two_runs_compare_by_category_and_gate_on_new_failures(backend: Backend)
     assert_eq!(v["slower"][0]["base"]["duration_ms"], 100);
     assert_eq!(v["slower"][0]["head"]["duration_ms"], 400);
 
+    // Quarantined tests' new failures stay listed, flagged, but do not fail the gate. Only
+    // someone who manages plans may quarantine (an invited member is a viewer).
+    let ids: Vec<i64> = v["new_failures"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["test_id"].as_i64().expect("id"))
+        .collect();
+    let viewer = app
+        .add_member(&owner, "vera@acme.test", "viewer passphrase 1")
+        .await;
+    let r = viewer
+        .put_json(
+            &format!("/api/v1/projects/web/tests/{}/quarantine", ids[0]),
+            &json!({ "reason": "flaky" }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let blank = owner
+        .put_json(
+            &format!("/api/v1/projects/web/tests/{}/quarantine", ids[0]),
+            &json!({ "reason": "  " }),
+        )
+        .await;
+    assert_eq!(blank.status, 422, "a reason is needed: {}", blank.body);
+    for id in &ids {
+        let r = owner
+            .put_json(
+                &format!("/api/v1/projects/web/tests/{id}/quarantine"),
+                &json!({ "reason": "flaky on CI, fix in PR #12" }),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let head = feature["id"].as_str().expect("id");
+    let r = owner
+        .get(&format!("/api/v1/projects/web/runs/{head}/compare"))
+        .await;
+    let q = &r.json()["data"];
+    assert_eq!(q["gate"], "passed", "{q}");
+    assert_eq!(q["gate_failures"], 0);
+    assert_eq!(q["counts"]["new_failures"], 2, "still listed");
+    assert_eq!(q["new_failures"][0]["quarantined"], true);
+    let t = owner
+        .get(&format!("/api/v1/projects/web/tests/{}", ids[0]))
+        .await
+        .json();
+    assert_eq!(
+        t["data"]["quarantine"]["reason"],
+        "flaky on CI, fix in PR #12"
+    );
+    let page = owner.get(&format!("/projects/web/tests/{}", ids[0])).await;
+    assert!(page.body.contains("Release from quarantine"));
+    let audit = owner
+        .get("/api/v1/audit?action=test.quarantined")
+        .await
+        .json();
+    assert_eq!(audit["data"].as_array().map(Vec::len), Some(2), "{audit}");
+    let r = owner
+        .delete(&format!("/api/v1/projects/web/tests/{}/quarantine", ids[0]))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = owner
+        .get(&format!("/api/v1/projects/web/runs/{head}/compare"))
+        .await;
+    assert_eq!(
+        r.json()["data"]["gate_failures"],
+        1,
+        "released: counts again"
+    );
+    assert_eq!(
+        owner
+            .delete("/api/v1/projects/web/tests/999999/quarantine")
+            .await
+            .status,
+        404
+    );
+
     // By number, with a stricter slowness rule; and a run compared with itself passes the gate.
     let r = owner
         .get("/api/v1/projects/web/runs/2/compare?base=1&slower_pct=500")

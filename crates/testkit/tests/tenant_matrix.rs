@@ -69,6 +69,16 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         Kind::OthersId,
     ),
     ("GET", "/api/v1/projects/{slug}/flaky", Kind::OthersId),
+    (
+        "PUT",
+        "/api/v1/projects/{slug}/tests/{test}/quarantine",
+        Kind::OthersId,
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{slug}/tests/{test}/quarantine",
+        Kind::OthersId,
+    ),
     ("GET", "/api/v1/projects/{slug}/clusters", Kind::OthersId),
     ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
@@ -122,6 +132,16 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects/{slug}/runs/{number}", Kind::OthersId),
     ("GET", "/projects/{slug}/tests/{test}", Kind::OthersId),
     ("GET", "/projects/{slug}/flaky", Kind::OthersId),
+    (
+        "POST",
+        "/projects/{slug}/tests/{test}/quarantine",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/projects/{slug}/tests/{test}/release",
+        Kind::OthersId,
+    ),
     ("GET", "/projects/{slug}/clusters", Kind::OthersId),
     (
         "GET",
@@ -357,7 +377,7 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
             } else if method == "PUT" && path.contains("/role") || path.contains("/access/") {
                 json!({ "role": "viewer" })
             } else {
-                json!({ "slug": "from-a", "name": "From A", "email": "x@acme.test", "scopes": ["read"], "org": b.org, "idle_timeout_minutes": 30 })
+                json!({ "slug": "from-a", "name": "From A", "email": "x@acme.test", "scopes": ["read"], "org": b.org, "idle_timeout_minutes": 30, "reason": "from A" })
             };
             req = req
                 .header("content-type", "application/json")
@@ -365,7 +385,7 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
         } else {
             let csrf = c.csrf().await;
             let body = format!(
-                "csrf={csrf}&org={}&name=From+A&slug=from-a&email=x%40acme.test&expires_in_days=30&scope_read=on&idle_timeout_minutes=30&absolute_timeout_hours=12&ip_allowlist=&role=viewer&permissions=read_projects&user={}",
+                "csrf={csrf}&org={}&name=From+A&slug=from-a&email=x%40acme.test&expires_in_days=30&scope_read=on&idle_timeout_minutes=30&absolute_timeout_hours=12&ip_allowlist=&role=viewer&permissions=read_projects&reason=from+A&user={}",
                 b.org, b.user
             );
             req = req

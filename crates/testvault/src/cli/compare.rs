@@ -84,8 +84,11 @@ pub async fn run(args: CompareArgs) -> Result<i64, StartError> {
         "{}/projects/{}/runs/{}/compare?base={}",
         api.base, args.project, v["head"]["number"], v["base"]["number"]
     );
+    if count("new_failures") > v["gate_failures"].as_i64().unwrap_or(0) {
+        println!("(quarantined tests' new failures do not count for the gate)");
+    }
     Ok(if args.fail_on_new_failures {
-        count("new_failures")
+        v["gate_failures"].as_i64().unwrap_or(0)
     } else {
         0
     })
@@ -93,6 +96,7 @@ pub async fn run(args: CompareArgs) -> Result<i64, StartError> {
 
 fn describe(t: &Value) -> String {
     let s = |k: &str| t[k].as_str().unwrap_or_default();
+    let quarantined = t["quarantined"].as_bool().unwrap_or(false);
     let mut line = if s("suite").is_empty() {
         s("name").to_string()
     } else {
@@ -105,6 +109,9 @@ fn describe(t: &Value) -> String {
     let ms = |side: &str| t[side]["duration_ms"].as_i64();
     if let (Some(before), Some(after)) = (ms("base"), ms("head")) {
         line.push_str(&format!(" ({before} ms → {after} ms)"));
+    }
+    if quarantined {
+        line.push_str(" [quarantined]");
     }
     line
 }

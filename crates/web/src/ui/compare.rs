@@ -33,6 +33,7 @@ struct Section {
 
 struct Row {
     test_id: i64,
+    quarantined: bool,
     name: String,
     suite: String,
     before: String,
@@ -54,6 +55,7 @@ fn rows(tests: Vec<ChangedTest>) -> Vec<Row> {
         .into_iter()
         .map(|t| Row {
             test_id: t.test_id,
+            quarantined: t.quarantined,
             name: pages::test_name(t.name, &t.parameters),
             suite: t.suite,
             before: describe(t.base),

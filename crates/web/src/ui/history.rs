@@ -4,11 +4,12 @@
 use super::PageCsrf;
 use super::pages::{self, Chrome, render, when};
 use crate::AppState;
-use crate::extract::PageAuth;
+use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use testvault_core::CoreError;
 use testvault_core::history::{HistoryPoint, TestStats, TestView};
 use testvault_domain::Permission;
@@ -33,6 +34,12 @@ struct Strip {
     cells: Vec<Cell>,
 }
 
+struct QuarantineItem {
+    since: String,
+    by: String,
+    reason: String,
+}
+
 struct Row {
     run: i64,
     branch: String,
@@ -47,6 +54,9 @@ struct Row {
 #[template(path = "test.html")]
 struct TestPage {
     chrome: Chrome,
+    test_id: i64,
+    quarantine: Option<QuarantineItem>,
+    can_quarantine: bool,
     slug: String,
     project_name: String,
     name: String,
@@ -158,7 +168,10 @@ pub async fn page(
     .await;
     match loaded {
         Ok((project, view, orgs)) => {
+            let can_quarantine = p.can_in(Permission::ManagePlans, project.id);
             let TestView {
+                id,
+                quarantine,
                 key,
                 suite,
                 name,
@@ -166,7 +179,6 @@ pub async fn page(
                 file,
                 stats,
                 history,
-                ..
             } = view;
             let name = pages::test_name(name, &parameters);
             let title = format!("{name} · {}", project.name);
@@ -175,6 +187,13 @@ pub async fn page(
                 StatusCode::OK,
                 &TestPage {
                     chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+                    test_id: id,
+                    quarantine: quarantine.map(|q| QuarantineItem {
+                        since: when(q.since),
+                        by: q.by,
+                        reason: q.reason,
+                    }),
+                    can_quarantine,
                     slug: project.slug.clone(),
                     project_name: project.name.clone(),
                     strips: strips(&history),
@@ -217,6 +236,7 @@ struct FlakyRow {
     results: usize,
     pass_rate: String,
     last_outcome: &'static str,
+    quarantined: bool,
 }
 
 #[derive(Template)]
@@ -279,6 +299,7 @@ pub async fn flaky_page(
                             results: t.results,
                             pass_rate: t.pass_rate.map(|r| format!("{r} %")).unwrap_or_default(),
                             last_outcome: t.last_outcome,
+                            quarantined: t.quarantined,
                         })
                         .collect(),
                 },
@@ -365,6 +386,56 @@ pub async fn clusters_page(
                 },
             )
         }
+        Err(e) => pages::error_page(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct QuarantineForm {
+    reason: String,
+}
+
+/// Quarantines a test from its page.
+pub async fn quarantine(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    Path((slug, test)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<QuarantineForm>,
+) -> Response {
+    change_quarantine(&state, &p, &slug, &test, Some(form.reason)).await
+}
+
+#[derive(Deserialize)]
+pub struct ReleaseForm {}
+
+/// Releases a test from quarantine, from its page.
+pub async fn release(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    Path((slug, test)): Path<(String, String)>,
+    CsrfForm(_form): CsrfForm<ReleaseForm>,
+) -> Response {
+    change_quarantine(&state, &p, &slug, &test, None).await
+}
+
+async fn change_quarantine(
+    state: &AppState,
+    p: &testvault_core::Principal,
+    slug: &str,
+    test: &str,
+    reason: Option<String>,
+) -> Response {
+    let result = async {
+        let id: i64 = test.parse().map_err(|_| CoreError::NotFound("test"))?;
+        state
+            .core
+            .set_quarantine(p.allow(Permission::ManagePlans)?, slug, id, reason)
+            .await?;
+        Ok::<_, CoreError>(id)
+    }
+    .await;
+    match result {
+        Ok(id) => Redirect::to(&format!("/projects/{slug}/tests/{id}")).into_response(),
         Err(e) => pages::error_page(e.into()),
     }
 }

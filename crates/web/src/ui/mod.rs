@@ -40,6 +40,14 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{slug}/runs/{number}", get(projects::run))
         .route("/projects/{slug}/runs/{number}/compare", get(compare::page))
         .route("/projects/{slug}/tests/{test}", get(history::page))
+        .route(
+            "/projects/{slug}/tests/{test}/quarantine",
+            post(history::quarantine),
+        )
+        .route(
+            "/projects/{slug}/tests/{test}/release",
+            post(history::release),
+        )
         .route("/projects/{slug}/flaky", get(history::flaky_page))
         .route("/projects/{slug}/clusters", get(history::clusters_page))
         .route("/members", get(members::list))

@@ -95,3 +95,39 @@ pub async fn failure_clusters(
             .await?,
     ))
 }
+
+#[derive(Deserialize)]
+pub struct QuarantineBody {
+    reason: String,
+}
+
+/// Quarantines a test: `{"reason": "…"}`.
+pub async fn quarantine_test(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, test)): Path<(String, String)>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<QuarantineBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let test: i64 = parse_id(&test, "test")?;
+    let allowed = p.allow(Permission::ManagePlans)?;
+    state
+        .core
+        .set_quarantine(allowed, &slug, test, Some(body.reason))
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Releases a test from quarantine.
+pub async fn release_test(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, test)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let test: i64 = parse_id(&test, "test")?;
+    let allowed = p.allow(Permission::ManagePlans)?;
+    state
+        .core
+        .set_quarantine(allowed, &slug, test, None)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

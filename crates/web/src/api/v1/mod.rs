@@ -56,6 +56,10 @@ pub fn routes() -> Router<AppState> {
             get(compare::compare_runs),
         )
         .route("/projects/{slug}/tests/{test}", get(history::get_test))
+        .route(
+            "/projects/{slug}/tests/{test}/quarantine",
+            put(history::quarantine_test).delete(history::release_test),
+        )
         .route("/projects/{slug}/flaky", get(history::flaky_tests))
         .route("/projects/{slug}/clusters", get(history::failure_clusters))
         .route("/projects/{slug}/uploads", post(runs::upload_report))
