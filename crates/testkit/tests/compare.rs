@@ -193,6 +193,20 @@ async fn two_runs_compare_by_category_and_gate_on_new_failures(backend: Backend)
         404
     );
 
+    let csv = owner
+        .get(&format!(
+            "/api/v1/projects/web/runs/{head}/compare?format=csv"
+        ))
+        .await;
+    assert!(csv.body.starts_with("category,test_id"), "{}", csv.body);
+    assert!(csv.body.contains("\"fixed\""), "{}", csv.body);
+    assert!(
+        csv.body
+            .contains("\"refunds\",\"\",\"failed\",\"10\",\"passed\",\"10\""),
+        "{}",
+        csv.body
+    );
+
     // By number, with a stricter slowness rule; and a run compared with itself passes the gate.
     let r = owner
         .get("/api/v1/projects/web/runs/2/compare?base=1&slower_pct=500")
@@ -330,6 +344,12 @@ async fn a_test_page_shows_its_history_by_branch_and_its_flakiness(backend: Back
         "runs 4 and 5 both failed: {}",
         r.body
     );
+    let csv = owner.get("/api/v1/projects/web/flaky?format=csv").await;
+    assert!(
+        csv.body.contains("\"pays\",\"\",\"60\",\"3\""),
+        "{}",
+        csv.body
+    );
     let page = owner.get("/projects/web/flaky").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains(&format!("/projects/web/tests/{pays}")));
@@ -428,6 +448,13 @@ async fn failures_cluster_by_their_error_across_runs(backend: Backend) {
         r.body
     );
 
+    let csv = owner.get("/api/v1/projects/web/clusters?format=csv").await;
+    assert!(
+        csv.body
+            .contains("\"3\",\"2\",\"1\",\"2\",\"timeout after 4100 ms"),
+        "{}",
+        csv.body
+    );
     let page = owner.get("/projects/web/clusters").await;
     assert_eq!(page.status, 200);
     for text in [
@@ -511,6 +538,21 @@ async fn the_runs_list_filters_and_pages(backend: Backend) {
         let r = owner.get(&format!("/api/v1/projects/web/runs{bad}")).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.body);
     }
+
+    // CSV: every cell quoted, a leading `=` defused.
+    let r = owner
+        .post_json("/api/v1/projects/web/runs", &json!({ "title": "=SUM(A1)" }))
+        .await;
+    assert_eq!(r.status, 201);
+    let csv = owner.get("/api/v1/projects/web/runs?format=csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv"))
+    );
+    assert!(csv.body.starts_with("number,title,branch"), "{}", csv.body);
+    assert!(csv.body.contains("\"5\",\"'=SUM(A1)\""), "{}", csv.body);
+    assert_eq!(csv.body.lines().count(), 6, "a header and five runs");
 
     let page = owner.get("/projects/web?branch=main&status=").await;
     assert_eq!(page.status, 200);

@@ -1,11 +1,11 @@
 //! The audit trail, filtered, as JSON or CSV (formula-injection safe).
 
+use super::csv::csv_response;
 use super::data;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiAuth;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use testvault_core::AuditView;
@@ -42,78 +42,36 @@ pub async fn list_audit(
         .audit_events(p.allow(Permission::ReadAudit)?, filter)
         .await?;
     Ok(match q.format.as_deref() {
-        Some("csv") => {
-            let mut resp = to_csv(&events).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            h.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"testvault-audit.csv\""),
-            );
-            resp
-        }
+        Some("csv") => csv_response(
+            "testvault-audit.csv",
+            "seq,at,actor_type,actor_id,actor,action,target_type,target_id,before,after,ip,user_agent,request_id",
+            &csv_rows(&events),
+        ),
         _ => data(events).into_response(),
     })
 }
 
-/// One CSV cell: quoted, and a leading `= + - @` (or tab/CR) defused with `'` so spreadsheets
-/// never run it as a formula.
-pub fn csv_cell(raw: &str) -> String {
-    let defused = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{raw}")
-    } else {
-        raw.to_string()
-    };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
-
-fn to_csv(events: &[AuditView]) -> String {
-    let mut out = String::from(
-        "seq,at,actor_type,actor_id,actor,action,target_type,target_id,before,after,ip,user_agent,request_id\n",
-    );
-    for e in events {
-        let json =
-            |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
-        let cells = [
-            e.seq.to_string(),
-            testvault_domain::time::format_utc(e.at),
-            e.actor_type.clone(),
-            e.actor_id.clone(),
-            e.actor.clone(),
-            e.action.clone(),
-            e.target_type.clone(),
-            e.target_id.clone(),
-            json(&e.before),
-            json(&e.after),
-            e.ip.clone(),
-            e.user_agent.clone(),
-            e.request_id.clone(),
-        ];
-        out.push_str(
-            &cells
-                .iter()
-                .map(|c| csv_cell(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cells_are_quoted_and_formulas_defused() {
-        assert_eq!(super::csv_cell("plain"), "\"plain\"");
-        assert_eq!(
-            super::csv_cell("=HYPERLINK(\"x\")"),
-            "\"'=HYPERLINK(\"\"x\"\")\""
-        );
-        assert_eq!(super::csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
-        assert_eq!(super::csv_cell("-1+2"), "\"'-1+2\"");
-    }
+fn csv_rows(events: &[AuditView]) -> Vec<Vec<String>> {
+    let json =
+        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    events
+        .iter()
+        .map(|e| {
+            vec![
+                e.seq.to_string(),
+                testvault_domain::time::format_utc(e.at),
+                e.actor_type.clone(),
+                e.actor_id.clone(),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target_type.clone(),
+                e.target_id.clone(),
+                json(&e.before),
+                json(&e.after),
+                e.ip.clone(),
+                e.user_agent.clone(),
+                e.request_id.clone(),
+            ]
+        })
+        .collect()
 }

@@ -1,12 +1,13 @@
 //! A test and its history across runs and branches; the project's flaky tests and failure
 //! clusters.
 
+use super::csv::csv_response;
 use super::{data, parse_id};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiAuth;
 use axum::extract::{Path, Query, State};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use testvault_domain::Permission;
 
@@ -42,6 +43,9 @@ pub struct FlakyQuery {
     runs: Option<i64>,
     #[serde(default)]
     limit: Option<usize>,
+    /// `csv` for a spreadsheet; JSON otherwise.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// The flaky-test report's window when none is asked for.
@@ -52,18 +56,43 @@ pub async fn flaky_tests(
     ApiAuth(p): ApiAuth,
     Path(slug): Path<String>,
     Query(q): Query<FlakyQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(
-        state
-            .core
-            .flaky_tests(
-                allowed,
-                &slug,
-                q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
-                q.limit.unwrap_or(100).clamp(1, 1000),
-            )
-            .await?,
+    let report = state
+        .core
+        .flaky_tests(
+            allowed,
+            &slug,
+            q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
+            q.limit.unwrap_or(100).clamp(1, 1000),
+        )
+        .await?;
+    if q.format.as_deref() != Some("csv") {
+        return Ok(data(report).into_response());
+    }
+    let rows: Vec<Vec<String>> = report
+        .tests
+        .iter()
+        .map(|t| {
+            vec![
+                t.test_id.to_string(),
+                t.suite.clone(),
+                t.name.clone(),
+                t.parameters.clone(),
+                t.flakiness.to_string(),
+                t.flips.to_string(),
+                t.passed_on_retry.to_string(),
+                t.results.to_string(),
+                t.pass_rate.map(|r| r.to_string()).unwrap_or_default(),
+                t.last_outcome.to_string(),
+                t.quarantined.to_string(),
+            ]
+        })
+        .collect();
+    Ok(csv_response(
+        "testvault-flaky.csv",
+        "test_id,suite,name,parameters,flakiness,flips,passed_on_retry,results,pass_rate,last_outcome,quarantined",
+        &rows,
     ))
 }
 
@@ -74,6 +103,9 @@ pub struct ClustersQuery {
     runs: Option<i64>,
     #[serde(default)]
     limit: Option<i64>,
+    /// `csv` for a spreadsheet; JSON otherwise.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 pub async fn failure_clusters(
@@ -81,18 +113,40 @@ pub async fn failure_clusters(
     ApiAuth(p): ApiAuth,
     Path(slug): Path<String>,
     Query(q): Query<ClustersQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(
-        state
-            .core
-            .failure_clusters(
-                allowed,
-                &slug,
-                q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
-                q.limit.unwrap_or(100),
-            )
-            .await?,
+    let report = state
+        .core
+        .failure_clusters(
+            allowed,
+            &slug,
+            q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
+            q.limit.unwrap_or(100),
+        )
+        .await?;
+    if q.format.as_deref() != Some("csv") {
+        return Ok(data(report).into_response());
+    }
+    let rows: Vec<Vec<String>> = report
+        .clusters
+        .iter()
+        .map(|c| {
+            vec![
+                c.signature.clone(),
+                c.failures.to_string(),
+                c.tests.to_string(),
+                c.first_run.to_string(),
+                c.last_run.to_string(),
+                c.headline.clone(),
+                c.example_run.to_string(),
+                c.example.name.clone(),
+            ]
+        })
+        .collect();
+    Ok(csv_response(
+        "testvault-clusters.csv",
+        "signature,failures,tests,first_run,last_run,headline,example_run,example_test",
+        &rows,
     ))
 }
 

@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 pub mod compare;
+mod csv;
 pub mod history;
 mod invitations;
 mod members;

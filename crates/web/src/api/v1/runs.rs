@@ -1,13 +1,14 @@
 //! Runs of a project: create, list, read, report results into (JSON batches or report files,
 //! streamed), finish; and the one-shot upload that does all of it in one request.
 
+use super::csv::csv_response;
 use super::{data, parse_id};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiAuth, ApiJson};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use testvault_core::{CoreError, IngestReport, IngestTarget, Principal, RunQuery, RunSpec, Upload};
@@ -38,6 +39,9 @@ pub struct ListQuery {
     until: Option<String>,
     #[serde(default)]
     q: Option<String>,
+    /// `csv` for a spreadsheet; JSON otherwise.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 impl ListQuery {
@@ -69,19 +73,47 @@ pub async fn list_runs(
     ApiAuth(p): ApiAuth,
     Path(slug): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(
-        state
-            .core
-            .list_runs(
-                allowed,
-                &slug,
-                &q.filters(),
-                q.before,
-                q.limit.unwrap_or(50),
-            )
-            .await?,
+    let runs = state
+        .core
+        .list_runs(
+            allowed,
+            &slug,
+            &q.filters(),
+            q.before,
+            q.limit.unwrap_or(50),
+        )
+        .await?;
+    if q.format.as_deref() != Some("csv") {
+        return Ok(data(runs).into_response());
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let c = &r.counts;
+            vec![
+                r.number.to_string(),
+                r.title.clone(),
+                r.branch.clone().unwrap_or_default(),
+                r.commit.clone().unwrap_or_default(),
+                r.status.to_string(),
+                c.total.to_string(),
+                c.passed.to_string(),
+                c.failed.to_string(),
+                c.errored.to_string(),
+                c.skipped.to_string(),
+                c.flaky.to_string(),
+                c.duration_ms.to_string(),
+                testvault_domain::time::format_utc(r.created_at),
+                r.build_url.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(csv_response(
+        "testvault-runs.csv",
+        "number,title,branch,commit,status,total,passed,failed,errored,skipped,flaky,duration_ms,created_at,build_url",
+        &rows,
     ))
 }
 
