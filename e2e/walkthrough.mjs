@@ -250,6 +250,10 @@ try {
   expect(await owner.isVisible("a:has-text('CI build')"), "the main run stays");
   expect(!(await owner.isVisible("a:has-text('Feature')")), "the branch run is filtered out");
   await shot(owner, "runs-filtered");
+  await owner.click("a:has-text('Dashboard')");
+  await owner.waitForURL(`${base}/projects/web-shop/dashboard`);
+  expect(await owner.isVisible("text=Heat map"), "the dashboard shows its heat map");
+  await shot(owner, "dashboard");
 
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");

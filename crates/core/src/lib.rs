@@ -8,6 +8,7 @@ pub mod audit;
 mod auth;
 pub mod clusters;
 pub mod compare;
+pub mod dashboard;
 mod error;
 pub mod flaky;
 pub mod history;

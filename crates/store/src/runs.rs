@@ -807,6 +807,56 @@ impl Store {
         })
     }
 
+    /// `(test_id, mean duration ms, results)` of the project's slowest tests (by mean duration)
+    /// over its latest `runs` runs.
+    pub async fn slowest_tests(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        runs: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let rows: Vec<(i64, f64, i64)> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT r.test_id, CAST(AVG(r.duration_ms) AS DOUBLE PRECISION) AS mean, COUNT(*) AS n \
+             FROM runs u JOIN results r ON r.run_id = u.id \
+             WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 AND r.duration_ms IS NOT NULL \
+               AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
+             GROUP BY r.test_id ORDER BY mean DESC LIMIT $4")
+            .bind(org.0)
+            .bind(project.0)
+            .bind(runs)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, mean, n)| (t, mean.round() as i64, n))
+            .collect())
+    }
+
+    /// `(suite, run number, results, failing results)` for every suite and run of the project's
+    /// latest `runs` runs: the heat map's cells.
+    pub async fn suite_heat(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        runs: i64,
+    ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT t.suite, u.number, COUNT(*) AS n, \
+                    SUM(CASE WHEN r.outcome IN (1, 2) THEN 1 ELSE 0 END) AS failing \
+             FROM runs u JOIN results r ON r.run_id = u.id JOIN tests t ON t.id = r.test_id \
+             WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 \
+               AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
+             GROUP BY t.suite, u.number")
+            .bind(org.0)
+            .bind(project.0)
+            .bind(runs)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
     /// Opens the transaction an upload (or one appended batch) is stored in. `None` when this
     /// idempotency key was already stored for the run (a retry: store nothing, answer as before).
     /// With `new_run`, the run itself is created in the same transaction (a one-shot upload:

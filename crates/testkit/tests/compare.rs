@@ -355,6 +355,32 @@ async fn a_test_page_shows_its_history_by_branch_and_its_flakiness(backend: Back
     assert!(page.body.contains(&format!("/projects/web/tests/{pays}")));
     assert!(!page.body.contains(">ships<"));
 
+    // The dashboard: a point per run, the slowest test, the suite's heat per run.
+    let r = owner.get("/api/v1/projects/web/dashboard").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = &r.json()["data"];
+    let rates: Vec<i64> = d["trend"]
+        .as_array()
+        .expect("trend")
+        .iter()
+        .map(|t| t["pass_rate"].as_i64().expect("rate"))
+        .collect();
+    assert_eq!(rates, vec![100, 50, 100, 50, 50], "oldest first");
+    assert_eq!(d["slowest"][0]["name"], "pays");
+    assert_eq!(d["slowest"][0]["mean_ms"], 20);
+    assert_eq!(d["heat"]["suites"], json!(["checkout"]));
+    assert_eq!(d["heat"]["cells"][0], json!([0, 50, 0, 50, 50]));
+    let page = owner.get("/projects/web/dashboard").await;
+    assert_eq!(page.status, 200);
+    for text in [
+        "Heat map",
+        "<polyline",
+        "checkout in #2: 50 % failing",
+        "Slowest tests",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+
     // The page: a strip per branch, the sparkline, the numbers; linked from the run page.
     let page = owner.get(&format!("/projects/web/tests/{pays}")).await;
     assert_eq!(page.status, 200);

@@ -69,6 +69,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         Kind::OthersId,
     ),
     ("GET", "/api/v1/projects/{slug}/flaky", Kind::OthersId),
+    ("GET", "/api/v1/projects/{slug}/dashboard", Kind::OthersId),
     (
         "PUT",
         "/api/v1/projects/{slug}/tests/{test}/quarantine",
@@ -132,6 +133,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects/{slug}/runs/{number}", Kind::OthersId),
     ("GET", "/projects/{slug}/tests/{test}", Kind::OthersId),
     ("GET", "/projects/{slug}/flaky", Kind::OthersId),
+    ("GET", "/projects/{slug}/dashboard", Kind::OthersId),
     (
         "POST",
         "/projects/{slug}/tests/{test}/quarantine",

@@ -439,3 +439,187 @@ async fn change_quarantine(
         Err(e) => pages::error_page(e.into()),
     }
 }
+
+/// One bar of the pass-rate chart (SVG units: 24 wide per run, 100 high).
+struct Bar {
+    x: usize,
+    y: u32,
+    height: u32,
+    class: &'static str,
+    run: i64,
+    label: String,
+}
+
+struct HeatCell {
+    x: usize,
+    class: &'static str,
+    run: i64,
+    label: String,
+}
+
+struct HeatRow {
+    suite: String,
+    cells: Vec<HeatCell>,
+}
+
+struct SlowRow {
+    test_id: i64,
+    name: String,
+    suite: String,
+    mean: String,
+    results: i64,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    slug: String,
+    project_name: String,
+    window_runs: i64,
+    chart_width: usize,
+    bars: Vec<Bar>,
+    durations: String,
+    duration_label: String,
+    heat_width: usize,
+    heat: Vec<HeatRow>,
+    slowest: Vec<SlowRow>,
+}
+
+/// Width of one run in the charts, in SVG units.
+const RUN_WIDTH: usize = 24;
+
+fn heat_class(rate: Option<u32>) -> &'static str {
+    match rate {
+        None => "none",
+        Some(0) => "0",
+        Some(r) if r < 10 => "1",
+        Some(r) if r < 50 => "2",
+        Some(_) => "3",
+    }
+}
+
+pub async fn dashboard_page(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path(slug): Path<String>,
+) -> Response {
+    let loaded = async {
+        let allowed = || p.allow(Permission::ReadProjects);
+        let project = state.core.get_project(allowed()?, &slug).await?;
+        let d = state
+            .core
+            .dashboard(
+                allowed()?,
+                &slug,
+                crate::api::v1::history::DEFAULT_DASHBOARD_RUNS,
+            )
+            .await?;
+        let orgs = state.core.my_orgs(&p).await?;
+        Ok::<_, CoreError>((project, d, orgs))
+    }
+    .await;
+    let (project, d, orgs) = match loaded {
+        Ok(v) => v,
+        Err(e) => return pages::error_page(e.into()),
+    };
+    let bars = d
+        .trend
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let rate = t.pass_rate.unwrap_or(0);
+            Bar {
+                x: i * RUN_WIDTH,
+                y: 100 - rate,
+                height: rate.max(1),
+                class: if t.failing > 0 { "failed" } else { "passed" },
+                run: t.run_number,
+                label: format!(
+                    "#{}: {} passed, {} failing of {}",
+                    t.run_number,
+                    t.pass_rate
+                        .map(|r| format!("{r} %"))
+                        .unwrap_or_else(|| "nothing".into()),
+                    t.failing,
+                    t.total
+                ),
+            }
+        })
+        .collect();
+    let max_ms = d
+        .trend
+        .iter()
+        .map(|t| t.duration_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let durations = d
+        .trend
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "{},{}",
+                i * RUN_WIDTH + RUN_WIDTH / 2,
+                100 - t.duration_ms * 96 / max_ms - 2
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let heat = d
+        .heat
+        .suites
+        .iter()
+        .zip(&d.heat.cells)
+        .map(|(suite, row)| HeatRow {
+            suite: if suite.is_empty() {
+                "(no suite)".into()
+            } else {
+                suite.clone()
+            },
+            cells: row
+                .iter()
+                .zip(&d.heat.runs)
+                .enumerate()
+                .map(|(i, (rate, run))| HeatCell {
+                    x: i * RUN_WIDTH,
+                    class: heat_class(*rate),
+                    run: *run,
+                    label: match rate {
+                        Some(r) => format!("{suite} in #{run}: {r} % failing"),
+                        None => format!("{suite} did not run in #{run}"),
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    let title = format!("Dashboard · {}", project.name);
+    render(
+        StatusCode::OK,
+        &DashboardPage {
+            chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+            slug: project.slug.clone(),
+            project_name: project.name.clone(),
+            window_runs: d.window_runs,
+            chart_width: d.trend.len().max(1) * RUN_WIDTH,
+            bars,
+            durations,
+            duration_label: format!("Run duration, the longest {}", duration(Some(max_ms))),
+            heat_width: d.heat.runs.len().max(1) * RUN_WIDTH,
+            heat,
+            slowest: d
+                .slowest
+                .into_iter()
+                .map(|s| SlowRow {
+                    test_id: s.test_id,
+                    name: pages::test_name(s.name, &s.parameters),
+                    suite: s.suite,
+                    mean: duration(Some(s.mean_ms)),
+                    results: s.results,
+                })
+                .collect(),
+        },
+    )
+}

@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
             post(history::release),
         )
         .route("/projects/{slug}/flaky", get(history::flaky_page))
+        .route("/projects/{slug}/dashboard", get(history::dashboard_page))
         .route("/projects/{slug}/clusters", get(history::clusters_page))
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))

@@ -185,3 +185,28 @@ pub async fn release_test(
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+pub struct DashboardQuery {
+    /// How many of the latest runs (default 30, ≤ 200).
+    #[serde(default)]
+    runs: Option<i64>,
+}
+
+/// Runs the dashboard covers when none is asked for.
+pub const DEFAULT_DASHBOARD_RUNS: i64 = 30;
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(slug): Path<String>,
+    Query(q): Query<DashboardQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = p.allow(Permission::ReadProjects)?;
+    Ok(data(
+        state
+            .core
+            .dashboard(allowed, &slug, q.runs.unwrap_or(DEFAULT_DASHBOARD_RUNS))
+            .await?,
+    ))
+}

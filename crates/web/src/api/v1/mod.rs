@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
             put(history::quarantine_test).delete(history::release_test),
         )
         .route("/projects/{slug}/flaky", get(history::flaky_tests))
+        .route("/projects/{slug}/dashboard", get(history::dashboard))
         .route("/projects/{slug}/clusters", get(history::failure_clusters))
         .route("/projects/{slug}/uploads", post(runs::upload_report))
         .route("/projects/{slug}/results/search", get(runs::search_results))
