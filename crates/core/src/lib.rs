@@ -34,8 +34,8 @@ pub use principal::{Allowed, Credential, Principal};
 pub use projects::ProjectView;
 pub use roles::{GrantView, RoleChoice, RoleView};
 pub use runs::{
-    FoundResult, IngestReport, IngestTarget, ResultDetails, ResultView, RunQuery, RunSpec, RunView,
-    Upload,
+    FoundResult, IngestReport, IngestTarget, ResultDetails, ResultQuery, ResultView, RunQuery,
+    RunSpec, RunView, Upload,
 };
 pub use sessions::SessionView;
 pub use settings::{MemberView, SecuritySettings};

@@ -549,22 +549,38 @@ impl Core {
         allowed: Allowed<'_>,
         slug: &str,
         run: RunId,
-        outcome: Option<&str>,
-        limit: i64,
+        query: &ResultQuery,
     ) -> Result<Vec<ResultView>, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
         self.run_in(p.org, project, run).await?;
-        let code = match outcome {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let code = match given(&query.outcome) {
             None => None,
             Some(name) => Some((0..4).find(|c| outcome_name(*c) == name).ok_or_else(|| {
                 DomainError::new("outcome", "must be passed, failed, errored or skipped")
             })?),
         };
-        let rows = self
-            .store()
-            .run_results(p.org, run, code, limit.clamp(1, 10_000))
-            .await?;
+        let slowest_first = match given(&query.sort).as_deref() {
+            None | Some("failures") => false,
+            Some("duration") => true,
+            Some(_) => {
+                return Err(DomainError::new("sort", "must be failures or duration").into());
+            }
+        };
+        let page = testvault_store::ResultPage {
+            outcome: code,
+            name: given(&query.q).filter(|q| q.chars().count() <= 200),
+            slowest_first,
+            offset: query.offset.unwrap_or(0).max(0),
+            limit: query.limit.unwrap_or(1000).clamp(1, 10_000),
+        };
+        let rows = self.store().run_results(p.org, run, &page).await?;
         self.result_views(p.org, run, rows).await
     }
 
@@ -780,6 +796,22 @@ impl Core {
             tool: meta.tool,
         })
     }
+}
+
+/// Which of a run's results to list: `outcome`, part of the name or suite (`q`), `sort`
+/// (`failures` first, the default, or `duration`, slowest first), and the page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResultQuery {
+    #[serde(default)]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub sort: Option<String>,
+    #[serde(default)]
+    pub offset: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
 }
 
 /// Filters of a project's runs list, as people type them (every field optional; blank is

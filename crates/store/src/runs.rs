@@ -142,6 +142,17 @@ fn like_escape(text: &str) -> String {
     out
 }
 
+/// Which of a run's results to list, and in what order (failures first by default).
+#[derive(Debug, Clone, Default)]
+pub struct ResultPage {
+    pub outcome: Option<i16>,
+    /// Part of the test's name or suite, case-insensitive.
+    pub name: Option<String>,
+    pub slowest_first: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
 /// A test's identity as stored.
 #[derive(Debug, Clone)]
 pub struct TestRow {
@@ -702,17 +713,26 @@ impl Store {
         &self,
         org: OrgId,
         run: RunId,
-        outcome: Option<i16>,
-        limit: i64,
+        page: &ResultPage,
     ) -> Result<Vec<StoredResult>, StoreError> {
+        let text = page
+            .name
+            .as_deref()
+            .map(|t| format!("%{}%", like_escape(&t.to_lowercase())));
+        let slowest = page.slowest_first;
         on_org!(self, org, pool => {
             let rows = sqlx::query(
                 concat!(select_results!(), " AND ($3 IS NULL OR r.outcome = $3) \
-                 ORDER BY CASE r.outcome WHEN 1 THEN 0 WHEN 2 THEN 0 ELSE 1 END, t.suite, t.name LIMIT $4"))
+                 AND ($6 IS NULL OR LOWER(t.name) LIKE $6 ESCAPE '\\' OR LOWER(t.suite) LIKE $6 ESCAPE '\\') \
+                 ORDER BY CASE WHEN $7 THEN -COALESCE(r.duration_ms, -1) ELSE 0 END, \
+                   CASE r.outcome WHEN 1 THEN 0 WHEN 2 THEN 0 ELSE 1 END, t.suite, t.name, r.id LIMIT $4 OFFSET $5"))
                 .bind(org.0)
                 .bind(run.0)
-                .bind(outcome)
-                .bind(limit)
+                .bind(page.outcome)
+                .bind(page.limit)
+                .bind(page.offset)
+                .bind(text.as_deref())
+                .bind(slowest)
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(|r| stored_result!(r)).collect()

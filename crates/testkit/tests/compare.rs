@@ -10,7 +10,8 @@ on_both_backends!(
     two_runs_compare_by_category_and_gate_on_new_failures,
     a_test_page_shows_its_history_by_branch_and_its_flakiness,
     failures_cluster_by_their_error_across_runs,
-    the_runs_list_filters_and_pages
+    the_runs_list_filters_and_pages,
+    a_run_page_filters_sorts_and_pages
 );
 
 /// A one-shot CTRF upload on `branch`; `tests` are `(name, status, duration_ms)`.
@@ -590,4 +591,79 @@ async fn the_runs_list_filters_and_pages(backend: Backend) {
     assert!(page.body.contains("class=\"strip\""), "status bars");
     let none = owner.get("/projects/web?q=nothing-like-this").await;
     assert!(none.body.contains("No runs match these filters."));
+}
+
+async fn a_run_page_filters_sorts_and_pages(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.setup_owner().await;
+    let r = owner
+        .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+        .await;
+    assert_eq!(r.status, 201);
+    let tests: Vec<(String, &str, i64)> = (0..250)
+        .map(|i| {
+            (
+                format!("case_{i:03}"),
+                if i % 50 == 7 { "failed" } else { "passed" },
+                i,
+            )
+        })
+        .collect();
+    let named: Vec<(&str, &str, i64)> =
+        tests.iter().map(|(n, s, d)| (n.as_str(), *s, *d)).collect();
+    let run = report(&owner, "main", &named).await;
+    let id = run["id"].as_str().expect("id");
+
+    let results = |query: String| {
+        let owner = &owner;
+        async move {
+            let r = owner
+                .get(&format!("/api/v1/projects/web/runs/{id}/results{query}"))
+                .await;
+            assert_eq!(r.status, 200, "{query}: {}", r.body);
+            r.json()["data"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|x| x["name"].as_str().expect("name").to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let failures_first = results("?limit=6".into()).await;
+    assert_eq!(
+        failures_first[..5],
+        ["case_007", "case_057", "case_107", "case_157", "case_207"]
+    );
+    assert_eq!(
+        results("?sort=duration&limit=2".into()).await,
+        ["case_249", "case_248"]
+    );
+    assert_eq!(results("?outcome=failed".into()).await.len(), 5);
+    assert_eq!(results("?q=CASE_12&limit=100".into()).await.len(), 10);
+    assert_eq!(results("?offset=245&limit=100".into()).await.len(), 5);
+    let bad = owner
+        .get(&format!(
+            "/api/v1/projects/web/runs/{id}/results?sort=sideways"
+        ))
+        .await;
+    assert_eq!(bad.status, 422);
+
+    let first = owner.get("/projects/web/runs/1").await;
+    assert!(first.body.contains("1–200"), "paged");
+    assert!(first.body.contains("?page=2"), "a next page");
+    assert!(
+        !first.body.contains(">case_249<"),
+        "the last test is on page 2"
+    );
+    assert!(first.body.contains(">case_007<"), "failures come first");
+    let second = owner.get("/projects/web/runs/1?page=2").await;
+    assert!(second.body.contains("201–250"));
+    assert!(second.body.contains("?page=1"), "a previous page");
+    let slow = owner
+        .get("/projects/web/runs/1?sort=duration&outcome=passed")
+        .await;
+    let first_row = slow.body.find("case_249").expect("slowest shown");
+    let later = slow.body.find("case_248").expect("next slowest shown");
+    assert!(first_row < later);
+    assert!(!slow.body.contains("case_007"), "failures filtered out");
 }

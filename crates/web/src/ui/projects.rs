@@ -9,7 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use testvault_core::{CoreError, Principal, ProjectView, ResultView, RunQuery, RunView};
+use testvault_core::{
+    CoreError, Principal, ProjectView, ResultQuery, ResultView, RunQuery, RunView,
+};
 use testvault_domain::{Permission, ProjectDescription, ProjectName, ProjectSlug, Role, UserId};
 
 pub struct ProjectItem {
@@ -450,17 +452,56 @@ struct RunPage {
     commit: String,
     build_url: String,
     results: Vec<ResultItem>,
-    shown_all: bool,
+    f: RunPageParams,
+    /// Query strings of the previous and next pages, when there are such pages.
+    newer: Option<String>,
+    older: Option<String>,
+    first_shown: i64,
 }
 
-/// Results shown on a run's page (failures first).
-const RUN_PAGE_RESULTS: i64 = 2000;
+/// Results on one page of a run (a 100k-result run is paged, never listed whole).
+const RUN_PAGE_RESULTS: i64 = 200;
+
+/// The run page's filters and page.
+#[derive(Deserialize, Default)]
+pub struct RunPageParams {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+impl RunPageParams {
+    fn page(&self) -> i64 {
+        self.page.unwrap_or(1).max(1)
+    }
+
+    /// This page's filters with another page number, as a query string.
+    fn link(&self, page: i64) -> String {
+        let mut out = format!("?page={page}");
+        for (k, v) in [
+            ("outcome", &self.outcome),
+            ("q", &self.q),
+            ("sort", &self.sort),
+        ] {
+            if !v.trim().is_empty() {
+                out.push_str(&format!("&{k}={}", pages::url_encode(v.trim())));
+            }
+        }
+        out
+    }
+}
 
 pub async fn run(
     State(state): State<AppState>,
     PageAuth(p): PageAuth,
     PageCsrf(csrf): PageCsrf,
     Path((slug, number)): Path<(String, String)>,
+    Query(params): Query<RunPageParams>,
 ) -> Response {
     let loaded = async {
         let number: i64 = number.parse().map_err(|_| CoreError::NotFound("run"))?;
@@ -478,8 +519,14 @@ pub async fn run(
                 p.allow(Permission::ReadProjects)?,
                 &slug,
                 run.id,
-                None,
-                RUN_PAGE_RESULTS,
+                &ResultQuery {
+                    outcome: Some(params.outcome.clone()),
+                    q: Some(params.q.clone()),
+                    sort: Some(params.sort.clone()),
+                    offset: Some((params.page() - 1) * RUN_PAGE_RESULTS),
+                    // One more than shown: whether there is a next page.
+                    limit: Some(RUN_PAGE_RESULTS + 1),
+                },
             )
             .await?;
         let orgs = state.core.my_orgs(&p).await?;
@@ -487,8 +534,10 @@ pub async fn run(
     }
     .await;
     match loaded {
-        Ok((project, run, results, orgs)) => {
-            let shown_all = (results.len() as i64) < RUN_PAGE_RESULTS;
+        Ok((project, run, mut results, orgs)) => {
+            let page = params.page();
+            let more = results.len() as i64 > RUN_PAGE_RESULTS;
+            results.truncate(RUN_PAGE_RESULTS as usize);
             let title = format!("{} · {}", run.title, project.name);
             render(
                 StatusCode::OK,
@@ -499,7 +548,10 @@ pub async fn run(
                     run: RunItem::from(run),
                     project,
                     results: results.into_iter().map(ResultItem::from).collect(),
-                    shown_all,
+                    newer: (page > 1).then(|| params.link(page - 1)),
+                    older: more.then(|| params.link(page + 1)),
+                    first_shown: (page - 1) * RUN_PAGE_RESULTS + 1,
+                    f: params,
                 },
             )
         }

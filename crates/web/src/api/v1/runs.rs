@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use testvault_core::{CoreError, IngestReport, IngestTarget, Principal, RunQuery, RunSpec, Upload};
+use testvault_core::{
+    CoreError, IngestReport, IngestTarget, Principal, ResultQuery, RunQuery, RunSpec, Upload,
+};
 use testvault_domain::{Permission, RunId};
 use testvault_ingest::{Attempt, Outcome, TestIdentity, TestResult};
 
@@ -127,34 +129,15 @@ pub async fn get_run(
     Ok(data(state.core.get_run(allowed, &slug, run).await?))
 }
 
-#[derive(Deserialize)]
-pub struct ResultsQuery {
-    #[serde(default)]
-    outcome: Option<String>,
-    #[serde(default)]
-    limit: Option<i64>,
-}
-
 pub async fn list_results(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     Path((slug, run)): Path<(String, String)>,
-    Query(q): Query<ResultsQuery>,
+    Query(q): Query<ResultQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let run: RunId = parse_id(&run, "run")?;
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(
-        state
-            .core
-            .run_results(
-                allowed,
-                &slug,
-                run,
-                q.outcome.as_deref(),
-                q.limit.unwrap_or(1000),
-            )
-            .await?,
-    ))
+    Ok(data(state.core.run_results(allowed, &slug, run, &q).await?))
 }
 
 #[derive(Deserialize)]
