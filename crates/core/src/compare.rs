@@ -179,7 +179,26 @@ pub enum Base {
     LatestOn(String),
 }
 
+/// A test's `(suite, name, parameters)`, by id.
+pub(crate) type TestNames = HashMap<i64, (String, String, String)>;
+
 impl Core {
+    /// The names of the project's tests among `ids` (the report pages list tests by id).
+    pub(crate) async fn test_names(
+        &self,
+        org: testvault_domain::OrgId,
+        project: testvault_domain::ProjectId,
+        ids: &[i64],
+    ) -> Result<TestNames, CoreError> {
+        Ok(self
+            .store()
+            .tests_named(org, project, ids)
+            .await?
+            .into_iter()
+            .map(|(id, suite, name, params)| (id, (suite, name, params)))
+            .collect())
+    }
+
     /// Compares `head` with `base`. Fails with 404 when the base branch has no finished run
     /// before the head.
     pub async fn compare_runs(
@@ -245,13 +264,7 @@ impl Core {
             .iter()
             .filter(|t| !quarantined.contains(t))
             .count();
-        let names: HashMap<i64, (String, String, String)> = self
-            .store()
-            .tests_named(p.org, project, &wanted)
-            .await?
-            .into_iter()
-            .map(|(id, suite, name, params)| (id, (suite, name, params)))
-            .collect();
+        let names = self.test_names(p.org, project, &wanted).await?;
         let named = |ids: &[i64]| -> Vec<ChangedTest> {
             shown(ids)
                 .into_iter()

@@ -122,13 +122,7 @@ impl Core {
             .slowest_tests(p.org, project, window_runs, SLOWEST)
             .await?;
         let ids: Vec<i64> = slow.iter().map(|s| s.0).collect();
-        let names: HashMap<i64, (String, String, String)> = self
-            .store()
-            .tests_named(p.org, project, &ids)
-            .await?
-            .into_iter()
-            .map(|(id, suite, name, params)| (id, (suite, name, params)))
-            .collect();
+        let names = self.test_names(p.org, project, &ids).await?;
         let slowest = slow
             .into_iter()
             .map(|(test_id, mean_ms, results)| {

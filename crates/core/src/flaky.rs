@@ -5,7 +5,6 @@ use crate::history::{HistoryPoint, stats};
 use crate::runs::outcome_name;
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
-use std::collections::HashMap;
 use testvault_domain::Permission;
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,13 +88,7 @@ impl Core {
         found.truncate(limit);
         let ids: Vec<i64> = found.iter().map(|f| f.0).collect();
         let quarantined = self.store().quarantined_among(p.org, project, &ids).await?;
-        let names: HashMap<i64, (String, String, String)> = self
-            .store()
-            .tests_named(p.org, project, &ids)
-            .await?
-            .into_iter()
-            .map(|(id, suite, name, params)| (id, (suite, name, params)))
-            .collect();
+        let names = self.test_names(p.org, project, &ids).await?;
         let tests = found
             .into_iter()
             .map(|(test_id, s, last_outcome)| {
