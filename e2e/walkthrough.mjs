@@ -242,6 +242,12 @@ try {
   await owner.waitForURL(`${base}/projects/web-shop/clusters`);
   expect(await owner.isVisible("text=card declined"), "the new failure is a cluster");
   expect(await owner.isVisible("text=expected 402 but got 200"), "so is the first run's");
+  const declined = owner.locator("tr", { hasText: "card declined" });
+  await declined.locator("select").selectOption("product_bug");
+  await declined.locator("input[name=note]").fill("PAY-7");
+  await declined.locator("button:has-text('Save')").click();
+  await owner.waitForURL(`${base}/projects/web-shop/clusters`);
+  expect(await owner.isVisible("tr:has-text('card declined') >> .badge:has-text('product bug')"), "the cluster is labelled");
   await shot(owner, "clusters");
   await owner.goto(`${base}/projects/web-shop`);
   await owner.fill("#branch", "main");

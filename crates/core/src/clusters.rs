@@ -5,7 +5,7 @@
 use crate::runs::{ResultView, result_view};
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
-use testvault_domain::Permission;
+use testvault_domain::{DomainError, Permission};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterView {
@@ -19,9 +19,23 @@ pub struct ClusterView {
     /// The first line of the latest failure's message (or trace), at most 300 characters.
     pub headline: String,
     pub example_run: i64,
+    /// The triage label, when one was set (it applies to every failure with this signature).
+    pub label: Option<String>,
+    pub note: Option<String>,
     /// The latest failure, opened.
     pub example: ResultView,
 }
+
+/// The triage labels a cluster can carry.
+pub const LABELS: [&str; 6] = [
+    "product_bug",
+    "test_bug",
+    "environment",
+    "infrastructure",
+    "investigating",
+    "wont_fix",
+];
+const MAX_NOTE_CHARS: usize = 500;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterReport {
@@ -81,6 +95,8 @@ impl Core {
                     last_run: c.last_run,
                     headline: headline(&example),
                     example_run: c.example_run_number,
+                    label: c.label,
+                    note: c.note,
                     example,
                 })
             })
@@ -89,5 +105,57 @@ impl Core {
             window_runs,
             clusters,
         })
+    }
+}
+
+impl Core {
+    /// Labels a failure cluster (`Some((label, note))`, label one of `LABELS`) or clears its
+    /// label (`None`). Needs `comment` in the project; audited.
+    pub async fn label_cluster(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        signature: &str,
+        label: Option<(String, String)>,
+    ) -> Result<(), CoreError> {
+        let p = allowed.require(Permission::Comment)?;
+        let project = self.project_in_scope(&allowed, slug).await?;
+        let sig = u64::from_str_radix(signature, 16)
+            .ok()
+            .filter(|_| signature.len() == 16)
+            .map(|v| i64::from_ne_bytes(v.to_ne_bytes()))
+            .ok_or(CoreError::NotFound("cluster"))?;
+        if let Some((l, note)) = &label {
+            if !LABELS.contains(&l.as_str()) {
+                return Err(DomainError::new(
+                    "label",
+                    format!("must be one of {}", LABELS.join(", ")),
+                )
+                .into());
+            }
+            if note.chars().count() > MAX_NOTE_CHARS {
+                return Err(DomainError::new("note", "must be at most 500 characters").into());
+            }
+        }
+        let by = crate::runs::actor_label(p);
+        let change = match &label {
+            Some((l, note)) => crate::audit::Change::new("cluster.labelled", "cluster", signature)
+                .after(serde_json::json!({ "project": slug, "label": l, "note": note })),
+            None => crate::audit::Change::new("cluster.unlabelled", "cluster", signature)
+                .after(serde_json::json!({ "project": slug })),
+        };
+        let event = crate::audit::by(p, change);
+        self.store()
+            .set_cluster_label(
+                project,
+                sig,
+                label
+                    .as_ref()
+                    .map(|(l, n)| (l.as_str(), n.trim(), by.as_str())),
+                testvault_domain::time::now(),
+                &event,
+            )
+            .await?;
+        Ok(())
     }
 }

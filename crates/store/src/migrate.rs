@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_audit_retention_and_row_security"),
     migration!(7, "0007_runs_and_results"),
     migration!(8, "0008_test_quarantine"),
+    migration!(9, "0009_cluster_labels"),
 ];
 
 /// The newest schema version this binary knows.

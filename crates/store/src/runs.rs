@@ -179,6 +179,8 @@ pub struct ClusterRow {
     pub last_run: i64,
     pub example_run: RunId,
     pub example_run_number: i64,
+    pub label: Option<String>,
+    pub note: Option<String>,
     pub example: StoredResult,
 }
 
@@ -797,9 +799,11 @@ impl Store {
                WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 AND r.signature IS NOT NULL \
                  AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
                GROUP BY r.signature ORDER BY failures DESC, last_run DESC LIMIT $4) \
-             SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, ",
+             SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, \
+                    l.label AS cluster_label, l.note AS cluster_note, ",
             result_columns!(),
             " FROM c JOIN results r ON r.id = c.example JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
+             LEFT JOIN cluster_labels l ON l.project_id = $2 AND l.signature = c.sig \
              ORDER BY c.failures DESC, c.last_run DESC"
         );
         on_org!(self, org, pool => {
@@ -820,6 +824,8 @@ impl Store {
                         last_run: r.try_get("last_run")?,
                         example_run: RunId(r.try_get("found_run")?),
                         example_run_number: r.try_get("run_number")?,
+                        label: r.try_get("cluster_label")?,
+                        note: r.try_get("cluster_note")?,
                         example: stored_result!(r)?,
                     })
                 })
@@ -875,6 +881,38 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         Ok(rows)
+    }
+
+    /// Labels a failure cluster (`Some((label, note, by))`) or clears its label, with the audit
+    /// event. Returns whether anything changed.
+    pub async fn set_cluster_label(
+        &self,
+        project: ProjectId,
+        signature: i64,
+        label: Option<(&str, &str, &str)>,
+        now: i64,
+        audit: &crate::AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let n = match label {
+            Some((label, note, by)) => crate::audit::change_if_any!(self, audit, sqlx::query(
+                "INSERT INTO cluster_labels (org_id, project_id, signature, label, note, set_by, set_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (project_id, signature) DO UPDATE SET label = excluded.label, note = excluded.note, \
+                 set_by = excluded.set_by, set_at = excluded.set_at")
+                .bind(audit.org.0)
+                .bind(project.0)
+                .bind(signature)
+                .bind(label)
+                .bind(note)
+                .bind(by)
+                .bind(now)),
+            None => crate::audit::change_if_any!(self, audit, sqlx::query(
+                "DELETE FROM cluster_labels WHERE org_id = $1 AND project_id = $2 AND signature = $3")
+                .bind(audit.org.0)
+                .bind(project.0)
+                .bind(signature)),
+        };
+        Ok(n > 0)
     }
 
     /// Opens the transaction an upload (or one appended batch) is stored in. `None` when this

@@ -475,17 +475,64 @@ async fn failures_cluster_by_their_error_across_runs(backend: Backend) {
         r.body
     );
 
+    // A label applies to the signature: new failures that match it carry it too.
+    let sig = top["signature"].as_str().expect("signature").to_string();
+    let path = format!("/api/v1/projects/web/clusters/{sig}/label");
+    let viewer = app
+        .add_member(&owner, "vic@acme.test", "viewer passphrase 2")
+        .await;
+    let r = viewer
+        .put_json(&path, &json!({ "label": "environment" }))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = owner.put_json(&path, &json!({ "label": "sunspots" })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = owner
+        .put_json(
+            "/api/v1/projects/web/clusters/nothex/label",
+            &json!({ "label": "environment" }),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = owner
+        .put_json(
+            &path,
+            &json!({ "label": "environment", "note": "staging DB flaps, OPS-42" }),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    failures(
+        &owner,
+        &[("ships", "timeout after 999 ms connecting to 10.0.0.3")],
+    )
+    .await;
+    let c = owner.get("/api/v1/projects/web/clusters").await.json();
+    let top = &c["data"]["clusters"][0];
+    assert_eq!(top["failures"], 4, "{top}");
+    assert_eq!(top["label"], "environment");
+    assert_eq!(top["note"], "staging DB flaps, OPS-42");
+    let audit = owner
+        .get("/api/v1/audit?action=cluster.labelled")
+        .await
+        .json();
+    assert_eq!(audit["data"].as_array().map(Vec::len), Some(1));
+    let page = owner.get("/projects/web/clusters").await;
+    assert!(page.body.contains("staging DB flaps, OPS-42"));
+    assert_eq!(owner.delete(&path).await.status, 204);
+    let c = owner.get("/api/v1/projects/web/clusters").await.json();
+    assert_eq!(c["data"]["clusters"][0]["label"], Value::Null);
+
     let csv = owner.get("/api/v1/projects/web/clusters?format=csv").await;
     assert!(
         csv.body
-            .contains("\"3\",\"2\",\"1\",\"2\",\"timeout after 4100 ms"),
+            .contains("\"4\",\"3\",\"1\",\"3\",\"timeout after 999 ms"),
         "{}",
         csv.body
     );
     let page = owner.get("/projects/web/clusters").await;
     assert_eq!(page.status, 200);
     for text in [
-        "timeout after 4100 ms",
+        "timeout after 999 ms",
         "expected 3 parcels, got 4",
         "Example trace",
     ] {

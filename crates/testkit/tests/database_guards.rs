@@ -31,6 +31,7 @@ const TENANT_TABLES: &[&str] = &[
     "results",
     "result_terms",
     "ingest_batches",
+    "cluster_labels",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

@@ -81,6 +81,16 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         Kind::OthersId,
     ),
     ("GET", "/api/v1/projects/{slug}/clusters", Kind::OthersId),
+    (
+        "PUT",
+        "/api/v1/projects/{slug}/clusters/{signature}/label",
+        Kind::OthersId,
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{slug}/clusters/{signature}/label",
+        Kind::OthersId,
+    ),
     ("POST", "/api/v1/projects/{slug}/uploads", Kind::OthersId),
     (
         "GET",
@@ -145,6 +155,11 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         Kind::OthersId,
     ),
     ("GET", "/projects/{slug}/clusters", Kind::OthersId),
+    (
+        "POST",
+        "/projects/{slug}/clusters/{signature}/label",
+        Kind::OthersId,
+    ),
     (
         "GET",
         "/projects/{slug}/runs/{number}/compare",
@@ -351,6 +366,7 @@ fn fill(path: &str, b: &OrgB) -> String {
         .replace("{run}", &b.run)
         .replace("{number}", "1")
         .replace("{test}", "1")
+        .replace("{signature}", "00000000000000ff")
         .replace("{id}", id)
         .replace("{token}", &"ab".repeat(32))
 }
@@ -379,7 +395,7 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
             } else if method == "PUT" && path.contains("/role") || path.contains("/access/") {
                 json!({ "role": "viewer" })
             } else {
-                json!({ "slug": "from-a", "name": "From A", "email": "x@acme.test", "scopes": ["read"], "org": b.org, "idle_timeout_minutes": 30, "reason": "from A" })
+                json!({ "slug": "from-a", "name": "From A", "email": "x@acme.test", "scopes": ["read"], "org": b.org, "idle_timeout_minutes": 30, "reason": "from A", "label": "test_bug" })
             };
             req = req
                 .header("content-type", "application/json")
@@ -387,7 +403,7 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
         } else {
             let csrf = c.csrf().await;
             let body = format!(
-                "csrf={csrf}&org={}&name=From+A&slug=from-a&email=x%40acme.test&expires_in_days=30&scope_read=on&idle_timeout_minutes=30&absolute_timeout_hours=12&ip_allowlist=&role=viewer&permissions=read_projects&reason=from+A&user={}",
+                "csrf={csrf}&org={}&name=From+A&slug=from-a&email=x%40acme.test&expires_in_days=30&scope_read=on&idle_timeout_minutes=30&absolute_timeout_hours=12&ip_allowlist=&role=viewer&permissions=read_projects&reason=from+A&label=test_bug&user={}",
                 b.org, b.user
             );
             req = req

@@ -310,6 +310,9 @@ pub async fn flaky_page(
 }
 
 struct ClusterRow {
+    label: String,
+    label_text: String,
+    note: String,
     headline: String,
     signature: String,
     failures: i64,
@@ -330,6 +333,9 @@ struct ClustersPage {
     project_name: String,
     window_runs: i64,
     rows: Vec<ClusterRow>,
+    can_label: bool,
+    /// `(value, text)` of each label.
+    labels: Vec<(&'static str, String)>,
 }
 
 /// Clusters listed on the page.
@@ -367,10 +373,18 @@ pub async fn clusters_page(
                     slug: project.slug.clone(),
                     project_name: project.name.clone(),
                     window_runs: report.window_runs,
+                    can_label: p.can_in(Permission::Comment, project.id),
+                    labels: testvault_core::clusters::LABELS
+                        .iter()
+                        .map(|l| (*l, l.replace('_', " ")))
+                        .collect(),
                     rows: report
                         .clusters
                         .into_iter()
                         .map(|c| ClusterRow {
+                            label_text: c.label.as_deref().unwrap_or_default().replace('_', " "),
+                            label: c.label.unwrap_or_default(),
+                            note: c.note.unwrap_or_default(),
                             headline: c.headline,
                             signature: c.signature,
                             failures: c.failures,
@@ -622,4 +636,33 @@ pub async fn dashboard_page(
                 .collect(),
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct LabelForm {
+    /// Empty clears the label.
+    label: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Labels (or, with an empty label, unlabels) a failure cluster from the clusters page.
+pub async fn label_cluster(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    Path((slug, signature)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<LabelForm>,
+) -> Response {
+    let label = (!form.label.is_empty()).then_some((form.label, form.note));
+    let result = async {
+        state
+            .core
+            .label_cluster(p.allow(Permission::Comment)?, &slug, &signature, label)
+            .await
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/projects/{slug}/clusters")).into_response(),
+        Err(e) => pages::error_page(e.into()),
+    }
 }

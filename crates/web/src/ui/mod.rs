@@ -51,6 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{slug}/flaky", get(history::flaky_page))
         .route("/projects/{slug}/dashboard", get(history::dashboard_page))
         .route("/projects/{slug}/clusters", get(history::clusters_page))
+        .route(
+            "/projects/{slug}/clusters/{signature}/label",
+            post(history::label_cluster),
+        )
         .route("/members", get(members::list))
         .route("/members/invitations", post(members::invite))
         .route("/members/{user}/role", post(members::change_role))

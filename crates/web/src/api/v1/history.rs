@@ -210,3 +210,39 @@ pub async fn dashboard(
             .await?,
     ))
 }
+
+#[derive(Deserialize)]
+pub struct LabelBody {
+    label: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Labels a failure cluster: `{"label": "product_bug", "note"?}`.
+pub async fn label_cluster(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, signature)): Path<(String, String)>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<LabelBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = p.allow(Permission::Comment)?;
+    state
+        .core
+        .label_cluster(allowed, &slug, &signature, Some((body.label, body.note)))
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Clears a failure cluster's label.
+pub async fn unlabel_cluster(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, signature)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = p.allow(Permission::Comment)?;
+    state
+        .core
+        .label_cluster(allowed, &slug, &signature, None)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

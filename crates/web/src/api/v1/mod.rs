@@ -64,6 +64,10 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{slug}/flaky", get(history::flaky_tests))
         .route("/projects/{slug}/dashboard", get(history::dashboard))
         .route("/projects/{slug}/clusters", get(history::failure_clusters))
+        .route(
+            "/projects/{slug}/clusters/{signature}/label",
+            put(history::label_cluster).delete(history::unlabel_cluster),
+        )
         .route("/projects/{slug}/uploads", post(runs::upload_report))
         .route("/projects/{slug}/results/search", get(runs::search_results))
         .route("/permissions", get(roles::get_permissions))
