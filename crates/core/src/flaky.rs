@@ -22,6 +22,26 @@ pub struct FlakyTest {
     /// The newest result's outcome.
     pub last_outcome: &'static str,
     pub quarantined: bool,
+    /// The flakiness of the newer half of the window against the older half: `rising`,
+    /// `falling` or `steady` (within 10 points).
+    pub trend: &'static str,
+}
+
+/// Compares the flakiness of the newer and the older half of a history (newest first).
+pub fn trend(history: &[HistoryPoint]) -> &'static str {
+    let half = history.len() / 2;
+    if half < 2 {
+        return "steady";
+    }
+    let newer = stats(&history[..half]).flakiness;
+    let older = stats(&history[half..]).flakiness;
+    if newer > older + 10 {
+        "rising"
+    } else if older > newer + 10 {
+        "falling"
+    } else {
+        "steady"
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +72,8 @@ impl Core {
             .store()
             .recent_outcomes(p.org, project, window_runs)
             .await?;
-        let mut found: Vec<(i64, crate::history::TestStats, &'static str)> = Vec::new();
+        let mut found: Vec<(i64, crate::history::TestStats, &'static str, &'static str)> =
+            Vec::new();
         let mut start = 0;
         while start < rows.len() {
             let test = rows[start].0;
@@ -74,7 +95,7 @@ impl Core {
                 .collect();
             let s = stats(&history);
             if s.flakiness > 0 {
-                found.push((test, s, history[0].outcome));
+                found.push((test, s, history[0].outcome, trend(&history)));
             }
             start = end;
         }
@@ -91,7 +112,7 @@ impl Core {
         let names = self.test_names(p.org, project, &ids).await?;
         let tests = found
             .into_iter()
-            .map(|(test_id, s, last_outcome)| {
+            .map(|(test_id, s, last_outcome, trend)| {
                 let (suite, name, parameters) = names.get(&test_id).cloned().unwrap_or_default();
                 FlakyTest {
                     test_id,
@@ -105,6 +126,7 @@ impl Core {
                     pass_rate: s.pass_rate,
                     last_outcome,
                     quarantined: quarantined.contains(&test_id),
+                    trend,
                 }
             })
             .collect();
@@ -113,5 +135,44 @@ impl Core {
             total,
             tests,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(outcomes: &[&'static str]) -> Vec<HistoryPoint> {
+        outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, outcome)| HistoryPoint {
+                run_number: (outcomes.len() - i) as i64,
+                branch: None,
+                created_at: 0,
+                outcome,
+                flaky: false,
+                tries: 1,
+                duration_ms: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_trend_compares_the_newer_half_with_the_older() {
+        // Newest first: flipping lately, steady before.
+        let lately = h(&[
+            "passed", "failed", "passed", "failed", "passed", "passed", "passed", "passed",
+        ]);
+        assert_eq!(trend(&lately), "rising");
+        let calmer = h(&[
+            "passed", "passed", "passed", "passed", "failed", "passed", "failed", "passed",
+        ]);
+        assert_eq!(trend(&calmer), "falling");
+        assert_eq!(
+            trend(&h(&["passed", "failed", "passed"])),
+            "steady",
+            "too short to tell"
+        );
     }
 }

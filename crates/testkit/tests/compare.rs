@@ -338,6 +338,10 @@ async fn a_test_page_shows_its_history_by_branch_and_its_flakiness(backend: Back
     assert_eq!(flaky["tests"][0]["name"], "pays");
     assert_eq!(flaky["tests"][0]["flakiness"], 60);
     assert_eq!(flaky["tests"][0]["last_outcome"], "failed");
+    assert_eq!(
+        flaky["tests"][0]["trend"], "falling",
+        "runs 4–5 failed steadily, runs 1–3 flipped"
+    );
     let r = owner.get("/api/v1/projects/web/flaky?runs=2").await;
     assert_eq!(
         r.json()["data"]["total"],

@@ -237,6 +237,7 @@ struct FlakyRow {
     pass_rate: String,
     last_outcome: &'static str,
     quarantined: bool,
+    trend: &'static str,
 }
 
 #[derive(Template)]
@@ -300,6 +301,7 @@ pub async fn flaky_page(
                             pass_rate: t.pass_rate.map(|r| format!("{r} %")).unwrap_or_default(),
                             last_outcome: t.last_outcome,
                             quarantined: t.quarantined,
+                            trend: t.trend,
                         })
                         .collect(),
                 },

@@ -86,12 +86,13 @@ pub async fn flaky_tests(
                 t.pass_rate.map(|r| r.to_string()).unwrap_or_default(),
                 t.last_outcome.to_string(),
                 t.quarantined.to_string(),
+                t.trend.to_string(),
             ]
         })
         .collect();
     Ok(csv_response(
         "testvault-flaky.csv",
-        "test_id,suite,name,parameters,flakiness,flips,passed_on_retry,results,pass_rate,last_outcome,quarantined",
+        "test_id,suite,name,parameters,flakiness,flips,passed_on_retry,results,pass_rate,last_outcome,quarantined,trend",
         &rows,
     ))
 }
