@@ -179,8 +179,8 @@ pub enum Base {
     LatestOn(String),
 }
 
-/// A test's `(suite, name, parameters)`, by id.
-pub(crate) type TestNames = HashMap<i64, (String, String, String)>;
+/// The report pages' tests, by id.
+pub(crate) type TestNames = HashMap<i64, testvault_store::TestName>;
 
 impl Core {
     /// The names of the project's tests among `ids` (the report pages list tests by id).
@@ -195,7 +195,7 @@ impl Core {
             .tests_named(org, project, ids)
             .await?
             .into_iter()
-            .map(|(id, suite, name, params)| (id, (suite, name, params)))
+            .map(|t| (t.id, t))
             .collect())
     }
 
@@ -252,32 +252,27 @@ impl Core {
         ]
         .iter()
         .flat_map(|ids| shown(ids))
+        // Every new failure, listed or not: the gate needs to know which are quarantined.
+        .chain(c.new_failures.iter().copied())
         .collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let quarantined = self
-            .store()
-            .quarantined_among(p.org, project, &c.new_failures)
-            .await?;
-        let gate_failures = c
-            .new_failures
-            .iter()
-            .filter(|t| !quarantined.contains(t))
-            .count();
         let names = self.test_names(p.org, project, &wanted).await?;
+        let quarantined = |id: &i64| names.get(id).is_some_and(|t| t.quarantined);
+        let gate_failures = c.new_failures.iter().filter(|t| !quarantined(t)).count();
         let named = |ids: &[i64]| -> Vec<ChangedTest> {
             shown(ids)
                 .into_iter()
                 .map(|id| {
-                    let (suite, name, parameters) = names.get(&id).cloned().unwrap_or_default();
+                    let t = names.get(&id).cloned().unwrap_or_default();
                     ChangedTest {
                         test_id: id,
-                        suite,
-                        name,
-                        parameters,
+                        suite: t.suite,
+                        name: t.name,
+                        parameters: t.parameters,
                         base: base_outline.get(&id).copied(),
                         head: head_outline.get(&id).copied(),
-                        quarantined: quarantined.contains(&id),
+                        quarantined: t.quarantined,
                     }
                 })
                 .collect()

@@ -126,12 +126,12 @@ impl Core {
         let slowest = slow
             .into_iter()
             .map(|(test_id, mean_ms, results)| {
-                let (suite, name, parameters) = names.get(&test_id).cloned().unwrap_or_default();
+                let t = names.get(&test_id).cloned().unwrap_or_default();
                 SlowTest {
                     test_id,
-                    suite,
-                    name,
-                    parameters,
+                    suite: t.suite,
+                    name: t.name,
+                    parameters: t.parameters,
                     mean_ms,
                     results,
                 }

@@ -108,24 +108,23 @@ impl Core {
         let total = found.len();
         found.truncate(limit);
         let ids: Vec<i64> = found.iter().map(|f| f.0).collect();
-        let quarantined = self.store().quarantined_among(p.org, project, &ids).await?;
         let names = self.test_names(p.org, project, &ids).await?;
         let tests = found
             .into_iter()
             .map(|(test_id, s, last_outcome, trend)| {
-                let (suite, name, parameters) = names.get(&test_id).cloned().unwrap_or_default();
+                let t = names.get(&test_id).cloned().unwrap_or_default();
                 FlakyTest {
                     test_id,
-                    suite,
-                    name,
-                    parameters,
+                    suite: t.suite,
+                    name: t.name,
+                    parameters: t.parameters,
                     flakiness: s.flakiness,
                     flips: s.flips,
                     passed_on_retry: s.passed_on_retry,
                     results: s.results,
                     pass_rate: s.pass_rate,
                     last_outcome,
-                    quarantined: quarantined.contains(&test_id),
+                    quarantined: t.quarantined,
                     trend,
                 }
             })

@@ -29,7 +29,7 @@ pub use projects::{NewProject, ProjectRow};
 pub use roles::{GrantRow, RoleRow, RoleSpec};
 pub use runs::{
     ClusterRow, HistoryRow, IngestTx, NewRun, ResultPage, ResultRow, RunCounts, RunFilter, RunRow,
-    RunStatus, StoredResult, TestRow,
+    RunStatus, StoredResult, TestName, TestRow,
 };
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};

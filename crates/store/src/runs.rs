@@ -153,6 +153,16 @@ pub struct ResultPage {
     pub limit: i64,
 }
 
+/// How report pages name a test.
+#[derive(Debug, Clone, Default)]
+pub struct TestName {
+    pub id: i64,
+    pub suite: String,
+    pub name: String,
+    pub parameters: String,
+    pub quarantined: bool,
+}
+
 /// A test's identity as stored.
 #[derive(Debug, Clone)]
 pub struct TestRow {
@@ -466,19 +476,19 @@ impl Store {
         Ok(rows)
     }
 
-    /// `(id, suite, name, parameters)` of the project's tests among `ids`.
+    /// The project's tests among `ids`: how report pages name them, and whether each is quarantined.
     pub async fn tests_named(
         &self,
         org: OrgId,
         project: ProjectId,
         ids: &[i64],
-    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+    ) -> Result<Vec<TestName>, StoreError> {
         let mut named = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let rows: Vec<(i64, String, String, String)> = match &self.db {
+            let rows: Vec<(i64, String, String, String, bool)> = match &self.db {
                 Db::Sqlite(pool) => {
                     let sql = format!(
-                        "SELECT id, suite, name, parameters FROM tests WHERE id IN ({}) AND org_id = ? AND project_id = ?",
+                        "SELECT id, suite, name, parameters, quarantined_at IS NOT NULL FROM tests WHERE id IN ({}) AND org_id = ? AND project_id = ?",
                         vec!["?"; chunk.len()].join(", ")
                     );
                     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
@@ -490,7 +500,7 @@ impl Store {
                 Db::Pg(pool) => {
                     let mut tx = begin_scoped(pool, Scope::Org(org)).await?;
                     let rows = sqlx::query_as(
-                        "SELECT id, suite, name, parameters FROM tests WHERE id = ANY($1) AND org_id = $2 AND project_id = $3")
+                        "SELECT id, suite, name, parameters, quarantined_at IS NOT NULL FROM tests WHERE id = ANY($1) AND org_id = $2 AND project_id = $3")
                         .bind(chunk)
                         .bind(org.0)
                         .bind(project.0)
@@ -500,7 +510,16 @@ impl Store {
                     rows
                 }
             };
-            named.extend(rows);
+            named.extend(
+                rows.into_iter()
+                    .map(|(id, suite, name, parameters, quarantined)| TestName {
+                        id,
+                        suite,
+                        name,
+                        parameters,
+                        quarantined,
+                    }),
+            );
         }
         Ok(named)
     }
@@ -530,45 +549,6 @@ impl Store {
             .bind(project.0)
             .bind(test));
         Ok(n > 0)
-    }
-
-    /// The ids among `ids` of the project's quarantined tests.
-    pub async fn quarantined_among(
-        &self,
-        org: OrgId,
-        project: ProjectId,
-        ids: &[i64],
-    ) -> Result<std::collections::HashSet<i64>, StoreError> {
-        let mut found = std::collections::HashSet::new();
-        for chunk in ids.chunks(500) {
-            let rows: Vec<i64> = match &self.db {
-                Db::Sqlite(pool) => {
-                    let sql = format!(
-                        "SELECT id FROM tests WHERE id IN ({}) AND org_id = ? AND project_id = ? AND quarantined_at IS NOT NULL",
-                        vec!["?"; chunk.len()].join(", ")
-                    );
-                    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-                    for id in chunk {
-                        q = q.bind(*id);
-                    }
-                    q.bind(org.0).bind(project.0).fetch_all(pool).await?
-                }
-                Db::Pg(pool) => {
-                    let mut tx = begin_scoped(pool, Scope::Org(org)).await?;
-                    let rows = sqlx::query_scalar(
-                        "SELECT id FROM tests WHERE id = ANY($1) AND org_id = $2 AND project_id = $3 AND quarantined_at IS NOT NULL")
-                        .bind(chunk)
-                        .bind(org.0)
-                        .bind(project.0)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    rows
-                }
-            };
-            found.extend(rows);
-        }
-        Ok(found)
     }
 
     /// A test of the project.

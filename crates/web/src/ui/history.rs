@@ -268,7 +268,7 @@ pub async fn flaky_page(
             .flaky_tests(
                 allowed()?,
                 &slug,
-                crate::api::v1::history::DEFAULT_FLAKY_WINDOW,
+                crate::api::v1::history::DEFAULT_WINDOW_RUNS,
                 FLAKY_SHOWN,
             )
             .await?;
@@ -357,7 +357,7 @@ pub async fn clusters_page(
             .failure_clusters(
                 allowed()?,
                 &slug,
-                crate::api::v1::history::DEFAULT_FLAKY_WINDOW,
+                crate::api::v1::history::DEFAULT_WINDOW_RUNS,
                 CLUSTERS_SHOWN,
             )
             .await?;

@@ -48,8 +48,8 @@ pub struct FlakyQuery {
     format: Option<String>,
 }
 
-/// The flaky-test report's window when none is asked for.
-pub const DEFAULT_FLAKY_WINDOW: i64 = 200;
+/// The window (latest runs) of the flaky and cluster reports when none is asked for.
+pub const DEFAULT_WINDOW_RUNS: i64 = 200;
 
 pub async fn flaky_tests(
     State(state): State<AppState>,
@@ -63,7 +63,7 @@ pub async fn flaky_tests(
         .flaky_tests(
             allowed,
             &slug,
-            q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
+            q.runs.unwrap_or(DEFAULT_WINDOW_RUNS),
             q.limit.unwrap_or(100).clamp(1, 1000),
         )
         .await?;
@@ -121,7 +121,7 @@ pub async fn failure_clusters(
         .failure_clusters(
             allowed,
             &slug,
-            q.runs.unwrap_or(DEFAULT_FLAKY_WINDOW),
+            q.runs.unwrap_or(DEFAULT_WINDOW_RUNS),
             q.limit.unwrap_or(100),
         )
         .await?;
