@@ -198,8 +198,18 @@ try {
   await owner.click("a:has-text('CI build')");
   await owner.waitForURL(`${base}/projects/web-shop/runs/1`);
   expect(await owner.isVisible("text=refuses_expired_card"), "the failure is listed");
-  await owner.click("details.failure summary");
-  expect(await owner.isVisible("text=CheckoutTest.java:42"), "the trace opens");
+  await owner.click("a:has-text('refuses_expired_card')");
+  await owner.waitForSelector("#drawer");
+  expect(await owner.isVisible("#drawer >> text=CheckoutTest.java:42"), "the result opens with its trace");
+  expect(await owner.isVisible("#drawer svg.strip"), "with its history strip");
+  await shot(owner, "run-result");
+  await owner.click("#drawer >> a:has-text('Close')");
+  await owner.click("a:has-text('By suite')");
+  await owner.waitForURL(/group=suite/);
+  expect(await owner.isVisible("td >> text=checkout"), "the run by suite");
+  await owner.click("a:has-text('By error')");
+  await owner.waitForURL(/group=error/);
+  expect(await owner.isVisible("text=expected 402 but got 200"), "the run by error");
   await shot(owner, "run");
 
   // 6d''. A branch breaks a test (and brings a hostile test name): the comparison with main
@@ -260,6 +270,47 @@ try {
   await owner.waitForURL(`${base}/projects/web-shop/dashboard`);
   expect(await owner.isVisible("text=Heat map"), "the dashboard shows its heat map");
   await shot(owner, "dashboard");
+  await owner.click("a:has-text('tests × runs')");
+  await owner.waitForURL(`${base}/projects/web-shop/heatmap?by=test`);
+  expect(await owner.isVisible(".heat-label >> text=pays_with_card"), "the heat map by test");
+  await shot(owner, "heat-map");
+
+  // 6d'''. Stored XSS: hostile text in every field a result shows (message, trace, output,
+  // properties, file, suite) renders as text in the run page and its drawer; no script runs.
+  const payloads = [
+    "<script>window.__xss=2</script>",
+    "<svg onload=\"window.__xss=3\"></svg>",
+    "\" onmouseover=\"window.__xss=4\" x=\"",
+    "<img src=x onerror=\"window.__xss=5\">",
+  ];
+  const hostile = await owner.evaluate(async ([token, payloads]) => {
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    let r = await fetch("/api/v1/projects/web-shop/runs", { method: "POST", headers, body: JSON.stringify({ branch: "xss" }) });
+    const run = (await r.json()).data;
+    r = await fetch(`/api/v1/projects/web-shop/runs/${run.id}/results`, {
+      method: "POST", headers, body: JSON.stringify({ results: [{
+        suite: [payloads[1]], name: "hostile_result", outcome: "failed",
+        message: payloads.join(" "), trace: payloads.join("\n"), stdout: payloads[0], stderr: payloads[3],
+        file: payloads[2], line: 1, labels: { [payloads[3]]: payloads[2], note: payloads[0] },
+        attempts: [{ outcome: "failed", message: payloads[1], trace: payloads[0] }],
+      }] }),
+    });
+    if (r.status !== 201) return `results answered ${r.status}`;
+    r = await fetch(`/api/v1/projects/web-shop/runs/${run.id}/finish`, { method: "POST", headers, body: "{}" });
+    return r.status === 200 ? run.number : `finish answered ${r.status}`;
+  }, [ciToken, payloads]);
+  expect(typeof hostile === "number", `hostile upload: ${hostile}`);
+  await owner.goto(`${base}/projects/web-shop/runs/${hostile}`);
+  await owner.click("a:has-text('hostile_result')");
+  await owner.waitForSelector("#drawer");
+  expect(await owner.isVisible("#drawer pre >> text=window.__xss=2 >> nth=0"), "the payload shows as text");
+  await owner.hover("#drawer");
+  await shot(owner, "run-xss");
+  await owner.click("a:has-text('By suite')");
+  await owner.waitForURL(/group=suite/);
+  await owner.click("a:has-text('By error')");
+  await owner.waitForURL(/group=error/);
+  expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran in the run page or the drawer");
 
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");

@@ -28,13 +28,43 @@ pub struct SlowTest {
     pub results: i64,
 }
 
-/// Suites × runs; `cells[suite][run]` is the failure rate in per cent, `None` where the suite
-/// did not run.
+/// What the heat map's rows are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeatBy {
+    Suite,
+    Test,
+}
+
+impl HeatBy {
+    /// `suite` (the default) or `test`.
+    pub fn parse(s: Option<&str>) -> Result<HeatBy, CoreError> {
+        match s.map(str::trim).unwrap_or("") {
+            "" | "suite" => Ok(HeatBy::Suite),
+            "test" => Ok(HeatBy::Test),
+            _ => Err(testvault_domain::DomainError::new("by", "must be suite or test").into()),
+        }
+    }
+}
+
+/// One row of the heat map: a suite, or a test with its suite.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeatRow {
+    pub label: String,
+    pub suite: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_id: Option<i64>,
+    /// Per run (as `HeatMap::runs`): the failure rate in per cent, `None` where it did not run.
+    pub cells: Vec<Option<u32>>,
+}
+
+/// Rows × recent runs, the rows that failed most first.
 #[derive(Debug, Clone, Serialize)]
 pub struct HeatMap {
+    pub by: HeatBy,
+    /// Run numbers, oldest first.
     pub runs: Vec<i64>,
-    pub suites: Vec<String>,
-    pub cells: Vec<Vec<Option<u32>>>,
+    pub rows: Vec<HeatRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,9 +76,9 @@ pub struct Dashboard {
     pub heat: HeatMap,
 }
 
-/// The longest window one request reads, and the suites the heat map shows.
+/// The longest window one request reads, and the rows the heat map shows.
 pub const MAX_WINDOW_RUNS: i64 = 200;
-const HEAT_SUITES: usize = 30;
+const HEAT_ROWS: usize = 30;
 const SLOWEST: i64 = 10;
 
 fn trend_point(r: &RunView) -> TrendPoint {
@@ -64,42 +94,65 @@ fn trend_point(r: &RunView) -> TrendPoint {
     }
 }
 
-/// The heat map from `(suite, run, results, failing)` cells: the suites that failed most first
-/// (at most `HEAT_SUITES`), runs oldest first.
-pub fn heat_map(cells: &[(String, i64, i64, i64)]) -> HeatMap {
+/// The grid of `(row, run, results, failing)` cells: the rows that failed most first (at most
+/// `HEAT_ROWS`), runs oldest first, each cell the failure rate where the row ran.
+/// A row's failure rate per run (`None`: did not run), keyed by what the row is.
+type Rows<K> = Vec<(K, Vec<Option<u32>>)>;
+
+fn grid<K: Copy + Eq + std::hash::Hash + Ord>(cells: &[(K, i64, i64, i64)]) -> (Vec<i64>, Rows<K>) {
     let runs: Vec<i64> = cells
         .iter()
         .map(|c| c.1)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut failing: HashMap<&str, i64> = HashMap::new();
-    for (suite, _, _, f) in cells {
-        *failing.entry(suite.as_str()).or_default() += f;
+    let mut failing: HashMap<K, i64> = HashMap::new();
+    let mut at: HashMap<(K, i64), (i64, i64)> = HashMap::new();
+    for &(key, run, n, f) in cells {
+        *failing.entry(key).or_default() += f;
+        let cell = at.entry((key, run)).or_default();
+        cell.0 += n;
+        cell.1 += f;
     }
-    let mut suites: Vec<&str> = failing.keys().copied().collect();
-    suites.sort_by(|a, b| failing[b].cmp(&failing[a]).then(a.cmp(b)));
-    suites.truncate(HEAT_SUITES);
-    let at: HashMap<(&str, i64), (i64, i64)> = cells
-        .iter()
-        .map(|(s, run, n, f)| ((s.as_str(), *run), (*n, *f)))
-        .collect();
-    let grid = suites
-        .iter()
-        .map(|s| {
-            runs.iter()
+    let mut keys: Vec<K> = failing.keys().copied().collect();
+    keys.sort_by(|a, b| failing[b].cmp(&failing[a]).then(a.cmp(b)));
+    keys.truncate(HEAT_ROWS);
+    let rows = keys
+        .into_iter()
+        .map(|key| {
+            let row = runs
+                .iter()
                 .map(|run| {
-                    at.get(&(*s, *run))
+                    at.get(&(key, *run))
                         .filter(|(n, _)| *n > 0)
                         .map(|(n, f)| u32::try_from(f * 100 / n).unwrap_or(100))
                 })
-                .collect()
+                .collect();
+            (key, row)
         })
         .collect();
+    (runs, rows)
+}
+
+/// The suites × runs heat map from `(suite, run, results, failing)` cells.
+pub fn suite_heat_map(cells: &[(String, i64, i64, i64)]) -> HeatMap {
+    let keyed: Vec<(&str, i64, i64, i64)> = cells
+        .iter()
+        .map(|(s, run, n, f)| (s.as_str(), *run, *n, *f))
+        .collect();
+    let (runs, rows) = grid(&keyed);
     HeatMap {
+        by: HeatBy::Suite,
         runs,
-        suites: suites.into_iter().map(String::from).collect(),
-        cells: grid,
+        rows: rows
+            .into_iter()
+            .map(|(suite, cells)| HeatRow {
+                label: suite.to_string(),
+                suite: suite.to_string(),
+                test_id: None,
+                cells,
+            })
+            .collect(),
     }
 }
 
@@ -142,7 +195,51 @@ impl Core {
             window_runs,
             trend: runs.iter().map(trend_point).collect(),
             slowest,
-            heat: heat_map(&cells),
+            heat: suite_heat_map(&cells),
+        })
+    }
+
+    /// The heat map alone, by suite or by test (the tests that failed most in the window).
+    pub async fn heat_map(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        by: HeatBy,
+        window_runs: i64,
+    ) -> Result<HeatMap, CoreError> {
+        let p = allowed.require(Permission::ReadProjects)?;
+        let project = self.project_in_scope(&allowed, slug).await?;
+        let window_runs = window_runs.clamp(1, MAX_WINDOW_RUNS);
+        if by == HeatBy::Suite {
+            let cells = self.store().suite_heat(p.org, project, window_runs).await?;
+            return Ok(suite_heat_map(&cells));
+        }
+        let cells = self
+            .store()
+            .test_heat(p.org, project, window_runs, HEAT_ROWS as i64)
+            .await?;
+        let (runs, rows) = grid(&cells);
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let names = self.test_names(p.org, project, &ids).await?;
+        Ok(HeatMap {
+            by,
+            runs,
+            rows: rows
+                .into_iter()
+                .map(|(id, cells)| {
+                    let t = names.get(&id).cloned().unwrap_or_default();
+                    HeatRow {
+                        label: if t.parameters.is_empty() {
+                            t.name
+                        } else {
+                            format!("{} {}", t.name, t.parameters)
+                        },
+                        suite: t.suite,
+                        test_id: Some(id),
+                        cells,
+                    }
+                })
+                .collect(),
         })
     }
 }
@@ -159,11 +256,12 @@ mod tests {
             ("ui".to_string(), 2, 4, 4),
             ("db".to_string(), 1, 5, 0),
         ];
-        let h = heat_map(&cells);
+        let h = suite_heat_map(&cells);
         assert_eq!(h.runs, vec![1, 2]);
-        assert_eq!(h.suites, vec!["ui", "api", "db"]);
-        assert_eq!(h.cells[0], vec![None, Some(100)]);
-        assert_eq!(h.cells[1], vec![Some(0), Some(10)]);
-        assert_eq!(h.cells[2], vec![Some(0), None]);
+        let labels: Vec<&str> = h.rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, vec!["ui", "api", "db"]);
+        assert_eq!(h.rows[0].cells, vec![None, Some(100)]);
+        assert_eq!(h.rows[1].cells, vec![Some(0), Some(10)]);
+        assert_eq!(h.rows[2].cells, vec![Some(0), None]);
     }
 }

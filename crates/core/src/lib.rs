@@ -19,6 +19,7 @@ mod orgs;
 mod principal;
 mod projects;
 mod roles;
+pub mod run_groups;
 mod runs;
 mod sessions;
 mod settings;

@@ -573,9 +573,35 @@ impl Core {
                 return Err(DomainError::new("sort", "must be failures or duration").into());
             }
         };
+        let name = given(&query.q).filter(|q| q.chars().count() <= 200);
+        // The words of the search also find failures by their (sealed) text, through the
+        // keyed blind index.
+        let error_terms = match name.as_deref() {
+            Some(q) => {
+                let words = testvault_ingest::signature::search_tokens(q);
+                if words.is_empty() {
+                    Vec::new()
+                } else {
+                    let key = self.keyring().data_key(self.store(), p.org).await?;
+                    let index = key.blind_index();
+                    words.iter().map(|w| index.term(w).to_vec()).collect()
+                }
+            }
+            None => Vec::new(),
+        };
+        let signature = given(&query.signature)
+            .map(|hex| {
+                u64::from_str_radix(&hex, 16)
+                    .map(signed)
+                    .map_err(|_| DomainError::new("signature", "must be a hexadecimal signature"))
+            })
+            .transpose()?;
         let page = testvault_store::ResultPage {
             outcome: code,
-            name: given(&query.q).filter(|q| q.chars().count() <= 200),
+            name,
+            error_terms,
+            suite: given(&query.suite),
+            signature,
             slowest_first,
             offset: query.offset.unwrap_or(0).max(0),
             limit: query.limit.unwrap_or(1000).clamp(1, 10_000),
@@ -689,12 +715,13 @@ impl Core {
             .await
     }
 
-    /// Appends results sent as JSON (already parsed) to a run.
+    /// Stores results sent as JSON (already parsed) in a run, or in a new run that this call
+    /// creates and finishes.
     pub async fn append_results(
         &self,
         allowed: Allowed<'_>,
         slug: &str,
-        run: RunId,
+        target: IngestTarget,
         idempotency_key: Option<String>,
         results: Vec<TestResult>,
     ) -> Result<IngestReport, CoreError> {
@@ -706,14 +733,8 @@ impl Core {
                 meta: testvault_ingest::ReportMeta::default(),
             }))
         };
-        self.ingest(
-            p,
-            project,
-            IngestTarget::Run(run),
-            idempotency_key,
-            Box::new(open),
-        )
-        .await
+        self.ingest(p, project, target, idempotency_key, Box::new(open))
+            .await
     }
 
     async fn ingest(
@@ -808,6 +829,12 @@ pub struct ResultQuery {
     pub q: Option<String>,
     #[serde(default)]
     pub sort: Option<String>,
+    /// Exactly this suite.
+    #[serde(default)]
+    pub suite: Option<String>,
+    /// Exactly this error signature (hex, as results show it).
+    #[serde(default)]
+    pub signature: Option<String>,
     #[serde(default)]
     pub offset: Option<i64>,
     #[serde(default)]

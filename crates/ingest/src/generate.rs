@@ -42,20 +42,20 @@ pub fn write_junit(out: &mut impl Write, cases: u64, seed: u64) -> io::Result<()
 }
 
 /// splitmix64: tiny, fast and good enough to pick words and outcomes.
-struct SplitMix(u64);
+pub(crate) struct SplitMix(u64);
 
 impl SplitMix {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix(seed)
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         mix(self.0)
     }
 
     /// Uniform enough in `0..n` (n is small here, so the modulo bias is negligible).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
@@ -64,7 +64,7 @@ impl SplitMix {
     }
 }
 
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -252,7 +252,7 @@ const CONDITIONS: &[&str] = &[
 
 /// The fully qualified class of suite `suite`: distinct for every suite number (mixed radix over
 /// the word lists, with a numeric suffix once they are exhausted).
-fn class_name(suite: u64) -> String {
+pub(crate) fn class_name(suite: u64) -> String {
     let mut n = suite;
     let mut digit = |len: usize| {
         let d = (n % len as u64) as usize;
@@ -270,7 +270,7 @@ fn class_name(suite: u64) -> String {
 
 /// The method name of case `position` in suite `suite`: distinct within the suite (mixed radix
 /// over 4,096 combinations, at most 200 used), a few of them parametrised.
-fn method_name(suite: u64, position: u64) -> String {
+pub(crate) fn method_name(suite: u64, position: u64) -> String {
     let combos = (VERBS.len() * OBJECTS.len() * CONDITIONS.len()) as u64;
     let mut n = (position + mix(suite) % combos) % combos;
     let mut digit = |len: usize| {

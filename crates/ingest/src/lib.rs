@@ -13,6 +13,7 @@ pub mod decompress;
 pub mod detect;
 pub mod error;
 pub mod generate;
+pub mod generate_history;
 pub mod identity;
 pub mod junit;
 pub mod limits;

@@ -28,8 +28,8 @@ pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};
 pub use projects::{NewProject, ProjectRow};
 pub use roles::{GrantRow, RoleRow, RoleSpec};
 pub use runs::{
-    ClusterRow, HistoryRow, IngestTx, NewRun, ResultPage, ResultRow, RunCounts, RunFilter, RunRow,
-    RunStatus, StoredResult, TestName, TestRow,
+    ClusterRow, HistoryRow, IngestTx, NewRun, ResultPage, ResultRow, RunCounts, RunErrorRow,
+    RunFilter, RunRow, RunStatus, StoredResult, SuiteCountRow, TestName, TestRow,
 };
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};

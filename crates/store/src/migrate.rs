@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_runs_and_results"),
     migration!(8, "0008_test_quarantine"),
     migration!(9, "0009_cluster_labels"),
+    migration!(10, "0010_report_precomputation"),
 ];
 
 /// The newest schema version this binary knows.

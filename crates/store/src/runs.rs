@@ -41,6 +41,22 @@ pub struct RunCounts {
     pub duration_ms: i64,
 }
 
+impl RunCounts {
+    fn add(&mut self, row: &ResultRow) {
+        self.total += 1;
+        match row.outcome {
+            0 => self.passed += 1,
+            1 => self.failed += 1,
+            2 => self.errored += 1,
+            _ => self.skipped += 1,
+        }
+        if row.flaky {
+            self.flaky += 1;
+        }
+        self.duration_ms += row.duration_ms.unwrap_or(0);
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RunRow {
     pub id: RunId,
@@ -146,11 +162,38 @@ fn like_escape(text: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct ResultPage {
     pub outcome: Option<i16>,
-    /// Part of the test's name or suite, case-insensitive.
+    /// Part of the test's name or suite, case-insensitive…
     pub name: Option<String>,
+    /// …or, as well, failure text holding every one of these keyed words (the blind index).
+    pub error_terms: Vec<Vec<u8>>,
+    /// Exactly this suite.
+    pub suite: Option<String>,
+    /// Exactly this error signature.
+    pub signature: Option<i64>,
     pub slowest_first: bool,
     pub offset: i64,
     pub limit: i64,
+}
+
+/// A run's counts for one suite (counted at ingest).
+#[derive(Debug, Clone)]
+pub struct SuiteCountRow {
+    pub suite: String,
+    pub total: i64,
+    pub failing: i64,
+    pub skipped: i64,
+    pub flaky: i64,
+    pub duration_ms: i64,
+}
+
+/// A run's failures that share an error signature.
+#[derive(Debug, Clone)]
+pub struct RunErrorRow {
+    pub signature: i64,
+    pub failures: i64,
+    pub label: Option<String>,
+    /// The latest of them.
+    pub example: StoredResult,
 }
 
 /// How report pages name a test.
@@ -618,8 +661,11 @@ impl Store {
             .collect())
     }
 
-    /// `(test_id, run number, outcome, flaky)` of every result in the project's latest `runs`
-    /// runs, by test and newest run first: what flaky detection reads.
+    /// `(test_id, run number, outcome, flaky)` of the results in the project's latest `runs`
+    /// runs of every test that failed or passed on a retry there (any other test scores zero
+    /// for flakiness), by test and newest run first: what flaky detection reads. Those tests
+    /// come from the small attention index; their results are one range each of the
+    /// `(test_id, id)` index, from the window's `results_from`.
     pub async fn recent_outcomes(
         &self,
         org: OrgId,
@@ -627,10 +673,14 @@ impl Store {
         runs: i64,
     ) -> Result<Vec<(i64, i64, i16, bool)>, StoreError> {
         let rows: Vec<(i64, i64, i16, bool)> = on_org!(self, org, pool => sqlx::query_as(
-            "SELECT r.test_id, u.number, r.outcome, r.flaky FROM runs u JOIN results r ON r.run_id = u.id \
-             WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 \
-             AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
-             ORDER BY r.test_id, u.number DESC")
+            "WITH w AS (SELECT id, number, results_from FROM runs WHERE org_id = $1 AND project_id = $2 \
+                 AND number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3), \
+             cand AS (SELECT DISTINCT r.test_id FROM w JOIN results r ON r.run_id = w.id \
+                 WHERE (r.outcome IN (1, 2) OR r.flaky)) \
+             SELECT r.test_id, w.number, r.outcome, r.flaky FROM cand \
+             JOIN results r ON r.test_id = cand.test_id JOIN w ON w.id = r.run_id \
+             WHERE r.org_id = $1 AND r.id >= (SELECT COALESCE(MIN(results_from), 0) FROM w) \
+             ORDER BY r.test_id, w.number DESC")
             .bind(org.0)
             .bind(project.0)
             .bind(runs)
@@ -701,23 +751,136 @@ impl Store {
             .name
             .as_deref()
             .map(|t| format!("%{}%", like_escape(&t.to_lowercase())));
-        let slowest = page.slowest_first;
+        // The error words, when given, widen the name match: `$10` is how many there are.
+        let by_error = if page.error_terms.is_empty() {
+            String::new()
+        } else {
+            let params: Vec<String> = (0..page.error_terms.len())
+                .map(|i| format!("${}", i + 11))
+                .collect();
+            format!(
+                " OR r.test_id IN (SELECT test_id FROM result_terms WHERE run_id = $2 AND term IN ({}) \
+                 GROUP BY test_id HAVING COUNT(DISTINCT term) = $10)",
+                params.join(", ")
+            )
+        };
+        let sql = format!(
+            "{} AND ($3 IS NULL OR r.outcome = $3) AND ($8 IS NULL OR t.suite = $8) AND ($9 IS NULL OR r.signature = $9) \
+             AND ($6 IS NULL OR LOWER(t.name) LIKE $6 ESCAPE '\\' OR LOWER(t.suite) LIKE $6 ESCAPE '\\'{by_error}) \
+             ORDER BY CASE WHEN $7 THEN -COALESCE(r.duration_ms, -1) ELSE 0 END, \
+               CASE r.outcome WHEN 1 THEN 0 WHEN 2 THEN 0 ELSE 1 END, t.suite, t.name, r.id LIMIT $4 OFFSET $5",
+            select_results!()
+        );
+        let terms = i64::try_from(page.error_terms.len()).unwrap_or(i64::MAX);
         on_org!(self, org, pool => {
-            let rows = sqlx::query(
-                concat!(select_results!(), " AND ($3 IS NULL OR r.outcome = $3) \
-                 AND ($6 IS NULL OR LOWER(t.name) LIKE $6 ESCAPE '\\' OR LOWER(t.suite) LIKE $6 ESCAPE '\\') \
-                 ORDER BY CASE WHEN $7 THEN -COALESCE(r.duration_ms, -1) ELSE 0 END, \
-                   CASE r.outcome WHEN 1 THEN 0 WHEN 2 THEN 0 ELSE 1 END, t.suite, t.name, r.id LIMIT $4 OFFSET $5"))
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(org.0)
                 .bind(run.0)
                 .bind(page.outcome)
                 .bind(page.limit)
                 .bind(page.offset)
                 .bind(text.as_deref())
-                .bind(slowest)
+                .bind(page.slowest_first)
+                .bind(page.suite.as_deref())
+                .bind(page.signature)
+                .bind(terms);
+            for term in &page.error_terms {
+                q = q.bind(term);
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter().map(|r| stored_result!(r)).collect()
+        })
+    }
+
+    /// One result of a run.
+    pub async fn run_result(
+        &self,
+        org: OrgId,
+        run: RunId,
+        result: i64,
+    ) -> Result<Option<StoredResult>, StoreError> {
+        on_org!(self, org, pool => {
+            let row = sqlx::query(concat!(select_results!(), " AND r.id = $3"))
+                .bind(org.0)
+                .bind(run.0)
+                .bind(result)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(|r| stored_result!(r)).transpose()
+        })
+    }
+
+    /// A run's suites with their counts, failing suites first (read from `run_suites`, counted
+    /// at ingest: no result is read).
+    pub async fn run_suite_counts(
+        &self,
+        org: OrgId,
+        run: RunId,
+        limit: i64,
+    ) -> Result<Vec<SuiteCountRow>, StoreError> {
+        type Columns = (String, i64, i64, i64, i64, i64);
+        let rows: Vec<Columns> = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT suite, total, failing, skipped, flaky, duration_ms FROM run_suites \
+             WHERE org_id = $1 AND run_id = $2 ORDER BY failing DESC, suite LIMIT $3")
+            .bind(org.0)
+            .bind(run.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(suite, total, failing, skipped, flaky, duration_ms)| SuiteCountRow {
+                    suite,
+                    total,
+                    failing,
+                    skipped,
+                    flaky,
+                    duration_ms,
+                },
+            )
+            .collect())
+    }
+
+    /// A run's failures grouped by error signature, most failures first, each with its
+    /// cluster label and its latest failure as the example. Failures are found through the
+    /// `(run_id, outcome)` index.
+    pub async fn run_errors(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        run: RunId,
+        limit: i64,
+    ) -> Result<Vec<RunErrorRow>, StoreError> {
+        let sql = concat!(
+            "WITH c AS ( \
+               SELECT r.signature AS sig, COUNT(*) AS failures, MAX(r.id) AS example FROM results r \
+               WHERE r.org_id = $1 AND r.run_id = $2 AND r.outcome IN (1, 2) AND r.signature IS NOT NULL \
+               GROUP BY r.signature ORDER BY failures DESC, sig LIMIT $4) \
+             SELECT c.sig, c.failures, l.label AS cluster_label, ",
+            result_columns!(),
+            " FROM c JOIN results r ON r.id = c.example JOIN tests t ON t.id = r.test_id \
+             LEFT JOIN cluster_labels l ON l.project_id = $3 AND l.signature = c.sig \
+             ORDER BY c.failures DESC, c.sig"
+        );
+        on_org!(self, org, pool => {
+            let rows = sqlx::query(sql)
+                .bind(org.0)
+                .bind(run.0)
+                .bind(project.0)
+                .bind(limit)
                 .fetch_all(pool)
                 .await?;
-            rows.iter().map(|r| stored_result!(r)).collect()
+            rows.iter()
+                .map(|r| {
+                    Ok(RunErrorRow {
+                        signature: r.try_get("sig")?,
+                        failures: r.try_get("failures")?,
+                        label: r.try_get("cluster_label")?,
+                        example: stored_result!(r)?,
+                    })
+                })
+                .collect()
         })
     }
 
@@ -776,7 +939,8 @@ impl Store {
                SELECT r.signature AS sig, COUNT(*) AS failures, COUNT(DISTINCT r.test_id) AS tests, \
                       MIN(u.number) AS first_run, MAX(u.number) AS last_run, MAX(r.id) AS example \
                FROM runs u JOIN results r ON r.run_id = u.id \
-               WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 AND r.signature IS NOT NULL \
+               WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 AND (r.outcome IN (1, 2) OR r.flaky) \
+                 AND r.signature IS NOT NULL \
                  AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
                GROUP BY r.signature ORDER BY failures DESC, last_run DESC LIMIT $4) \
              SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, \
@@ -841,7 +1005,7 @@ impl Store {
     }
 
     /// `(suite, run number, results, failing results)` for every suite and run of the project's
-    /// latest `runs` runs: the heat map's cells.
+    /// latest `runs` runs: the heat map's cells (counted at ingest, in `run_suites`).
     pub async fn suite_heat(
         &self,
         org: OrgId,
@@ -849,15 +1013,41 @@ impl Store {
         runs: i64,
     ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
         let rows: Vec<(String, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(
-            "SELECT t.suite, u.number, COUNT(*) AS n, \
-                    SUM(CASE WHEN r.outcome IN (1, 2) THEN 1 ELSE 0 END) AS failing \
-             FROM runs u JOIN results r ON r.run_id = u.id JOIN tests t ON t.id = r.test_id \
-             WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 \
-               AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
-             GROUP BY t.suite, u.number")
+            "SELECT s.suite, u.number, s.total, s.failing \
+             FROM runs u JOIN run_suites s ON s.run_id = u.id \
+             WHERE u.org_id = $1 AND u.project_id = $2 AND s.org_id = $1 \
+               AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3")
             .bind(org.0)
             .bind(project.0)
             .bind(runs)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
+    /// `(test, run number, 1, failing 0 or 1)` for every result that ran (not skipped) in the
+    /// project's latest `runs` runs, of the `limit` tests that failed most there: the tests ×
+    /// runs heat map's cells. Failures are found through the `(run_id, outcome)` index.
+    pub async fn test_heat(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        runs: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64, i64, i64)>, StoreError> {
+        let rows: Vec<(i64, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(
+            "WITH w AS (SELECT id, number FROM runs WHERE org_id = $1 AND project_id = $2 \
+                 AND number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3), \
+             top AS (SELECT r.test_id FROM w JOIN results r ON r.run_id = w.id \
+                 WHERE r.org_id = $1 AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) \
+                 GROUP BY r.test_id ORDER BY COUNT(*) DESC, r.test_id LIMIT $4) \
+             SELECT r.test_id, w.number, CAST(1 AS BIGINT), CAST(CASE WHEN r.outcome IN (1, 2) THEN 1 ELSE 0 END AS BIGINT) \
+             FROM w JOIN results r ON r.run_id = w.id \
+             WHERE r.org_id = $1 AND r.outcome <> 3 AND r.test_id IN (SELECT test_id FROM top)")
+            .bind(org.0)
+            .bind(project.0)
+            .bind(runs)
+            .bind(limit)
             .fetch_all(pool)
             .await)?;
         Ok(rows)
@@ -957,6 +1147,8 @@ impl Store {
             now,
             test_ids: HashMap::new(),
             counts: RunCounts::default(),
+            suites: HashMap::new(),
+            first_id: None,
             expect_new: false,
             preloaded: false,
         }))
@@ -1010,6 +1202,10 @@ pub struct IngestTx {
     /// tests, never with results).
     test_ids: HashMap<u64, i64>,
     counts: RunCounts,
+    /// The same counts per suite (few: memory grows with suites, not results).
+    suites: HashMap<String, RunCounts>,
+    /// A lower bound of the ids this upload's results get (`runs.results_from`).
+    first_id: Option<i64>,
     /// The last batch's tests were all new: insert before looking up.
     expect_new: bool,
     /// The project's identities were loaded in one scan.
@@ -1044,28 +1240,39 @@ impl IngestTx {
         }
         match &mut self.conn {
             IngestConn::Sqlite(c) => {
+                if self.first_id.is_none() && !batch.is_empty() {
+                    // The write lock is held: the next rows get ids above the largest.
+                    let next: i64 =
+                        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM results")
+                            .fetch_one(&mut **c)
+                            .await?;
+                    self.first_id = Some(next);
+                }
                 for (rows, ids) in batch.chunks(SQLITE_CHUNK).zip(ids.chunks(SQLITE_CHUNK)) {
                     insert_results_sqlite(c, self.org, self.run, rows, ids).await?;
                 }
             }
-            IngestConn::Pg(c) => insert_results_pg(c, self.org, self.run, batch, &ids).await?,
+            IngestConn::Pg(c) => {
+                let first = insert_results_pg(c, self.org, self.run, batch, &ids).await?;
+                self.first_id = match (self.first_id, first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
         }
         self.insert_terms(batch, &ids).await
     }
 
     fn count(&mut self, row: &ResultRow) {
-        let c = &mut self.counts;
-        c.total += 1;
-        match row.outcome {
-            0 => c.passed += 1,
-            1 => c.failed += 1,
-            2 => c.errored += 1,
-            _ => c.skipped += 1,
+        self.counts.add(row);
+        match self.suites.get_mut(&row.suite) {
+            Some(c) => c.add(row),
+            None => {
+                let mut c = RunCounts::default();
+                c.add(row);
+                self.suites.insert(row.suite.clone(), c);
+            }
         }
-        if row.flaky {
-            c.flaky += 1;
-        }
-        c.duration_ms += row.duration_ms.unwrap_or(0);
     }
 
     /// Makes sure every identity in the batch has a test id (inserting new tests). Tests are
@@ -1325,7 +1532,8 @@ impl IngestTx {
         let c = self.counts;
         let updated = ingest_conn!(self.conn, tx => sqlx::query(
             "UPDATE runs SET total = total + $1, passed = passed + $2, failed = failed + $3, errored = errored + $4, \
-             skipped = skipped + $5, flaky = flaky + $6, duration_ms = duration_ms + $7 \
+             skipped = skipped + $5, flaky = flaky + $6, duration_ms = duration_ms + $7, \
+             results_from = CASE WHEN $10 IS NULL OR (results_from IS NOT NULL AND results_from <= $10) THEN results_from ELSE $10 END \
              WHERE org_id = $8 AND id = $9 AND status = 'running'")
             .bind(c.total)
             .bind(c.passed)
@@ -1336,6 +1544,7 @@ impl IngestTx {
             .bind(c.duration_ms)
             .bind(self.org.0)
             .bind(self.run.0)
+            .bind(self.first_id)
             .execute(&mut **tx)
             .await
             .map(|r| r.rows_affected()))?;
@@ -1352,6 +1561,15 @@ impl IngestTx {
                 .execute(&mut **tx)
                 .await
                 .map(|_| ()))?;
+        }
+        let suites: Vec<(&String, &RunCounts)> = self.suites.iter().collect();
+        match &mut self.conn {
+            IngestConn::Sqlite(c) => {
+                for chunk in suites.chunks(SQLITE_CHUNK / 5) {
+                    add_suite_counts_sqlite(c, self.org, self.run, chunk).await?;
+                }
+            }
+            IngestConn::Pg(c) => add_suite_counts_pg(c, self.org, self.run, &suites).await?,
         }
         ingest_conn!(self.conn, tx => sqlx::query("UPDATE ingest_batches SET results = $1 WHERE run_id = $2 AND idempotency_key = $3")
             .bind(c.total)
@@ -1419,23 +1637,89 @@ async fn insert_results_sqlite(
     Ok(())
 }
 
+/// Adds an upload's per-suite counts to its run's (an appended batch adds to what is there).
+async fn add_suite_counts_sqlite(
+    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    org: OrgId,
+    run: RunId,
+    suites: &[(&String, &RunCounts)],
+) -> Result<(), StoreError> {
+    if suites.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO run_suites (run_id, org_id, suite, total, failing, skipped, flaky, duration_ms) VALUES {} \
+         ON CONFLICT (run_id, suite) DO UPDATE SET total = total + excluded.total, \
+         failing = failing + excluded.failing, skipped = skipped + excluded.skipped, \
+         flaky = flaky + excluded.flaky, duration_ms = duration_ms + excluded.duration_ms",
+        placeholders(suites.len(), 8)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (suite, n) in suites {
+        q = q
+            .bind(run.0)
+            .bind(org.0)
+            .bind(suite.as_str())
+            .bind(n.total)
+            .bind(n.failed + n.errored)
+            .bind(n.skipped)
+            .bind(n.flaky)
+            .bind(n.duration_ms);
+    }
+    q.execute(&mut **c).await?;
+    Ok(())
+}
+
+async fn add_suite_counts_pg(
+    c: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    org: OrgId,
+    run: RunId,
+    suites: &[(&String, &RunCounts)],
+) -> Result<(), StoreError> {
+    if suites.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = suites.iter().map(|(s, _)| s.as_str()).collect();
+    let column =
+        |f: fn(&RunCounts) -> i64| -> Vec<i64> { suites.iter().map(|(_, n)| f(n)).collect() };
+    sqlx::query(
+        "INSERT INTO run_suites (run_id, org_id, suite, total, failing, skipped, flaky, duration_ms) \
+         SELECT $1, $2, s, t, f, k, l, d FROM UNNEST($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) \
+         AS u(s, t, f, k, l, d) \
+         ON CONFLICT (run_id, suite) DO UPDATE SET total = run_suites.total + excluded.total, \
+         failing = run_suites.failing + excluded.failing, skipped = run_suites.skipped + excluded.skipped, \
+         flaky = run_suites.flaky + excluded.flaky, duration_ms = run_suites.duration_ms + excluded.duration_ms")
+        .bind(run.0)
+        .bind(org.0)
+        .bind(&names)
+        .bind(column(|n| n.total))
+        .bind(column(|n| n.failed + n.errored))
+        .bind(column(|n| n.skipped))
+        .bind(column(|n| n.flaky))
+        .bind(column(|n| n.duration_ms))
+        .execute(&mut **c)
+        .await?;
+    Ok(())
+}
+
 async fn insert_results_pg(
     c: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     org: OrgId,
     run: RunId,
     rows: &[ResultRow],
     ids: &[i64],
-) -> Result<(), StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let outcomes: Vec<i16> = rows.iter().map(|r| r.outcome).collect();
     let flaky: Vec<bool> = rows.iter().map(|r| r.flaky).collect();
     let attempts: Vec<i32> = rows.iter().map(|r| r.attempts).collect();
     let durations: Vec<Option<i64>> = rows.iter().map(|r| r.duration_ms).collect();
     let signatures: Vec<Option<i64>> = rows.iter().map(|r| r.signature).collect();
     let details: Vec<Option<&[u8]>> = rows.iter().map(|r| r.details.as_deref()).collect();
-    sqlx::query(
-        "INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts, duration_ms, signature, details) \
+    // The smallest id given is what `runs.results_from` needs.
+    let first: Option<i64> = sqlx::query_scalar(
+        "WITH ins AS (INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts, duration_ms, signature, details) \
          SELECT $1, $2, t, o, f, a, d, s, x FROM UNNEST($3::bigint[], $4::smallint[], $5::bool[], $6::int[], $7::bigint[], $8::bigint[], $9::bytea[]) \
-         AS u(t, o, f, a, d, s, x)")
+         AS u(t, o, f, a, d, s, x) RETURNING id) SELECT MIN(id) FROM ins")
         .bind(org.0)
         .bind(run.0)
         .bind(ids)
@@ -1445,7 +1729,7 @@ async fn insert_results_pg(
         .bind(&durations)
         .bind(&signatures)
         .bind(&details)
-        .execute(&mut **c)
+        .fetch_one(&mut **c)
         .await?;
-    Ok(())
+    Ok(first)
 }

@@ -373,8 +373,8 @@ async fn a_test_page_shows_its_history_by_branch_and_its_flakiness(backend: Back
     assert_eq!(rates, vec![100, 50, 100, 50, 50], "oldest first");
     assert_eq!(d["slowest"][0]["name"], "pays");
     assert_eq!(d["slowest"][0]["mean_ms"], 20);
-    assert_eq!(d["heat"]["suites"], json!(["checkout"]));
-    assert_eq!(d["heat"]["cells"][0], json!([0, 50, 0, 50, 50]));
+    assert_eq!(d["heat"]["rows"][0]["label"], "checkout");
+    assert_eq!(d["heat"]["rows"][0]["cells"], json!([0, 50, 0, 50, 50]));
     let page = owner.get("/projects/web/dashboard").await;
     assert_eq!(page.status, 200);
     for text in [
@@ -399,12 +399,22 @@ async fn a_test_page_shows_its_history_by_branch_and_its_flakiness(backend: Back
     ] {
         assert!(page.body.contains(text), "{text}");
     }
+    // The run page opens a result's drawer, which links the test's page.
     let run_page = owner.get("/projects/web/runs/5").await;
-    assert!(
-        run_page
-            .body
-            .contains(&format!("/projects/web/tests/{pays}"))
-    );
+    let at = run_page
+        .body
+        .find("result=")
+        .expect("a result opens its drawer")
+        + 7;
+    let result: String = run_page.body[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let drawer = owner
+        .get(&format!("/projects/web/runs/5?result={result}"))
+        .await;
+    assert!(drawer.body.contains("id=\"drawer\""));
+    assert!(drawer.body.contains("/projects/web/tests/"));
 }
 
 /// `report` into another project.

@@ -32,6 +32,7 @@ const TENANT_TABLES: &[&str] = &[
     "result_terms",
     "ingest_batches",
     "cluster_labels",
+    "run_suites",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

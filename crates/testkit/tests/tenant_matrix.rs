@@ -70,6 +70,22 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ),
     ("GET", "/api/v1/projects/{slug}/flaky", Kind::OthersId),
     ("GET", "/api/v1/projects/{slug}/dashboard", Kind::OthersId),
+    ("GET", "/api/v1/projects/{slug}/heatmap", Kind::OthersId),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/runs/{run}/suites",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/runs/{run}/errors",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/runs/{run}/results/{result}",
+        Kind::OthersId,
+    ),
     (
         "PUT",
         "/api/v1/projects/{slug}/tests/{test}/quarantine",
@@ -144,6 +160,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects/{slug}/tests/{test}", Kind::OthersId),
     ("GET", "/projects/{slug}/flaky", Kind::OthersId),
     ("GET", "/projects/{slug}/dashboard", Kind::OthersId),
+    ("GET", "/projects/{slug}/heatmap", Kind::OthersId),
     (
         "POST",
         "/projects/{slug}/tests/{test}/quarantine",
@@ -366,6 +383,7 @@ fn fill(path: &str, b: &OrgB) -> String {
         .replace("{run}", &b.run)
         .replace("{number}", "1")
         .replace("{test}", "1")
+        .replace("{result}", "1")
         .replace("{signature}", "00000000000000ff")
         .replace("{id}", id)
         .replace("{token}", &"ab".repeat(32))

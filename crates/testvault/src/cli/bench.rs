@@ -31,14 +31,20 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Seed a project's history (runs × tests, realistic failures and flakes) and time the
+    /// report pages over HTTPS, printing percentiles.
+    Reports(super::bench_reports::ReportsArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<(), StartError> {
-    let BenchCommand::Ingest {
-        cases,
-        postgres,
-        keep,
-    } = cmd;
+    let (cases, postgres, keep) = match cmd {
+        BenchCommand::Ingest {
+            cases,
+            postgres,
+            keep,
+        } => (cases, postgres, keep),
+        BenchCommand::Reports(args) => return super::bench_reports::run(args).await,
+    };
     let dir =
         std::env::temp_dir().join(format!("testvault-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).map_err(StartError::io("creating the bench directory"))?;
@@ -135,7 +141,10 @@ fn parse_only(report: &Path) -> Result<(u64, f64), StartError> {
     Ok((n, started.elapsed().as_secs_f64()))
 }
 
-fn bench_config(data_dir: &Path, database_url: Option<&str>) -> Result<Config, StartError> {
+pub(super) fn bench_config(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<Config, StartError> {
     let layer = Layer {
         data_dir: Some(data_dir.to_path_buf()),
         listen: "127.0.0.1:0".parse().ok(),
@@ -145,8 +154,15 @@ fn bench_config(data_dir: &Path, database_url: Option<&str>) -> Result<Config, S
     Config::resolve(None, Layer::default(), layer)
 }
 
+/// The bench org's owner, who signs in to time pages.
+pub(super) const OWNER_EMAIL: &str = "bench@bench.test";
+pub(super) const OWNER_PASSWORD: &str = "benchmark owner passphrase";
+
 /// An org, a project and a CI token, made through the operator path on the bench's data.
-async fn setup(data_dir: &Path, database_url: Option<&str>) -> Result<String, StartError> {
+pub(super) async fn setup(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<String, StartError> {
     let cfg = bench_config(data_dir, database_url)?;
     let core = crate::server::open_core(&cfg, "https://127.0.0.1".into()).await?;
     let op = Operator::unsafe_local_admin();
@@ -155,9 +171,9 @@ async fn setup(data_dir: &Path, database_url: Option<&str>) -> Result<String, St
     core.create_org(
         &op,
         org.clone(),
-        Email::parse("bench@bench.test").map_err(invalid)?,
+        Email::parse(OWNER_EMAIL).map_err(invalid)?,
         None,
-        Some(NewPassword::parse("benchmark owner passphrase").map_err(invalid)?),
+        Some(NewPassword::parse(OWNER_PASSWORD).map_err(invalid)?),
     )
     .await?;
     core.create_project_as_operator(
@@ -175,7 +191,7 @@ async fn setup(data_dir: &Path, database_url: Option<&str>) -> Result<String, St
             None,
             TokenRequest {
                 name: TokenName::parse("bench").map_err(invalid)?,
-                scopes: Scopes::parse(["results:write"]).map_err(invalid)?,
+                scopes: Scopes::parse(["results:write", "read"]).map_err(invalid)?,
                 project: Some("bench".into()),
                 expires_in_days: Some(1),
             },
@@ -185,12 +201,15 @@ async fn setup(data_dir: &Path, database_url: Option<&str>) -> Result<String, St
     Ok(issued.token)
 }
 
-struct RunningServer {
-    child: Child,
-    url: String,
+pub(super) struct RunningServer {
+    pub(super) child: Child,
+    pub(super) url: String,
 }
 
-fn spawn_server(data_dir: &Path, database_url: Option<&str>) -> Result<RunningServer, StartError> {
+pub(super) fn spawn_server(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<RunningServer, StartError> {
     let exe = std::env::current_exe().map_err(StartError::io("finding this program"))?;
     // `TESTVAULT_BENCH_WRAP="heaptrack -o /tmp/h"` (or `perf record -g`) runs the server under a
     // profiler; see docs/PERFORMANCE.md.
@@ -281,7 +300,7 @@ async fn upload(
 }
 
 /// The peak resident set of a process (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub(super) fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -290,14 +309,14 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// A throw-away PostgreSQL database for one bench run.
-struct PgBenchDb {
+pub(super) struct PgBenchDb {
     admin: String,
     name: String,
-    url: String,
+    pub(super) url: String,
 }
 
 impl PgBenchDb {
-    async fn create(admin: &str) -> Result<Self, StartError> {
+    pub(super) async fn create(admin: &str) -> Result<Self, StartError> {
         use sqlx::{ConnectOptions, Executor};
         let name = format!("testvault_bench_{}", uuid::Uuid::new_v4().simple());
         let opts: sqlx::postgres::PgConnectOptions = admin
@@ -328,7 +347,7 @@ impl PgBenchDb {
         })
     }
 
-    async fn drop_it(self) {
+    pub(super) async fn drop_it(self) {
         use sqlx::{ConnectOptions, Executor};
         if let Ok(opts) = self.admin.parse::<sqlx::postgres::PgConnectOptions>()
             && let Ok(mut conn) = opts.connect().await

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_reports;
 mod compare;
 mod serve;
 mod token;

@@ -6,11 +6,12 @@ use super::pages::{self, Chrome, render, when};
 use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use testvault_core::CoreError;
+use testvault_core::dashboard::{HeatBy, HeatMap};
 use testvault_core::history::{HistoryPoint, TestStats, TestView};
 use testvault_domain::Permission;
 
@@ -21,17 +22,17 @@ const CELL: usize = 10;
 const SPARK_WIDTH: f64 = 600.0;
 const SPARK_HEIGHT: f64 = 48.0;
 
-struct Cell {
-    x: usize,
-    class: &'static str,
-    label: String,
-    run: i64,
+pub(super) struct Cell {
+    pub(super) x: usize,
+    pub(super) class: &'static str,
+    pub(super) label: String,
+    pub(super) run: i64,
 }
 
-struct Strip {
-    branch: String,
-    width: usize,
-    cells: Vec<Cell>,
+pub(super) struct Strip {
+    pub(super) branch: String,
+    pub(super) width: usize,
+    pub(super) cells: Vec<Cell>,
 }
 
 struct QuarantineItem {
@@ -75,7 +76,7 @@ fn duration(ms: Option<i64>) -> String {
 }
 
 /// One strip per branch (the most recently run first), oldest result on the left.
-fn strips(history: &[HistoryPoint]) -> Vec<Strip> {
+pub(super) fn strips(history: &[HistoryPoint]) -> Vec<Strip> {
     let mut order: Vec<String> = Vec::new();
     for p in history {
         let b = p.branch.clone().unwrap_or_default();
@@ -469,13 +470,123 @@ struct Bar {
 struct HeatCell {
     x: usize,
     class: &'static str,
-    run: i64,
+    href: String,
     label: String,
 }
 
 struct HeatRow {
+    label: String,
+    /// The test's suite (tests × runs only).
     suite: String,
+    href: String,
     cells: Vec<HeatCell>,
+}
+
+/// The heat map's rows as the pages draw them: a suite's cell opens that run filtered to the
+/// suite; a test's cell opens the test's history.
+fn heat_rows(slug: &str, heat: &HeatMap) -> Vec<HeatRow> {
+    heat.rows
+        .iter()
+        .map(|row| {
+            let label = if row.label.is_empty() {
+                "(no suite)".to_string()
+            } else {
+                row.label.clone()
+            };
+            let href_at = |run: i64| match row.test_id {
+                Some(id) => format!("/projects/{slug}/tests/{id}"),
+                None => format!(
+                    "/projects/{slug}/runs/{run}?suite={}",
+                    pages::url_encode(&row.suite)
+                ),
+            };
+            HeatRow {
+                href: match row.test_id {
+                    Some(id) => format!("/projects/{slug}/tests/{id}"),
+                    None => format!("/projects/{slug}/heatmap"),
+                },
+                suite: if row.test_id.is_some() {
+                    row.suite.clone()
+                } else {
+                    String::new()
+                },
+                cells: row
+                    .cells
+                    .iter()
+                    .zip(&heat.runs)
+                    .enumerate()
+                    .map(|(i, (rate, run))| HeatCell {
+                        x: i * RUN_WIDTH,
+                        class: heat_class(*rate),
+                        href: href_at(*run),
+                        label: match rate {
+                            Some(r) => format!("{label} in #{run}: {r} % failing"),
+                            None => format!("{label} did not run in #{run}"),
+                        },
+                    })
+                    .collect(),
+                label,
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "heatmap.html")]
+struct HeatMapPage {
+    chrome: Chrome,
+    slug: String,
+    project_name: String,
+    by_test: bool,
+    window_runs: i64,
+    heat_width: usize,
+    heat: Vec<HeatRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct HeatMapParams {
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    runs: Option<i64>,
+}
+
+pub async fn heat_map_page(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path(slug): Path<String>,
+    Query(params): Query<HeatMapParams>,
+) -> Response {
+    let window = params
+        .runs
+        .unwrap_or(crate::api::v1::history::DEFAULT_DASHBOARD_RUNS);
+    let loaded = async {
+        let allowed = || p.allow(Permission::ReadProjects);
+        let by = HeatBy::parse(params.by.as_deref())?;
+        let project = state.core.get_project(allowed()?, &slug).await?;
+        let heat = state.core.heat_map(allowed()?, &slug, by, window).await?;
+        let orgs = state.core.my_orgs(&p).await?;
+        Ok::<_, CoreError>((project, heat, orgs))
+    }
+    .await;
+    let (project, heat, orgs) = match loaded {
+        Ok(v) => v,
+        Err(e) => return pages::error_page(e.into()),
+    };
+    let title = format!("Heat map · {}", project.name);
+    render(
+        StatusCode::OK,
+        &HeatMapPage {
+            chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+            by_test: heat.by == HeatBy::Test,
+            window_runs: window.clamp(1, testvault_core::dashboard::MAX_WINDOW_RUNS),
+            heat_width: heat.runs.len().max(1) * RUN_WIDTH,
+            heat: heat_rows(&project.slug, &heat),
+            slug: project.slug,
+            project_name: project.name,
+        },
+    )
 }
 
 struct SlowRow {
@@ -584,33 +695,7 @@ pub async fn dashboard_page(
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let heat = d
-        .heat
-        .suites
-        .iter()
-        .zip(&d.heat.cells)
-        .map(|(suite, row)| HeatRow {
-            suite: if suite.is_empty() {
-                "(no suite)".into()
-            } else {
-                suite.clone()
-            },
-            cells: row
-                .iter()
-                .zip(&d.heat.runs)
-                .enumerate()
-                .map(|(i, (rate, run))| HeatCell {
-                    x: i * RUN_WIDTH,
-                    class: heat_class(*rate),
-                    run: *run,
-                    label: match rate {
-                        Some(r) => format!("{suite} in #{run}: {r} % failing"),
-                        None => format!("{suite} did not run in #{run}"),
-                    },
-                })
-                .collect(),
-        })
-        .collect();
+    let heat = heat_rows(&project.slug, &d.heat);
     let title = format!("Dashboard · {}", project.name);
     render(
         StatusCode::OK,

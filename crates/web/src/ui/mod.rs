@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/flaky", get(history::flaky_page))
         .route("/projects/{slug}/dashboard", get(history::dashboard_page))
+        .route("/projects/{slug}/heatmap", get(history::heat_map_page))
         .route("/projects/{slug}/clusters", get(history::clusters_page))
         .route(
             "/projects/{slug}/clusters/{signature}/label",

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use testvault_core::run_groups::ResultDrawer;
 use testvault_core::{
     CoreError, Principal, ProjectView, ResultQuery, ResultView, RunQuery, RunView,
 };
@@ -415,6 +416,7 @@ pub async fn revoke_grant(
 }
 
 pub struct ResultItem {
+    id: i64,
     test_id: i64,
     name: String,
     suite: String,
@@ -425,22 +427,99 @@ pub struct ResultItem {
     trace: String,
 }
 
+fn seconds(ms: Option<i64>) -> String {
+    ms.map(|ms| format!("{:.2} s", ms as f64 / 1000.0))
+        .unwrap_or_default()
+}
+
 impl From<ResultView> for ResultItem {
     fn from(r: ResultView) -> Self {
         ResultItem {
+            id: r.id,
             test_id: r.test_id,
             name: pages::test_name(r.name, &r.parameters),
             suite: r.suite,
             outcome: r.outcome,
             flaky: r.flaky,
-            duration: r
-                .duration_ms
-                .map(|ms| format!("{:.2} s", ms as f64 / 1000.0))
-                .unwrap_or_default(),
+            duration: seconds(r.duration_ms),
             message: r.details.message.unwrap_or_default(),
             trace: r.details.trace.unwrap_or_default(),
         }
     }
+}
+
+/// One result in full, opened over the run page.
+struct Drawer {
+    result: ResultItem,
+    file: String,
+    stdout: String,
+    stderr: String,
+    attempts: Vec<AttemptItem>,
+    labels: Vec<(String, String)>,
+    signature: String,
+    strips: Vec<super::history::Strip>,
+}
+
+struct AttemptItem {
+    number: usize,
+    outcome: &'static str,
+    duration: String,
+    message: String,
+    trace: String,
+}
+
+impl From<ResultDrawer> for Drawer {
+    fn from(d: ResultDrawer) -> Self {
+        let r = d.result;
+        let file = match (&r.file, r.details.line) {
+            (Some(f), Some(line)) => format!("{f}:{line}"),
+            (Some(f), None) => f.clone(),
+            _ => String::new(),
+        };
+        Drawer {
+            file,
+            stdout: r.details.stdout.clone().unwrap_or_default(),
+            stderr: r.details.stderr.clone().unwrap_or_default(),
+            attempts: r
+                .details
+                .attempts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| AttemptItem {
+                    number: i + 1,
+                    outcome: a.outcome.name(),
+                    duration: seconds(a.duration_ms.and_then(|d| i64::try_from(d).ok())),
+                    message: a.message.clone().unwrap_or_default(),
+                    trace: a.trace.clone().unwrap_or_default(),
+                })
+                .collect(),
+            labels: r.details.labels.clone(),
+            signature: r.signature.clone().unwrap_or_default(),
+            strips: super::history::strips(&d.history),
+            result: ResultItem::from(r),
+        }
+    }
+}
+
+/// A suite row of the run page's "by suite" view.
+struct SuiteItem {
+    suite: String,
+    link: String,
+    total: i64,
+    failing: i64,
+    skipped: i64,
+    flaky: i64,
+    duration: String,
+}
+
+/// An error row of the run page's "by error" view.
+struct ErrorItem {
+    signature: String,
+    link: String,
+    failures: i64,
+    label: String,
+    message: String,
+    example: String,
 }
 
 #[derive(Template)]
@@ -457,14 +536,22 @@ struct RunPage {
     newer: Option<String>,
     older: Option<String>,
     first_shown: i64,
+    /// This page's query string without the open result (closing the drawer).
+    here: String,
+    drawer: Option<Drawer>,
+    suites: Vec<SuiteItem>,
+    errors: Vec<ErrorItem>,
 }
 
 /// Results on one page of a run (a 100k-result run is paged, never listed whole).
 const RUN_PAGE_RESULTS: i64 = 200;
 
-/// The run page's filters and page.
+/// The run page's view, filters, page and open result.
 #[derive(Deserialize, Default)]
 pub struct RunPageParams {
+    /// `suite` or `error` for the grouped views; the result list otherwise.
+    #[serde(default)]
+    group: String,
     #[serde(default)]
     outcome: String,
     #[serde(default)]
@@ -472,7 +559,13 @@ pub struct RunPageParams {
     #[serde(default)]
     sort: String,
     #[serde(default)]
+    suite: String,
+    #[serde(default)]
+    signature: String,
+    #[serde(default)]
     page: Option<i64>,
+    #[serde(default)]
+    result: Option<i64>,
 }
 
 impl RunPageParams {
@@ -487,12 +580,21 @@ impl RunPageParams {
             ("outcome", &self.outcome),
             ("q", &self.q),
             ("sort", &self.sort),
+            ("suite", &self.suite),
+            ("signature", &self.signature),
         ] {
             if !v.trim().is_empty() {
                 out.push_str(&format!("&{k}={}", pages::url_encode(v.trim())));
             }
         }
         out
+    }
+
+    fn grouped(&self) -> Option<&str> {
+        match self.group.as_str() {
+            g @ ("suite" | "error") => Some(g),
+            _ => None,
+        }
     }
 }
 
@@ -503,58 +605,96 @@ pub async fn run(
     Path((slug, number)): Path<(String, String)>,
     Query(params): Query<RunPageParams>,
 ) -> Response {
+    let read = || p.allow(Permission::ReadProjects);
     let loaded = async {
         let number: i64 = number.parse().map_err(|_| CoreError::NotFound("run"))?;
-        let project = state
-            .core
-            .get_project(p.allow(Permission::ReadProjects)?, &slug)
-            .await?;
-        let run = state
-            .core
-            .run_by_number(p.allow(Permission::ReadProjects)?, &slug, number)
-            .await?;
-        let results = state
-            .core
-            .run_results(
-                p.allow(Permission::ReadProjects)?,
-                &slug,
-                run.id,
-                &ResultQuery {
+        let project = state.core.get_project(read()?, &slug).await?;
+        let run = state.core.run_by_number(read()?, &slug, number).await?;
+        let drawer = match params.result {
+            Some(id) => Some(state.core.run_result(read()?, &slug, run.id, id).await?),
+            None => None,
+        };
+        let (mut suites, mut errors, mut results) = (Vec::new(), Vec::new(), Vec::new());
+        match params.grouped() {
+            Some("suite") => suites = state.core.run_suites(read()?, &slug, run.id).await?,
+            Some(_) => errors = state.core.run_errors(read()?, &slug, run.id).await?,
+            None => {
+                let query = ResultQuery {
                     outcome: Some(params.outcome.clone()),
                     q: Some(params.q.clone()),
                     sort: Some(params.sort.clone()),
+                    suite: Some(params.suite.clone()),
+                    signature: Some(params.signature.clone()),
                     offset: Some((params.page() - 1) * RUN_PAGE_RESULTS),
                     // One more than shown: whether there is a next page.
                     limit: Some(RUN_PAGE_RESULTS + 1),
-                },
-            )
-            .await?;
+                };
+                results = state
+                    .core
+                    .run_results(read()?, &slug, run.id, &query)
+                    .await?;
+            }
+        }
         let orgs = state.core.my_orgs(&p).await?;
-        Ok::<_, CoreError>((project, run, results, orgs))
+        Ok::<_, CoreError>((project, run, drawer, suites, errors, results, orgs))
     }
     .await;
-    match loaded {
-        Ok((project, run, mut results, orgs)) => {
-            let page = params.page();
-            let more = results.len() as i64 > RUN_PAGE_RESULTS;
-            results.truncate(RUN_PAGE_RESULTS as usize);
-            let title = format!("{} · {}", run.title, project.name);
-            render(
-                StatusCode::OK,
-                &RunPage {
-                    chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
-                    commit: run.commit.clone().unwrap_or_default(),
-                    build_url: run.build_url.clone().unwrap_or_default(),
-                    run: RunItem::from(run),
-                    project,
-                    results: results.into_iter().map(ResultItem::from).collect(),
-                    newer: (page > 1).then(|| params.link(page - 1)),
-                    older: more.then(|| params.link(page + 1)),
-                    first_shown: (page - 1) * RUN_PAGE_RESULTS + 1,
-                    f: params,
-                },
-            )
-        }
-        Err(e) => pages::error_page(e.into()),
-    }
+    let (project, run, drawer, suites, errors, mut results, orgs) = match loaded {
+        Ok(v) => v,
+        Err(e) => return pages::error_page(e.into()),
+    };
+    let page = params.page();
+    let more = results.len() as i64 > RUN_PAGE_RESULTS;
+    results.truncate(RUN_PAGE_RESULTS as usize);
+    let title = format!("{} · {}", run.title, project.name);
+    let suites = suites
+        .into_iter()
+        .map(|g| SuiteItem {
+            link: format!("?suite={}", pages::url_encode(&g.suite)),
+            suite: if g.suite.is_empty() {
+                "(no suite)".into()
+            } else {
+                g.suite
+            },
+            total: g.total,
+            failing: g.failing,
+            skipped: g.skipped,
+            flaky: g.flaky,
+            duration: seconds(Some(g.duration_ms)),
+        })
+        .collect();
+    let errors = errors
+        .into_iter()
+        .map(|g| ErrorItem {
+            link: format!("?signature={}", g.signature),
+            failures: g.failures,
+            label: g.label.unwrap_or_default().replace('_', " "),
+            message: g.example.details.message.clone().unwrap_or_default(),
+            example: pages::test_name(g.example.name, &g.example.parameters),
+            signature: g.signature,
+        })
+        .collect();
+    let here = match params.grouped() {
+        Some(g) => format!("?group={g}"),
+        None => params.link(page),
+    };
+    render(
+        StatusCode::OK,
+        &RunPage {
+            chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
+            commit: run.commit.clone().unwrap_or_default(),
+            build_url: run.build_url.clone().unwrap_or_default(),
+            run: RunItem::from(run),
+            project,
+            results: results.into_iter().map(ResultItem::from).collect(),
+            newer: (page > 1).then(|| params.link(page - 1)),
+            older: more.then(|| params.link(page + 1)),
+            first_shown: (page - 1) * RUN_PAGE_RESULTS + 1,
+            here,
+            drawer: drawer.map(Drawer::from),
+            suites,
+            errors,
+            f: params,
+        },
+    )
 }

@@ -213,6 +213,56 @@ pub async fn dashboard(
 }
 
 #[derive(Deserialize)]
+pub struct HeatMapQuery {
+    /// `suite` (default) or `test`.
+    #[serde(default)]
+    by: Option<String>,
+    /// How many of the latest runs (default 30, ≤ 200).
+    #[serde(default)]
+    runs: Option<i64>,
+    /// `csv` for a spreadsheet (one line per cell); JSON otherwise.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+pub async fn heat_map(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(slug): Path<String>,
+    Query(q): Query<HeatMapQuery>,
+) -> Result<Response, ApiError> {
+    let allowed = p.allow(Permission::ReadProjects)?;
+    let by = testvault_core::dashboard::HeatBy::parse(q.by.as_deref())?;
+    let heat = state
+        .core
+        .heat_map(allowed, &slug, by, q.runs.unwrap_or(DEFAULT_DASHBOARD_RUNS))
+        .await?;
+    if q.format.as_deref() != Some("csv") {
+        return Ok(data(heat).into_response());
+    }
+    let rows: Vec<Vec<String>> = heat
+        .rows
+        .iter()
+        .flat_map(|row| {
+            row.cells.iter().zip(&heat.runs).map(|(rate, run)| {
+                vec![
+                    row.label.clone(),
+                    row.suite.clone(),
+                    row.test_id.map(|id| id.to_string()).unwrap_or_default(),
+                    run.to_string(),
+                    rate.map(|r| r.to_string()).unwrap_or_default(),
+                ]
+            })
+        })
+        .collect();
+    Ok(csv_response(
+        "testvault-heatmap.csv",
+        "row,suite,test_id,run_number,failure_rate",
+        &rows,
+    ))
+}
+
+#[derive(Deserialize)]
 pub struct LabelBody {
     label: String,
     #[serde(default)]

@@ -10,6 +10,7 @@ mod members;
 mod orgs;
 mod projects;
 mod roles;
+mod run_groups;
 mod runs;
 mod sessions;
 mod tokens;
@@ -53,6 +54,18 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/runs/{run}/finish", post(runs::finish_run))
         .route(
+            "/projects/{slug}/runs/{run}/suites",
+            get(run_groups::suites),
+        )
+        .route(
+            "/projects/{slug}/runs/{run}/errors",
+            get(run_groups::errors),
+        )
+        .route(
+            "/projects/{slug}/runs/{run}/results/{result}",
+            get(run_groups::result),
+        )
+        .route(
             "/projects/{slug}/runs/{run}/compare",
             get(compare::compare_runs),
         )
@@ -63,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/flaky", get(history::flaky_tests))
         .route("/projects/{slug}/dashboard", get(history::dashboard))
+        .route("/projects/{slug}/heatmap", get(history::heat_map))
         .route("/projects/{slug}/clusters", get(history::failure_clusters))
         .route(
             "/projects/{slug}/clusters/{signature}/label",

@@ -210,7 +210,7 @@ pub async fn append_results(
         let results = batch.into_results()?;
         let report = state
             .core
-            .append_results(allowed, &slug, run, key, results)
+            .append_results(allowed, &slug, IngestTarget::Run(run), key, results)
             .await?;
         return Ok(answer(report));
     }
