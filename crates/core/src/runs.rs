@@ -802,6 +802,7 @@ impl Core {
             })),
         );
         let stored = tx.commit(&event, new.is_some()).await?;
+        self.store().wrote_results(stored.total);
         tracing::info!(
             org.id = %org,
             run.id = %run,

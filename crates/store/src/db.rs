@@ -46,6 +46,8 @@ pub(crate) enum Db {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    /// PostgreSQL only: statistics and visibility maps kept fresh after ingest.
+    pub(crate) upkeep: Option<std::sync::Arc<crate::upkeep::Upkeep>>,
 }
 
 /// Which org's rows a statement may see on PostgreSQL, where row-level security enforces it:
@@ -131,6 +133,14 @@ macro_rules! on_org {
 pub(crate) use on_org;
 
 impl Store {
+    /// Tells the store an ingest committed `rows` results: on PostgreSQL, enough of them start a
+    /// background `VACUUM (ANALYZE)` of the result tables (see `upkeep`).
+    pub fn wrote_results(&self, rows: i64) {
+        if let Some(upkeep) = &self.upkeep {
+            upkeep.wrote(rows);
+        }
+    }
+
     /// Opens the database and brings its schema up to date (refusing a newer schema).
     pub async fn connect(target: &DatabaseTarget) -> Result<Store, StoreError> {
         let db = match target {
@@ -159,7 +169,7 @@ impl Store {
             }
             DatabaseTarget::Postgres { url } => return Store::connect_postgres(url).await,
         };
-        let store = Store { db };
+        let store = Store { db, upkeep: None };
         if let Err(e) = crate::migrate::run(&store).await {
             // Close cleanly rather than leave connections to be torn down behind our back.
             store.close().await;
@@ -180,6 +190,7 @@ impl Store {
             .await?;
         let owner = Store {
             db: Db::Pg(migrator),
+            upkeep: None,
         };
         let migrated = crate::migrate::run(&owner).await;
         owner.close().await;
@@ -193,9 +204,12 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
-        Ok(Store { db: Db::Pg(pool) })
+        Ok(Store {
+            db: Db::Pg(pool),
+            upkeep: Some(crate::upkeep::Upkeep::new(opts)),
+        })
     }
 
     /// The database role statements run as (`testvault_app` on PostgreSQL; SQLite has none).

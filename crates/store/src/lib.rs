@@ -18,6 +18,7 @@ mod sessions;
 mod setup;
 mod throttle;
 mod tokens;
+mod upkeep;
 mod users;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRow};

@@ -277,6 +277,15 @@ macro_rules! result_columns {
     };
 }
 
+/// `WITH w AS (…), `: the project's latest `$3` runs (`$1` org, `$2` project) with their number
+/// and `results_from`, to be followed by more common table expressions and the query.
+macro_rules! recent_window {
+    () => {
+        "WITH w AS (SELECT id, number, results_from FROM runs WHERE org_id = $1 AND project_id = $2 \
+             AND number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3), "
+    };
+}
+
 /// One run's results (`$1` org, `$2` run).
 macro_rules! select_results {
     () => {
@@ -672,15 +681,35 @@ impl Store {
         project: ProjectId,
         runs: i64,
     ) -> Result<Vec<(i64, i64, i16, bool)>, StoreError> {
-        let rows: Vec<(i64, i64, i16, bool)> = on_org!(self, org, pool => sqlx::query_as(
-            "WITH w AS (SELECT id, number, results_from FROM runs WHERE org_id = $1 AND project_id = $2 \
-                 AND number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3), \
-             cand AS (SELECT DISTINCT r.test_id FROM w JOIN results r ON r.run_id = w.id \
-                 WHERE (r.outcome IN (1, 2) OR r.flaky)) \
-             SELECT r.test_id, w.number, r.outcome, r.flaky FROM cand \
-             JOIN results r ON r.test_id = cand.test_id JOIN w ON w.id = r.run_id \
-             WHERE r.org_id = $1 AND r.id >= (SELECT COALESCE(MIN(results_from), 0) FROM w) \
-             ORDER BY r.test_id, w.number DESC")
+        // SQLite is told the plan: the attention index for the candidates (its planner, without
+        // statistics, prefers the run index and reads every result), then each candidate's
+        // range of the covering test index, and only then the run (`CROSS JOIN` fixes the order).
+        let sql = if self.is_pg() {
+            // PostgreSQL would rather hash-join every result since the window's start; the
+            // lateral subquery (kept apart by `OFFSET 0`) reads each candidate's index range.
+            concat!(
+                recent_window!(),
+                "cand AS MATERIALIZED (SELECT DISTINCT r.test_id FROM w JOIN results r ON r.run_id = w.id \
+                     WHERE (r.outcome IN (1, 2) OR r.flaky)), \
+                 b AS MATERIALIZED (SELECT COALESCE(MIN(results_from), 0) AS lo FROM w) \
+                 SELECT c.test_id, u.number, x.outcome, x.flaky FROM cand c CROSS JOIN b \
+                 JOIN LATERAL (SELECT r.run_id, r.outcome, r.flaky FROM results r \
+                     WHERE r.test_id = c.test_id AND r.id >= b.lo OFFSET 0) x ON true \
+                 JOIN w u ON u.id = x.run_id \
+                 ORDER BY c.test_id, u.number DESC"
+            )
+        } else {
+            concat!(
+                recent_window!(),
+                "cand AS (SELECT DISTINCT r.test_id FROM w JOIN results r INDEXED BY ix_results_attention \
+                     ON r.run_id = w.id WHERE (r.outcome IN (1, 2) OR r.flaky)) \
+                 SELECT r.test_id, u.number, r.outcome, r.flaky FROM cand \
+                 CROSS JOIN results r ON r.test_id = cand.test_id CROSS JOIN runs u ON u.id = r.run_id \
+                 WHERE r.id >= (SELECT COALESCE(MIN(results_from), 0) FROM w) AND r.run_id IN (SELECT id FROM w) \
+                 ORDER BY r.test_id, u.number DESC"
+            )
+        };
+        let rows: Vec<(i64, i64, i16, bool)> = on_org!(self, org, pool => sqlx::query_as(sql)
             .bind(org.0)
             .bind(project.0)
             .bind(runs)
@@ -1035,15 +1064,17 @@ impl Store {
         runs: i64,
         limit: i64,
     ) -> Result<Vec<(i64, i64, i64, i64)>, StoreError> {
-        let rows: Vec<(i64, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(
-            "WITH w AS (SELECT id, number FROM runs WHERE org_id = $1 AND project_id = $2 \
-                 AND number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3), \
-             top AS (SELECT r.test_id FROM w JOIN results r ON r.run_id = w.id \
-                 WHERE r.org_id = $1 AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) \
+        // `CROSS JOIN` (valid in both databases) makes SQLite's planner keep the order written:
+        // the window's failures first, then the top tests' ranges of the covering test index.
+        let rows: Vec<(i64, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(concat!(
+            recent_window!(),
+            "top AS (SELECT r.test_id FROM w CROSS JOIN results r \
+                 WHERE r.run_id = w.id AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) \
                  GROUP BY r.test_id ORDER BY COUNT(*) DESC, r.test_id LIMIT $4) \
-             SELECT r.test_id, w.number, CAST(1 AS BIGINT), CAST(CASE WHEN r.outcome IN (1, 2) THEN 1 ELSE 0 END AS BIGINT) \
-             FROM w JOIN results r ON r.run_id = w.id \
-             WHERE r.org_id = $1 AND r.outcome <> 3 AND r.test_id IN (SELECT test_id FROM top)")
+             SELECT r.test_id, u.number, CAST(1 AS BIGINT), CAST(CASE WHEN r.outcome IN (1, 2) THEN 1 ELSE 0 END AS BIGINT) \
+             FROM top CROSS JOIN results r CROSS JOIN runs u \
+             WHERE r.test_id = top.test_id AND u.id = r.run_id AND r.outcome <> 3 \
+               AND r.id >= (SELECT COALESCE(MIN(results_from), 0) FROM w) AND r.run_id IN (SELECT id FROM w)"))
             .bind(org.0)
             .bind(project.0)
             .bind(runs)

@@ -403,3 +403,44 @@ async fn deleting_runs_and_projects_takes_their_results_and_tests_along() {
     );
     let _ = admin.close().await;
 }
+
+/// Report queries need planner statistics and visibility maps; autovacuum may be off (it is
+/// on the reference machine), so a large enough ingest makes Testvault vacuum and analyze the
+/// result tables itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_ingests_keep_statistics_fresh_without_autovacuum() {
+    let Some(app) = pg_app("large_ingests_keep_statistics_fresh_without_autovacuum").await else {
+        return;
+    };
+    let owner = app.setup_owner().await;
+    let r = owner
+        .post_json("/api/v1/projects", &json!({ "slug": "web", "name": "Web" }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut conn = app.pg_conn().await;
+    let stats = "SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL \
+                 FROM pg_stat_user_tables WHERE relname = 'results'";
+    let fresh: bool = sqlx::query_scalar(stats)
+        .fetch_one(&mut conn)
+        .await
+        .expect("stats");
+    assert!(!fresh, "a new database has not been vacuumed yet");
+
+    let tests: Vec<serde_json::Value> = (0..12_000)
+        .map(|i| json!({ "name": format!("case_{i}"), "status": "passed", "duration": 1 }))
+        .collect();
+    let body = json!({ "reportFormat": "CTRF", "results": { "tool": { "name": "jest" }, "tests": tests } });
+    let r = owner.post_json("/api/v1/projects/web/uploads", &body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    for _ in 0..100 {
+        let fresh: bool = sqlx::query_scalar(stats)
+            .fetch_one(&mut conn)
+            .await
+            .expect("stats");
+        if fresh {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the results table was not vacuumed and analyzed within 10 s of a 12,000-result upload");
+}
