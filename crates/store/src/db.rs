@@ -200,7 +200,14 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    sqlx::query(SET_APP_ROLE).execute(conn).await?;
+                    sqlx::query(SET_APP_ROLE).execute(&mut *conn).await?;
+                    // Plan every execution with its parameters: most queries have optional
+                    // filters (`$n IS NULL OR …`) and row-level security in every one, and the
+                    // generic plan PostgreSQL switches to after five runs of a statement guessed
+                    // one row where there were a thousand (a run page took 0.5–1.6 s, not 5 ms).
+                    sqlx::query("SET plan_cache_mode = force_custom_plan")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })

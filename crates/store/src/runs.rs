@@ -277,12 +277,14 @@ macro_rules! result_columns {
     };
 }
 
-/// `WITH w AS (…), `: the project's latest `$3` runs (`$1` org, `$2` project) with their number
-/// and `results_from`, to be followed by more common table expressions and the query.
+/// `WITH w AS (…) `: the project's latest `$3` runs (`$1` org, `$2` project) with their number
+/// and `results_from`, to be followed by `, more AS (…)` common table expressions or the query. A
+/// `LIMIT` tells PostgreSQL's planner how few they are (it guessed a third of all runs for a
+/// `number >` bound, and read every result).
 macro_rules! recent_window {
     () => {
-        "WITH w AS (SELECT id, number, results_from FROM runs WHERE org_id = $1 AND project_id = $2 \
-             AND number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3), "
+        "WITH w AS MATERIALIZED (SELECT id, number, results_from FROM runs WHERE org_id = $1 AND project_id = $2 \
+             ORDER BY number DESC LIMIT $3) "
     };
 }
 
@@ -689,7 +691,7 @@ impl Store {
             // lateral subquery (kept apart by `OFFSET 0`) reads each candidate's index range.
             concat!(
                 recent_window!(),
-                "cand AS MATERIALIZED (SELECT DISTINCT r.test_id FROM w JOIN results r ON r.run_id = w.id \
+                ", cand AS MATERIALIZED (SELECT DISTINCT r.test_id FROM w JOIN results r ON r.run_id = w.id \
                      WHERE (r.outcome IN (1, 2) OR r.flaky)), \
                  b AS MATERIALIZED (SELECT COALESCE(MIN(results_from), 0) AS lo FROM w) \
                  SELECT c.test_id, u.number, x.outcome, x.flaky FROM cand c CROSS JOIN b \
@@ -701,7 +703,7 @@ impl Store {
         } else {
             concat!(
                 recent_window!(),
-                "cand AS (SELECT DISTINCT r.test_id FROM w JOIN results r INDEXED BY ix_results_attention \
+                ", cand AS (SELECT DISTINCT r.test_id FROM w JOIN results r INDEXED BY ix_results_attention \
                      ON r.run_id = w.id WHERE (r.outcome IN (1, 2) OR r.flaky)) \
                  SELECT r.test_id, u.number, r.outcome, r.flaky FROM cand \
                  CROSS JOIN results r ON r.test_id = cand.test_id CROSS JOIN runs u ON u.id = r.run_id \
@@ -964,13 +966,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClusterRow>, StoreError> {
         let sql = concat!(
-            "WITH c AS ( \
+            recent_window!(),
+            ", c AS ( \
                SELECT r.signature AS sig, COUNT(*) AS failures, COUNT(DISTINCT r.test_id) AS tests, \
                       MIN(u.number) AS first_run, MAX(u.number) AS last_run, MAX(r.id) AS example \
-               FROM runs u JOIN results r ON r.run_id = u.id \
-               WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 AND (r.outcome IN (1, 2) OR r.flaky) \
-                 AND r.signature IS NOT NULL \
-                 AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
+               FROM w u CROSS JOIN results r \
+               WHERE r.run_id = u.id AND (r.outcome IN (1, 2) OR r.flaky) AND r.signature IS NOT NULL \
                GROUP BY r.signature ORDER BY failures DESC, last_run DESC LIMIT $4) \
              SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, \
                     l.label AS cluster_label, l.note AS cluster_note, ",
@@ -1015,12 +1016,11 @@ impl Store {
         runs: i64,
         limit: i64,
     ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
-        let rows: Vec<(i64, f64, i64)> = on_org!(self, org, pool => sqlx::query_as(
+        let rows: Vec<(i64, f64, i64)> = on_org!(self, org, pool => sqlx::query_as(concat!(
+            recent_window!(),
             "SELECT r.test_id, CAST(AVG(r.duration_ms) AS DOUBLE PRECISION) AS mean, COUNT(*) AS n \
-             FROM runs u JOIN results r ON r.run_id = u.id \
-             WHERE u.org_id = $1 AND u.project_id = $2 AND r.org_id = $1 AND r.duration_ms IS NOT NULL \
-               AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3 \
-             GROUP BY r.test_id ORDER BY mean DESC LIMIT $4")
+             FROM w u CROSS JOIN results r WHERE r.run_id = u.id AND r.duration_ms IS NOT NULL \
+             GROUP BY r.test_id ORDER BY mean DESC LIMIT $4"))
             .bind(org.0)
             .bind(project.0)
             .bind(runs)
@@ -1041,11 +1041,9 @@ impl Store {
         project: ProjectId,
         runs: i64,
     ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(
-            "SELECT s.suite, u.number, s.total, s.failing \
-             FROM runs u JOIN run_suites s ON s.run_id = u.id \
-             WHERE u.org_id = $1 AND u.project_id = $2 AND s.org_id = $1 \
-               AND u.number > (SELECT COALESCE(MAX(number), 0) FROM runs WHERE org_id = $1 AND project_id = $2) - $3")
+        let rows: Vec<(String, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(concat!(
+            recent_window!(),
+            "SELECT s.suite, u.number, s.total, s.failing FROM w u CROSS JOIN run_suites s WHERE s.run_id = u.id"))
             .bind(org.0)
             .bind(project.0)
             .bind(runs)
@@ -1068,7 +1066,7 @@ impl Store {
         // the window's failures first, then the top tests' ranges of the covering test index.
         let rows: Vec<(i64, i64, i64, i64)> = on_org!(self, org, pool => sqlx::query_as(concat!(
             recent_window!(),
-            "top AS (SELECT r.test_id FROM w CROSS JOIN results r \
+            ", top AS (SELECT r.test_id FROM w CROSS JOIN results r \
                  WHERE r.run_id = w.id AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) \
                  GROUP BY r.test_id ORDER BY COUNT(*) DESC, r.test_id LIMIT $4) \
              SELECT r.test_id, u.number, CAST(1 AS BIGINT), CAST(CASE WHEN r.outcome IN (1, 2) THEN 1 ELSE 0 END AS BIGINT) \
