@@ -65,7 +65,13 @@ impl Upkeep {
     /// One `VACUUM (ANALYZE)` on its own connection (it cannot run in a transaction); returns
     /// the results table's row estimate afterwards.
     async fn pass(&self) -> Result<i64, sqlx::Error> {
-        let mut conn = self.owner.connect().await?;
+        // A pass takes seconds by nature: not a slow statement worth a warning.
+        let mut conn = self
+            .owner
+            .clone()
+            .disable_statement_logging()
+            .connect()
+            .await?;
         conn.execute(sqlx::AssertSqlSafe(format!("VACUUM (ANALYZE) {TABLES}")))
             .await?;
         let rows: f32 =
