@@ -862,6 +862,20 @@ pub struct RunQuery {
     /// Part of the title or commit.
     #[serde(default)]
     pub q: Option<String>,
+    /// `key=value` (the run's environment has that entry) or `value` (any entry has it).
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// A `LIKE` pattern over a run's environment as stored (compact JSON of a sorted map):
+/// `key=value` matches that entry, a bare `value` any entry with that value.
+fn environment_pattern(wanted: &str) -> String {
+    let json = |s: &str| serde_json::to_string(s.trim()).unwrap_or_default();
+    let esc = testvault_store::like_escape;
+    match wanted.split_once('=') {
+        Some((k, v)) => format!("%{}:{}%", esc(&json(k)), esc(&json(v))),
+        None => format!("%:{}%", esc(&json(wanted))),
+    }
 }
 
 impl RunQuery {
@@ -890,7 +904,12 @@ impl RunQuery {
                 })
             })
             .transpose()?;
-        for (field, v) in [("branch", &self.branch), ("tag", &self.tag), ("q", &self.q)] {
+        for (field, v) in [
+            ("branch", &self.branch),
+            ("tag", &self.tag),
+            ("q", &self.q),
+            ("environment", &self.environment),
+        ] {
             if given(v).is_some_and(|s| s.chars().count() > 200) {
                 return Err(DomainError::new(field, "must be at most 200 characters").into());
             }
@@ -902,6 +921,7 @@ impl RunQuery {
             since: date("since", &self.since)?,
             until: date("until", &self.until)?.map(|t| t + 86_400),
             text: given(&self.q),
+            environment: given(&self.environment).map(|e| environment_pattern(&e)),
         })
     }
 }

@@ -30,7 +30,7 @@ pub use projects::{NewProject, ProjectRow};
 pub use roles::{GrantRow, RoleRow, RoleSpec};
 pub use runs::{
     ClusterRow, HistoryRow, IngestTx, NewRun, ResultPage, ResultRow, RunCounts, RunErrorRow,
-    RunFilter, RunRow, RunStatus, StoredResult, SuiteCountRow, TestName, TestRow,
+    RunFilter, RunRow, RunStatus, StoredResult, SuiteCountRow, TestName, TestRow, like_escape,
 };
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};

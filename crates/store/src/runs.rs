@@ -112,6 +112,8 @@ pub struct RunFilter {
     pub until: Option<i64>,
     /// Part of the title or the commit, case-insensitive.
     pub text: Option<String>,
+    /// A `LIKE` pattern over the environment's JSON text (`core` builds it from `key=value`).
+    pub environment: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +149,7 @@ impl RunStatus {
 }
 
 /// `text` for a LIKE pattern with `\` as the escape: its `%`, `_` and `\` match themselves.
-fn like_escape(text: &str) -> String {
+pub fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -476,6 +478,7 @@ impl Store {
                       OR ($10 = 'failed' AND r.failed + r.errored > 0) \
                       OR ($10 = 'passed' AND r.status = 'finished' AND r.failed + r.errored = 0) \
                       OR ($10 = 'flaky' AND r.flaky > 0)) \
+                 AND ($11 IS NULL OR r.environment LIKE $11 ESCAPE '\\') \
                  ORDER BY r.number DESC LIMIT $4"))
                 .bind(org.0)
                 .bind(project.0)
@@ -487,6 +490,7 @@ impl Store {
                 .bind(filter.until)
                 .bind(text.as_deref())
                 .bind(filter.status.map(RunStatus::as_str))
+                .bind(filter.environment.as_deref())
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(|r| run_from_row!(r)).collect()

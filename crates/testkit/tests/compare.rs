@@ -580,7 +580,8 @@ async fn the_runs_list_filters_and_pages(backend: Backend) {
     let r = owner
         .post_json(
             "/api/v1/projects/web/runs",
-            &json!({ "title": "Nightly 100%", "branch": "main", "tags": ["nightly", "slow"] }),
+            &json!({ "title": "Nightly 100%", "branch": "main", "tags": ["nightly", "slow"],
+                     "environment": { "browser": "firefox", "os": "linux \"lts\"" } }),
         )
         .await;
     assert_eq!(r.status, 201);
@@ -620,6 +621,25 @@ async fn the_runs_list_filters_and_pages(backend: Backend) {
         .await,
         vec![1]
     );
+    assert_eq!(
+        numbers(&owner, "?environment=browser%3Dfirefox").await,
+        vec![4]
+    );
+    assert_eq!(
+        numbers(&owner, "?environment=firefox").await,
+        vec![4],
+        "any key"
+    );
+    assert_eq!(
+        numbers(&owner, "?environment=browser%3Dfire").await,
+        Vec::<i64>::new(),
+        "whole values"
+    );
+    assert_eq!(
+        numbers(&owner, "?environment=os%3Dlinux+%22lts%22").await,
+        vec![4],
+        "quotes in values"
+    );
     assert_eq!(numbers(&owner, "?limit=2").await, vec![4, 3]);
     assert_eq!(numbers(&owner, "?limit=2&before=3").await, vec![2, 1]);
     for bad in ["?status=green", "?since=yesterday", "?until=2026-02-31"] {
@@ -650,6 +670,15 @@ async fn the_runs_list_filters_and_pages(backend: Backend) {
         "feature/x filtered out"
     );
     assert!(page.body.contains("class=\"strip\""), "status bars");
+    let page = owner
+        .get("/projects/web?environment=browser%3Dfirefox")
+        .await;
+    assert!(page.body.contains("/projects/web/runs/4"));
+    assert!(
+        page.body.contains("browser=firefox"),
+        "the environment is shown"
+    );
+    assert!(!page.body.contains("/projects/web/runs/1\""));
     let none = owner.get("/projects/web?q=nothing-like-this").await;
     assert!(none.body.contains("No runs match these filters."));
 }

@@ -262,14 +262,7 @@ async fn upload(
     token: &str,
     report: &PathBuf,
 ) -> Result<(i64, f64), StartError> {
-    let pem = std::fs::read(data_dir.join("tls/cert.pem"))
-        .map_err(StartError::io("reading the certificate"))?;
-    let cert =
-        reqwest::Certificate::from_pem(&pem).map_err(|e| StartError::Config(e.to_string()))?;
-    let client = reqwest::Client::builder()
-        .add_root_certificate(cert)
-        .build()
-        .map_err(|e| StartError::Config(e.to_string()))?;
+    let client = https_client(data_dir)?;
     let file = tokio::fs::File::open(report)
         .await
         .map_err(StartError::io("opening the report"))?;
@@ -297,6 +290,18 @@ async fn upload(
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| StartError::Config(e.to_string()))?;
     Ok((v["data"]["stored"]["total"].as_i64().unwrap_or(0), secs))
+}
+
+/// An HTTPS client that trusts the bench server's self-signed certificate (and nothing else).
+pub(super) fn https_client(data_dir: &Path) -> Result<reqwest::Client, StartError> {
+    let pem = std::fs::read(data_dir.join("tls/cert.pem"))
+        .map_err(StartError::io("reading the certificate"))?;
+    let cert =
+        reqwest::Certificate::from_pem(&pem).map_err(|e| StartError::Config(e.to_string()))?;
+    reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .build()
+        .map_err(|e| StartError::Config(e.to_string()))
 }
 
 /// The peak resident set of a process (`VmHWM`), in KiB.

@@ -3,7 +3,7 @@
 //! patterns of real suites) through the ingest path, then starts a real server on that data, signs
 //! in and times each report page over HTTPS — what a person waits for — printing percentiles.
 
-use super::bench::{PgBenchDb, bench_config, peak_rss_kib, setup, spawn_server};
+use super::bench::{PgBenchDb, bench_config, https_client, peak_rss_kib, setup, spawn_server};
 use crate::StartError;
 use clap::Args;
 use std::path::Path;
@@ -172,14 +172,7 @@ async fn measure(
     args: &ReportsArgs,
     tests: &[i64],
 ) -> Result<Timings, StartError> {
-    let pem = std::fs::read(data_dir.join("tls/cert.pem"))
-        .map_err(StartError::io("reading the certificate"))?;
-    let cert =
-        reqwest::Certificate::from_pem(&pem).map_err(|e| StartError::Config(e.to_string()))?;
-    let client = reqwest::Client::builder()
-        .add_root_certificate(cert)
-        .build()
-        .map_err(|e| StartError::Config(e.to_string()))?;
+    let client = https_client(data_dir)?;
     let session = sign_in(&client, url).await?;
     let mut walk = Walk(0x2545_f491_4f6c_dd1d);
     let runs = args.runs.max(1);

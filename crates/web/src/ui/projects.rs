@@ -149,6 +149,14 @@ pub struct RunItem {
     skipped: i64,
     flaky: i64,
     created: String,
+    /// The commit, shortened.
+    commit: String,
+    duration: String,
+    /// Who or what reported the run (a token's name, a person).
+    by: String,
+    /// `key=value, …`
+    environment: String,
+    tags: String,
 }
 
 /// One coloured segment of a run's status bar (x and width out of 100).
@@ -201,6 +209,20 @@ impl From<RunView> for RunItem {
             skipped: r.counts.skipped,
             flaky: r.counts.flaky,
             created: when(r.created_at),
+            commit: r
+                .commit
+                .as_deref()
+                .map(|c| c.chars().take(10).collect())
+                .unwrap_or_default(),
+            duration: seconds(Some(r.counts.duration_ms)),
+            by: r.created_by,
+            environment: r
+                .environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tags: r.tags.join(" "),
         }
     }
 }
@@ -279,6 +301,8 @@ pub struct RunsParams {
     until: String,
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    environment: String,
 }
 
 impl RunsParams {
@@ -291,6 +315,7 @@ impl RunsParams {
             since: some(&self.since),
             until: some(&self.until),
             q: some(&self.q),
+            environment: some(&self.environment),
         }
     }
 
@@ -303,6 +328,7 @@ impl RunsParams {
             ("since", &self.since),
             ("until", &self.until),
             ("q", &self.q),
+            ("environment", &self.environment),
         ]
         .iter()
         .filter(|(_, v)| !v.trim().is_empty())

@@ -41,6 +41,8 @@ pub struct ListQuery {
     until: Option<String>,
     #[serde(default)]
     q: Option<String>,
+    #[serde(default)]
+    environment: Option<String>,
     /// `csv` for a spreadsheet; JSON otherwise.
     #[serde(default)]
     format: Option<String>,
@@ -55,6 +57,7 @@ impl ListQuery {
             since: self.since.clone(),
             until: self.until.clone(),
             q: self.q.clone(),
+            environment: self.environment.clone(),
         }
     }
 }
