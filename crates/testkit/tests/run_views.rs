@@ -211,6 +211,31 @@ async fn a_run_groups_by_suite_and_error_and_opens_one_result(backend: Backend) 
         ))
         .await;
     assert!(csv.body.starts_with("suite,total,failing"), "{}", csv.body);
+    let csv = owner
+        .get(&format!(
+            "/api/v1/projects/web/runs/{run}/results?format=csv&suite=cart&offset=1&limit=5"
+        ))
+        .await;
+    assert!(
+        csv.body.starts_with("id,test_id,suite,name"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(
+        csv.body.lines().count(),
+        3,
+        "a header and cart's 3 results from the 2nd"
+    );
+    let test_id = drawer["result"]["test_id"].as_i64().expect("test id");
+    let csv = owner
+        .get(&format!("/api/v1/projects/web/tests/{test_id}?format=csv"))
+        .await;
+    assert!(
+        csv.body.starts_with("run_number,branch,started,outcome"),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains("\"failed\""), "{}", csv.body);
 
     // The pages: the grouped views and the drawer.
     let page = owner.get("/projects/web/runs/1?group=suite").await;
@@ -297,6 +322,22 @@ async fn the_heat_map_shows_suites_or_the_tests_that_failed_most(backend: Backen
         "{}",
         csv.body
     );
+
+    let csv = owner
+        .get("/api/v1/projects/web/dashboard?format=csv&table=slowest")
+        .await;
+    assert!(csv.body.starts_with("test_id,suite,name"), "{}", csv.body);
+    let csv = owner.get("/api/v1/projects/web/dashboard?format=csv").await;
+    assert!(
+        csv.body.starts_with("run_number,branch,total"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(csv.body.lines().count(), 4, "a header and three runs");
+    let bad = owner
+        .get("/api/v1/projects/web/dashboard?format=csv&table=pie")
+        .await;
+    assert_eq!(bad.status, 422);
 
     let page = owner.get("/projects/web/heatmap?by=test").await;
     assert_eq!(page.status, 200);

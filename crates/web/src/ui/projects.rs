@@ -564,6 +564,8 @@ struct RunPage {
     first_shown: i64,
     /// This page's query string without the open result (closing the drawer).
     here: String,
+    /// The API address of this view's results as CSV (every page of them, up to 10,000).
+    csv: String,
     drawer: Option<Drawer>,
     suites: Vec<SuiteItem>,
     errors: Vec<ErrorItem>,
@@ -704,9 +706,16 @@ pub async fn run(
         Some(g) => format!("?group={g}"),
         None => params.link(page),
     };
+    let csv = format!(
+        "/api/v1/projects/{}/runs/{}/results{}&format=csv&limit=10000",
+        project.slug,
+        run.id,
+        params.link(1).replacen("?page=1", "?", 1)
+    );
     render(
         StatusCode::OK,
         &RunPage {
+            csv,
             chrome: Chrome::app(&title, "projects", &csrf, &p, orgs),
             commit: run.commit.clone().unwrap_or_default(),
             build_url: run.build_url.clone().unwrap_or_default(),

@@ -15,6 +15,9 @@ use testvault_domain::Permission;
 pub struct HistoryQuery {
     #[serde(default)]
     limit: Option<i64>,
+    /// `csv` for the history as a spreadsheet; JSON (with the statistics) otherwise.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// Results the history holds by default.
@@ -25,14 +28,35 @@ pub async fn get_test(
     ApiAuth(p): ApiAuth,
     Path((slug, test)): Path<(String, String)>,
     Query(q): Query<HistoryQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let test: i64 = parse_id(&test, "test")?;
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(
-        state
-            .core
-            .test_history(allowed, &slug, test, q.limit.unwrap_or(DEFAULT_HISTORY))
-            .await?,
+    let view = state
+        .core
+        .test_history(allowed, &slug, test, q.limit.unwrap_or(DEFAULT_HISTORY))
+        .await?;
+    if q.format.as_deref() != Some("csv") {
+        return Ok(data(view).into_response());
+    }
+    let rows: Vec<Vec<String>> = view
+        .history
+        .iter()
+        .map(|h| {
+            vec![
+                h.run_number.to_string(),
+                h.branch.clone().unwrap_or_default(),
+                testvault_domain::time::format_utc(h.created_at),
+                h.outcome.to_string(),
+                h.flaky.to_string(),
+                h.tries.to_string(),
+                h.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(csv_response(
+        "testvault-test-history.csv",
+        "run_number,branch,started,outcome,flaky,tries,duration_ms",
+        &rows,
     ))
 }
 
@@ -192,6 +216,12 @@ pub struct DashboardQuery {
     /// How many of the latest runs (default 30, ≤ 200).
     #[serde(default)]
     runs: Option<i64>,
+    /// `csv` for one of its tables as a spreadsheet (`table=trend`, the default, or `slowest`);
+    /// JSON otherwise.
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    table: Option<String>,
 }
 
 /// Runs the dashboard covers when none is asked for.
@@ -202,14 +232,59 @@ pub async fn dashboard(
     ApiAuth(p): ApiAuth,
     Path(slug): Path<String>,
     Query(q): Query<DashboardQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(
-        state
-            .core
-            .dashboard(allowed, &slug, q.runs.unwrap_or(DEFAULT_DASHBOARD_RUNS))
-            .await?,
-    ))
+    let d = state
+        .core
+        .dashboard(allowed, &slug, q.runs.unwrap_or(DEFAULT_DASHBOARD_RUNS))
+        .await?;
+    if q.format.as_deref() != Some("csv") {
+        return Ok(data(d).into_response());
+    }
+    let opt = |v: Option<u32>| v.map(|n| n.to_string()).unwrap_or_default();
+    match q.table.as_deref().unwrap_or("trend") {
+        "trend" => Ok(csv_response(
+            "testvault-trend.csv",
+            "run_number,branch,total,failing,pass_rate,duration_ms",
+            &d.trend
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.run_number.to_string(),
+                        t.branch.clone().unwrap_or_default(),
+                        t.total.to_string(),
+                        t.failing.to_string(),
+                        opt(t.pass_rate),
+                        t.duration_ms.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )),
+        "slowest" => Ok(csv_response(
+            "testvault-slowest.csv",
+            "test_id,suite,name,parameters,mean_ms,results",
+            &d.slowest
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.test_id.to_string(),
+                        t.suite.clone(),
+                        t.name.clone(),
+                        t.parameters.clone(),
+                        t.mean_ms.to_string(),
+                        t.results.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )),
+        _ => Err(
+            testvault_core::CoreError::from(testvault_domain::DomainError::new(
+                "table",
+                "must be trend or slowest",
+            ))
+            .into(),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

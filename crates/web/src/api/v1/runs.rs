@@ -136,11 +136,77 @@ pub async fn list_results(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
     Path((slug, run)): Path<(String, String)>,
-    Query(q): Query<ResultQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+    Query(q): Query<ResultsQuery>,
+) -> Result<Response, ApiError> {
     let run: RunId = parse_id(&run, "run")?;
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(state.core.run_results(allowed, &slug, run, &q).await?))
+    let results = state
+        .core
+        .run_results(allowed, &slug, run, &q.query())
+        .await?;
+    if q.format.as_deref() != Some("csv") {
+        return Ok(data(results).into_response());
+    }
+    let rows: Vec<Vec<String>> = results
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.test_id.to_string(),
+                r.suite,
+                r.name,
+                r.parameters,
+                r.outcome.to_string(),
+                r.flaky.to_string(),
+                r.tries.to_string(),
+                r.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+                r.signature.unwrap_or_default(),
+                r.details.message.unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(csv_response(
+        "testvault-results.csv",
+        "id,test_id,suite,name,parameters,outcome,flaky,tries,duration_ms,signature,message",
+        &rows,
+    ))
+}
+
+/// The results list's query: its filters and page (`ResultQuery`, spelled out: `serde(flatten)`
+/// loses numbers in a query string) and the export format.
+#[derive(Deserialize)]
+pub struct ResultsQuery {
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    suite: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+    #[serde(default)]
+    offset: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+    /// `csv` for a spreadsheet; JSON otherwise.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+impl ResultsQuery {
+    fn query(&self) -> ResultQuery {
+        ResultQuery {
+            outcome: self.outcome.clone(),
+            q: self.q.clone(),
+            sort: self.sort.clone(),
+            suite: self.suite.clone(),
+            signature: self.signature.clone(),
+            offset: self.offset,
+            limit: self.limit,
+        }
+    }
 }
 
 #[derive(Deserialize)]
