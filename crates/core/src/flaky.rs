@@ -55,8 +55,36 @@ pub struct FlakyReport {
 
 /// The longest window one request reads.
 pub const MAX_WINDOW_RUNS: i64 = 1000;
+/// The longest window in days.
+const MAX_WINDOW_DAYS: i64 = 3650;
 
 impl Core {
+    /// How many of the latest runs a report reads: `runs` of them, or, given `days`, those
+    /// started in the last `days` days (at least one; runs are numbered in the order they start).
+    pub async fn report_window(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        runs: Option<i64>,
+        days: Option<i64>,
+        default_runs: i64,
+    ) -> Result<i64, CoreError> {
+        let p = allowed.require(Permission::ReadProjects)?;
+        let Some(days) = days else {
+            return Ok(runs.unwrap_or(default_runs));
+        };
+        if !(1..=MAX_WINDOW_DAYS).contains(&days) {
+            return Err(testvault_domain::DomainError::new("days", "must be 1 to 3650").into());
+        }
+        let project = self.project_in_scope(&allowed, slug).await?;
+        let since = testvault_domain::time::now() - days * 86_400;
+        Ok(self
+            .store()
+            .count_runs_since(p.org, project, since)
+            .await?
+            .max(1))
+    }
+
     /// The project's flaky tests over its latest `window_runs` runs, flakiest first.
     pub async fn flaky_tests(
         &self,

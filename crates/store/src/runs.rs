@@ -497,6 +497,23 @@ impl Store {
         })
     }
 
+    /// How many of the project's runs started at or after `since` (Unix seconds).
+    pub async fn count_runs_since(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        let n: i64 = on_org!(self, org, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM runs WHERE org_id = $1 AND project_id = $2 AND created_at >= $3")
+            .bind(org.0)
+            .bind(project.0)
+            .bind(since)
+            .fetch_one(pool)
+            .await)?;
+        Ok(n)
+    }
+
     /// The latest finished run on `branch` numbered below `before`: the default base a run is
     /// compared with.
     pub async fn latest_finished_on(

@@ -375,4 +375,17 @@ async fn flaky_detection_reads_results_stored_out_of_run_order(backend: Backend)
     assert_eq!(tests[0]["name"], "pays");
     assert_eq!(tests[0]["results"], 3, "every result of the window is read");
     assert_eq!(tests[0]["flips"], 1, "failed in #1, passed in #2 and #3");
+
+    // The window in days: every run here started today.
+    let report = get_json(&owner, "/api/v1/projects/web/flaky?days=30").await;
+    assert_eq!(report["window_runs"], 3);
+    let report = get_json(&owner, "/api/v1/projects/web/clusters?days=1").await;
+    assert_eq!(report["window_runs"], 3);
+    let bad = owner.get("/api/v1/projects/web/flaky?days=0").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let page = owner.get("/projects/web/flaky?days=30").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("the last 30 days"));
+    let page = owner.get("/projects/web/clusters?runs=50").await;
+    assert!(page.body.contains("latest 3 runs") || page.body.contains("latest 50 runs"));
 }

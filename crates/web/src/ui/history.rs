@@ -244,12 +244,43 @@ struct FlakyRow {
 #[derive(Template)]
 #[template(path = "flaky.html")]
 struct FlakyPage {
+    window_days: Option<i64>,
+    windows: Vec<(String, String, bool)>,
     chrome: Chrome,
     slug: String,
     project_name: String,
     window_runs: i64,
     total: usize,
     rows: Vec<FlakyRow>,
+}
+
+/// A report page's window: `?runs=200` (the default) or `?days=30`.
+#[derive(Deserialize, Default)]
+pub struct WindowParams {
+    #[serde(default)]
+    runs: Option<i64>,
+    #[serde(default)]
+    days: Option<i64>,
+}
+
+/// Links to the usual windows, the current one marked.
+fn window_choices(runs: i64, days: Option<i64>) -> Vec<(String, String, bool)> {
+    let mut out: Vec<(String, String, bool)> = [50, 200, 1000]
+        .into_iter()
+        .map(|n| {
+            (
+                format!("?runs={n}"),
+                format!("{n} runs"),
+                days.is_none() && runs == n,
+            )
+        })
+        .collect();
+    out.extend(
+        [7, 30, 90]
+            .into_iter()
+            .map(|d| (format!("?days={d}"), format!("{d} days"), days == Some(d))),
+    );
+    out
 }
 
 /// Flaky tests listed on the page.
@@ -260,18 +291,24 @@ pub async fn flaky_page(
     PageAuth(p): PageAuth,
     PageCsrf(csrf): PageCsrf,
     Path(slug): Path<String>,
+    Query(w): Query<WindowParams>,
 ) -> Response {
     let loaded = async {
         let allowed = || p.allow(Permission::ReadProjects);
         let project = state.core.get_project(allowed()?, &slug).await?;
-        let report = state
+        let window = state
             .core
-            .flaky_tests(
+            .report_window(
                 allowed()?,
                 &slug,
+                w.runs,
+                w.days,
                 crate::api::v1::history::DEFAULT_WINDOW_RUNS,
-                FLAKY_SHOWN,
             )
+            .await?;
+        let report = state
+            .core
+            .flaky_tests(allowed()?, &slug, window, FLAKY_SHOWN)
             .await?;
         let orgs = state.core.my_orgs(&p).await?;
         Ok::<_, CoreError>((project, report, orgs))
@@ -287,6 +324,8 @@ pub async fn flaky_page(
                     slug: project.slug.clone(),
                     project_name: project.name.clone(),
                     window_runs: report.window_runs,
+                    window_days: w.days,
+                    windows: window_choices(report.window_runs, w.days),
                     total: report.total,
                     rows: report
                         .tests
@@ -331,6 +370,8 @@ struct ClusterRow {
 #[derive(Template)]
 #[template(path = "clusters.html")]
 struct ClustersPage {
+    window_days: Option<i64>,
+    windows: Vec<(String, String, bool)>,
     chrome: Chrome,
     slug: String,
     project_name: String,
@@ -349,18 +390,24 @@ pub async fn clusters_page(
     PageAuth(p): PageAuth,
     PageCsrf(csrf): PageCsrf,
     Path(slug): Path<String>,
+    Query(w): Query<WindowParams>,
 ) -> Response {
     let loaded = async {
         let allowed = || p.allow(Permission::ReadProjects);
         let project = state.core.get_project(allowed()?, &slug).await?;
-        let report = state
+        let window = state
             .core
-            .failure_clusters(
+            .report_window(
                 allowed()?,
                 &slug,
+                w.runs,
+                w.days,
                 crate::api::v1::history::DEFAULT_WINDOW_RUNS,
-                CLUSTERS_SHOWN,
             )
+            .await?;
+        let report = state
+            .core
+            .failure_clusters(allowed()?, &slug, window, CLUSTERS_SHOWN)
             .await?;
         let orgs = state.core.my_orgs(&p).await?;
         Ok::<_, CoreError>((project, report, orgs))
@@ -376,6 +423,8 @@ pub async fn clusters_page(
                     slug: project.slug.clone(),
                     project_name: project.name.clone(),
                     window_runs: report.window_runs,
+                    window_days: w.days,
+                    windows: window_choices(report.window_runs, w.days),
                     can_label: p.can_in(Permission::Comment, project.id),
                     labels: testvault_core::clusters::LABELS
                         .iter()

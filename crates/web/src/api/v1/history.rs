@@ -65,6 +65,9 @@ pub struct FlakyQuery {
     /// How many of the latest runs to read (default 200).
     #[serde(default)]
     runs: Option<i64>,
+    /// Instead: the runs started in the last `days` days.
+    #[serde(default)]
+    days: Option<i64>,
     #[serde(default)]
     limit: Option<usize>,
     /// `csv` for a spreadsheet; JSON otherwise.
@@ -82,12 +85,16 @@ pub async fn flaky_tests(
     Query(q): Query<FlakyQuery>,
 ) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
+    let window = state
+        .core
+        .report_window(allowed, &slug, q.runs, q.days, DEFAULT_WINDOW_RUNS)
+        .await?;
     let report = state
         .core
         .flaky_tests(
             allowed,
             &slug,
-            q.runs.unwrap_or(DEFAULT_WINDOW_RUNS),
+            window,
             q.limit.unwrap_or(100).clamp(1, 1000),
         )
         .await?;
@@ -126,6 +133,9 @@ pub struct ClustersQuery {
     /// How many of the latest runs to read (default 200).
     #[serde(default)]
     runs: Option<i64>,
+    /// Instead: the runs started in the last `days` days.
+    #[serde(default)]
+    days: Option<i64>,
     #[serde(default)]
     limit: Option<i64>,
     /// `csv` for a spreadsheet; JSON otherwise.
@@ -140,14 +150,13 @@ pub async fn failure_clusters(
     Query(q): Query<ClustersQuery>,
 ) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
+    let window = state
+        .core
+        .report_window(allowed, &slug, q.runs, q.days, DEFAULT_WINDOW_RUNS)
+        .await?;
     let report = state
         .core
-        .failure_clusters(
-            allowed,
-            &slug,
-            q.runs.unwrap_or(DEFAULT_WINDOW_RUNS),
-            q.limit.unwrap_or(100),
-        )
+        .failure_clusters(allowed, &slug, window, q.limit.unwrap_or(100))
         .await?;
     if q.format.as_deref() != Some("csv") {
         return Ok(data(report).into_response());
