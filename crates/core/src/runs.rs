@@ -18,6 +18,9 @@ use testvault_store::{NewRun, ResultRow, RunCounts, RunRow, StoredResult};
 const BATCH: usize = 1000;
 /// Words of one failure message kept in the blind index.
 const MAX_TERMS: usize = 24;
+/// The longest duration stored (about 31 years): sums over a run or a suite stay far inside
+/// 64 bits however absurd a report's times are.
+const MAX_DURATION_MS: u64 = 1_000_000_000_000;
 /// Details larger than this are zstd-compressed before sealing.
 const COMPRESS_OVER: usize = 512;
 
@@ -373,7 +376,9 @@ impl RowMaker {
             outcome: outcome_code(r.outcome),
             flaky,
             attempts,
-            duration_ms: r.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+            duration_ms: r
+                .duration_ms
+                .map(|d| i64::try_from(d.min(MAX_DURATION_MS)).unwrap_or(0)),
             signature,
             details: sealed,
             terms,
@@ -867,10 +872,11 @@ pub struct RunQuery {
     pub environment: Option<String>,
 }
 
-/// A `LIKE` pattern over a run's environment as stored (compact JSON of a sorted map):
+/// A `LIKE` pattern over a run's environment as stored (compact JSON of a sorted map), lowered:
 /// `key=value` matches that entry, a bare `value` any entry with that value.
 fn environment_pattern(wanted: &str) -> String {
-    let json = |s: &str| serde_json::to_string(s.trim()).unwrap_or_default();
+    // Case-insensitive on both databases (SQLite's LIKE already is, for ASCII).
+    let json = |s: &str| serde_json::to_string(&s.trim().to_lowercase()).unwrap_or_default();
     let esc = testvault_store::like_escape;
     match wanted.split_once('=') {
         Some((k, v)) => format!("%{}:{}%", esc(&json(k)), esc(&json(v))),

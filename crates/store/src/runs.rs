@@ -53,7 +53,9 @@ impl RunCounts {
         if row.flaky {
             self.flaky += 1;
         }
-        self.duration_ms += row.duration_ms.unwrap_or(0);
+        self.duration_ms = self
+            .duration_ms
+            .saturating_add(row.duration_ms.unwrap_or(0));
     }
 }
 
@@ -478,7 +480,7 @@ impl Store {
                       OR ($10 = 'failed' AND r.failed + r.errored > 0) \
                       OR ($10 = 'passed' AND r.status = 'finished' AND r.failed + r.errored = 0) \
                       OR ($10 = 'flaky' AND r.flaky > 0)) \
-                 AND ($11 IS NULL OR r.environment LIKE $11 ESCAPE '\\') \
+                 AND ($11 IS NULL OR LOWER(r.environment) LIKE $11 ESCAPE '\\') \
                  ORDER BY r.number DESC LIMIT $4"))
                 .bind(org.0)
                 .bind(project.0)
@@ -811,7 +813,7 @@ impl Store {
                 .map(|i| format!("${}", i + 11))
                 .collect();
             format!(
-                " OR r.test_id IN (SELECT test_id FROM result_terms WHERE run_id = $2 AND term IN ({}) \
+                " OR r.test_id IN (SELECT test_id FROM result_terms WHERE org_id = $1 AND run_id = $2 AND term IN ({}) \
                  GROUP BY test_id HAVING COUNT(DISTINCT term) = $10)",
                 params.join(", ")
             )

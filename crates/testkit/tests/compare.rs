@@ -640,6 +640,11 @@ async fn the_runs_list_filters_and_pages(backend: Backend) {
         vec![4],
         "quotes in values"
     );
+    assert_eq!(
+        numbers(&owner, "?environment=Browser%3DFireFox").await,
+        vec![4],
+        "case-insensitive on both databases"
+    );
     assert_eq!(numbers(&owner, "?limit=2").await, vec![4, 3]);
     assert_eq!(numbers(&owner, "?limit=2&before=3").await, vec![2, 1]);
     for bad in ["?status=green", "?since=yesterday", "?until=2026-02-31"] {

@@ -571,6 +571,9 @@ struct RunPage {
     errors: Vec<ErrorItem>,
 }
 
+/// The last page number a link may ask for (arithmetic on it must not overflow).
+const MAX_PAGE: i64 = 1_000_000;
+
 /// Results on one page of a run (a 100k-result run is paged, never listed whole).
 const RUN_PAGE_RESULTS: i64 = 200;
 
@@ -598,7 +601,7 @@ pub struct RunPageParams {
 
 impl RunPageParams {
     fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
+        self.page.unwrap_or(1).clamp(1, MAX_PAGE)
     }
 
     /// This page's filters with another page number, as a query string.
