@@ -605,7 +605,8 @@ impl Core {
             outcome: code,
             name,
             error_terms,
-            suite: given(&query.suite),
+            // Present but empty: the tests that have no suite.
+            suite: query.suite.as_deref().map(|s| s.trim().to_string()),
             signature,
             slowest_first,
             offset: query.offset.unwrap_or(0).max(0),
@@ -835,7 +836,7 @@ pub struct ResultQuery {
     pub q: Option<String>,
     #[serde(default)]
     pub sort: Option<String>,
-    /// Exactly this suite.
+    /// Exactly this suite (empty: the tests without one).
     #[serde(default)]
     pub suite: Option<String>,
     /// Exactly this error signature (hex, as results show it).

@@ -132,6 +132,32 @@ macro_rules! on_org {
 }
 pub(crate) use on_org;
 
+/// Opens the SQLite pool. SQLCipher's codec setup fails now and then when several databases
+/// are opened at the same moment in one process (seen in the test suite, which starts many
+/// servers at once: "An error occurred with PRAGMA key or rekey" on a brand-new file); that
+/// error, and only that one, is retried a few times. A wrong key fails differently ("file is
+/// not a database") and is not retried.
+async fn open_sqlite(opts: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts.clone())
+            .await
+        {
+            Ok(pool) => return Ok(pool),
+            Err(sqlx::Error::Database(e))
+                if attempt < 3 && e.message().contains("error occurred with PRAGMA key") =>
+            {
+                attempt += 1;
+                tracing::warn!(attempt, "SQLCipher could not set the key up; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl Store {
     /// Tells the store an ingest committed `rows` results: on PostgreSQL, enough of them start a
     /// background `VACUUM (ANALYZE)` of the result tables (see `upkeep`).
@@ -161,11 +187,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10));
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .connect_with(opts)
-                    .await?;
-                Db::Sqlite(pool)
+                Db::Sqlite(open_sqlite(opts).await?)
             }
             DatabaseTarget::Postgres { url } => return Store::connect_postgres(url).await,
         };

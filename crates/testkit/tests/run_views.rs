@@ -205,6 +205,30 @@ async fn a_run_groups_by_suite_and_error_and_opens_one_result(backend: Backend) 
         .await;
     assert_eq!(missing.status, 404);
 
+    // Tests without a suite are a group of their own, and `suite=` (empty) selects them.
+    append(
+        &owner,
+        &other,
+        json!([{ "name": "orphan", "outcome": "passed" }, passed("cart", "counts items")]),
+    )
+    .await;
+    let orphans = get_json(
+        &owner,
+        &format!("/api/v1/projects/web/runs/{other}/results?suite="),
+    )
+    .await;
+    let orphans: Vec<&str> = orphans
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(orphans, ["orphan"]);
+    let page = owner.get("/projects/web/runs/2?group=suite").await;
+    assert!(page.body.contains("(no suite)") && page.body.contains("?suite=\""));
+    let page = owner.get("/projects/web/runs/2?suite=").await;
+    assert!(page.body.contains("orphan") && !page.body.contains("counts items"));
+
     let csv = owner
         .get(&format!(
             "/api/v1/projects/web/runs/{run}/suites?format=csv"

@@ -589,8 +589,9 @@ pub struct RunPageParams {
     q: String,
     #[serde(default)]
     sort: String,
+    /// Present and empty: the tests without a suite.
     #[serde(default)]
-    suite: String,
+    suite: Option<String>,
     #[serde(default)]
     signature: String,
     #[serde(default)]
@@ -611,14 +612,25 @@ impl RunPageParams {
             ("outcome", &self.outcome),
             ("q", &self.q),
             ("sort", &self.sort),
-            ("suite", &self.suite),
             ("signature", &self.signature),
         ] {
             if !v.trim().is_empty() {
                 out.push_str(&format!("&{k}={}", pages::url_encode(v.trim())));
             }
         }
+        if let Some(suite) = &self.suite {
+            out.push_str(&format!("&suite={}", pages::url_encode(suite.trim())));
+        }
         out
+    }
+
+    /// The suite filter as the page names it.
+    fn suite_label(&self) -> &str {
+        match self.suite.as_deref().map(str::trim) {
+            Some("") => "(no suite)",
+            Some(s) => s,
+            None => "",
+        }
     }
 
     fn grouped(&self) -> Option<&str> {
@@ -654,7 +666,7 @@ pub async fn run(
                     outcome: Some(params.outcome.clone()),
                     q: Some(params.q.clone()),
                     sort: Some(params.sort.clone()),
-                    suite: Some(params.suite.clone()),
+                    suite: params.suite.clone(),
                     signature: Some(params.signature.clone()),
                     offset: Some((params.page() - 1) * RUN_PAGE_RESULTS),
                     // One more than shown: whether there is a next page.
