@@ -550,9 +550,11 @@ fn heat_rows(slug: &str, heat: &HeatMap) -> Vec<HeatRow> {
                 ),
             };
             HeatRow {
-                href: match row.test_id {
-                    Some(id) => format!("/projects/{slug}/tests/{id}"),
-                    None => format!("/projects/{slug}/heatmap"),
+                // A test opens its history; a suite, its results in the latest run shown.
+                href: match (row.test_id, heat.runs.last()) {
+                    (Some(id), _) => format!("/projects/{slug}/tests/{id}"),
+                    (None, Some(run)) => href_at(*run),
+                    (None, None) => format!("/projects/{slug}"),
                 },
                 suite: if row.test_id.is_some() {
                     row.suite.clone()
