@@ -159,8 +159,9 @@ async fn open_sqlite(opts: SqliteConnectOptions) -> Result<SqlitePool, StoreErro
 }
 
 impl Store {
-    /// Tells the store an ingest committed `rows` results: on PostgreSQL, enough of them start a
-    /// background `VACUUM (ANALYZE)` of the result tables (see `upkeep`).
+    /// Tells the store an ingest committed `rows` results: on SQLite a background checkpoint
+    /// follows; on PostgreSQL, enough of them start a background `VACUUM (ANALYZE)` of the result
+    /// tables (see `upkeep`).
     pub fn wrote_results(&self, rows: i64) {
         if let Some(upkeep) = &self.upkeep {
             upkeep.wrote(rows);
@@ -183,6 +184,9 @@ impl Store {
                     // A 16 MiB page cache per connection (8 connections at most): ingest
                     // writes touch index pages all over; more costs memory, not speed.
                     .pragma("cache_size", "-16384")
+                    // Checkpoints run in the background after ingest (`upkeep`); SQLite's own,
+                    // by whichever connection commits, only once the log reaches 64 MiB.
+                    .pragma("wal_autocheckpoint", "16384")
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
@@ -191,7 +195,11 @@ impl Store {
             }
             DatabaseTarget::Postgres { url } => return Store::connect_postgres(url).await,
         };
-        let store = Store { db, upkeep: None };
+        let upkeep = match &db {
+            Db::Sqlite(pool) => Some(crate::upkeep::Upkeep::sqlite(pool.clone())),
+            Db::Pg(_) => None,
+        };
+        let store = Store { db, upkeep };
         if let Err(e) = crate::migrate::run(&store).await {
             // Close cleanly rather than leave connections to be torn down behind our back.
             store.close().await;
@@ -237,7 +245,7 @@ impl Store {
             .await?;
         Ok(Store {
             db: Db::Pg(pool),
-            upkeep: Some(crate::upkeep::Upkeep::new(opts)),
+            upkeep: Some(crate::upkeep::Upkeep::postgres(opts)),
         })
     }
 
