@@ -14,6 +14,22 @@ pub fn csv_cell(raw: &str) -> String {
     format!("\"{}\"", defused.replace('"', "\"\""))
 }
 
+/// `value` as the JSON answer, or — for `?format=csv` — the rows `to_rows` makes of it, under
+/// `header`, as a spreadsheet named `filename`: the two forms every report table is served in.
+pub fn json_or_csv<T: serde::Serialize>(
+    format: Option<&str>,
+    value: T,
+    filename: &'static str,
+    header: &str,
+    to_rows: impl FnOnce(&T) -> Vec<Vec<String>>,
+) -> Response {
+    if format == Some("csv") {
+        csv_response(filename, header, &to_rows(&value))
+    } else {
+        super::data(value).into_response()
+    }
+}
+
 /// A header line and rows as a `text/csv` attachment named `filename` (a fixed name: nothing a
 /// user typed goes into a header).
 pub fn csv_response(filename: &'static str, header: &str, rows: &[Vec<String>]) -> Response {

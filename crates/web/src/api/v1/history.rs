@@ -1,7 +1,7 @@
 //! A test and its history across runs and branches; the project's flaky tests and failure
 //! clusters.
 
-use super::csv::csv_response;
+use super::csv::{csv_response, json_or_csv};
 use super::{data, parse_id};
 use crate::AppState;
 use crate::error::ApiError;
@@ -35,28 +35,27 @@ pub async fn get_test(
         .core
         .test_history(allowed, &slug, test, q.limit.unwrap_or(DEFAULT_HISTORY))
         .await?;
-    if q.format.as_deref() != Some("csv") {
-        return Ok(data(view).into_response());
-    }
-    let rows: Vec<Vec<String>> = view
-        .history
-        .iter()
-        .map(|h| {
-            vec![
-                h.run_number.to_string(),
-                h.branch.clone().unwrap_or_default(),
-                testvault_domain::time::format_utc(h.created_at),
-                h.outcome.to_string(),
-                h.flaky.to_string(),
-                h.tries.to_string(),
-                h.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
-            ]
-        })
-        .collect();
-    Ok(csv_response(
+    Ok(json_or_csv(
+        q.format.as_deref(),
+        view,
         "testvault-test-history.csv",
         "run_number,branch,started,outcome,flaky,tries,duration_ms",
-        &rows,
+        |view| {
+            view.history
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.run_number.to_string(),
+                        h.branch.clone().unwrap_or_default(),
+                        testvault_domain::time::format_utc(h.created_at),
+                        h.outcome.to_string(),
+                        h.flaky.to_string(),
+                        h.tries.to_string(),
+                        h.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+                    ]
+                })
+                .collect()
+        },
     ))
 }
 
@@ -321,28 +320,27 @@ pub async fn heat_map(
         .core
         .heat_map(allowed, &slug, by, q.runs.unwrap_or(DEFAULT_DASHBOARD_RUNS))
         .await?;
-    if q.format.as_deref() != Some("csv") {
-        return Ok(data(heat).into_response());
-    }
-    let rows: Vec<Vec<String>> = heat
-        .rows
-        .iter()
-        .flat_map(|row| {
-            row.cells.iter().zip(&heat.runs).map(|(rate, run)| {
-                vec![
-                    row.label.clone(),
-                    row.suite.clone(),
-                    row.test_id.map(|id| id.to_string()).unwrap_or_default(),
-                    run.to_string(),
-                    rate.map(|r| r.to_string()).unwrap_or_default(),
-                ]
-            })
-        })
-        .collect();
-    Ok(csv_response(
+    Ok(json_or_csv(
+        q.format.as_deref(),
+        heat,
         "testvault-heatmap.csv",
         "row,suite,test_id,run_number,failure_rate",
-        &rows,
+        |heat| {
+            heat.rows
+                .iter()
+                .flat_map(|row| {
+                    row.cells.iter().zip(&heat.runs).map(|(rate, run)| {
+                        vec![
+                            row.label.clone(),
+                            row.suite.clone(),
+                            row.test_id.map(|id| id.to_string()).unwrap_or_default(),
+                            run.to_string(),
+                            rate.map(|r| r.to_string()).unwrap_or_default(),
+                        ]
+                    })
+                })
+                .collect()
+        },
     ))
 }
 

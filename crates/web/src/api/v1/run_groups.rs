@@ -1,6 +1,6 @@
 //! A run by suite and by error signature, and one result in full with its history strip.
 
-use super::csv::csv_response;
+use super::csv::json_or_csv;
 use super::{data, parse_id};
 use crate::AppState;
 use crate::error::ApiError;
@@ -26,26 +26,26 @@ pub async fn suites(
     let run: RunId = parse_id(&run, "run")?;
     let allowed = p.allow(Permission::ReadProjects)?;
     let groups = state.core.run_suites(allowed, &slug, run).await?;
-    if q.format.as_deref() != Some("csv") {
-        return Ok(data(groups).into_response());
-    }
-    let rows: Vec<Vec<String>> = groups
-        .iter()
-        .map(|g| {
-            vec![
-                g.suite.clone(),
-                g.total.to_string(),
-                g.failing.to_string(),
-                g.skipped.to_string(),
-                g.flaky.to_string(),
-                g.duration_ms.to_string(),
-            ]
-        })
-        .collect();
-    Ok(csv_response(
+    Ok(json_or_csv(
+        q.format.as_deref(),
+        groups,
         "testvault-run-suites.csv",
         "suite,total,failing,skipped,flaky,duration_ms",
-        &rows,
+        |groups| {
+            groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.suite.clone(),
+                        g.total.to_string(),
+                        g.failing.to_string(),
+                        g.skipped.to_string(),
+                        g.flaky.to_string(),
+                        g.duration_ms.to_string(),
+                    ]
+                })
+                .collect()
+        },
     ))
 }
 
@@ -58,26 +58,26 @@ pub async fn errors(
     let run: RunId = parse_id(&run, "run")?;
     let allowed = p.allow(Permission::ReadProjects)?;
     let groups = state.core.run_errors(allowed, &slug, run).await?;
-    if q.format.as_deref() != Some("csv") {
-        return Ok(data(groups).into_response());
-    }
-    let rows: Vec<Vec<String>> = groups
-        .iter()
-        .map(|g| {
-            vec![
-                g.signature.clone(),
-                g.failures.to_string(),
-                g.label.clone().unwrap_or_default(),
-                g.example.details.message.clone().unwrap_or_default(),
-                g.example.suite.clone(),
-                g.example.name.clone(),
-            ]
-        })
-        .collect();
-    Ok(csv_response(
+    Ok(json_or_csv(
+        q.format.as_deref(),
+        groups,
         "testvault-run-errors.csv",
         "signature,failures,label,example_message,example_suite,example_name",
-        &rows,
+        |groups| {
+            groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.signature.clone(),
+                        g.failures.to_string(),
+                        g.label.clone().unwrap_or_default(),
+                        g.example.details.message.clone().unwrap_or_default(),
+                        g.example.suite.clone(),
+                        g.example.name.clone(),
+                    ]
+                })
+                .collect()
+        },
     ))
 }
 
