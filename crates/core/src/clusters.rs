@@ -66,17 +66,20 @@ fn headline(r: &ResultView) -> String {
 }
 
 impl Core {
-    /// The project's failure clusters over its latest `window_runs` runs, most failures first.
+    /// The project's failure clusters over `window`, most failures first.
     pub async fn failure_clusters(
         &self,
         allowed: Allowed<'_>,
         slug: &str,
-        window_runs: i64,
+        window: crate::flaky::Window,
         limit: i64,
     ) -> Result<ClusterReport, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
-        let window_runs = window_runs.clamp(1, MAX_WINDOW_RUNS);
+        let window_runs = self
+            .window_runs(p.org, project, window)
+            .await?
+            .clamp(1, MAX_WINDOW_RUNS);
         let rows = self
             .store()
             .failure_clusters(p.org, project, window_runs, limit.clamp(1, MAX_CLUSTERS))

@@ -58,44 +58,56 @@ pub const MAX_WINDOW_RUNS: i64 = 1000;
 /// The longest window in days.
 const MAX_WINDOW_DAYS: i64 = 3650;
 
+/// Which runs a report reads: the latest `runs` (default 200), or, given `days`, those started
+/// in the last `days` days.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+pub struct Window {
+    #[serde(default)]
+    pub runs: Option<i64>,
+    #[serde(default)]
+    pub days: Option<i64>,
+}
+
+/// The window when none is asked for.
+pub const DEFAULT_WINDOW_RUNS: i64 = 200;
+
 impl Core {
-    /// How many of the latest runs a report reads: `runs` of them, or, given `days`, those
-    /// started in the last `days` days (at least one; runs are numbered in the order they start).
-    pub async fn report_window(
+    /// How many of the project's latest runs `window` covers (runs are numbered in the order
+    /// they start, so the last `days` days are the latest that many runs; at least one).
+    pub(crate) async fn window_runs(
         &self,
-        allowed: Allowed<'_>,
-        slug: &str,
-        runs: Option<i64>,
-        days: Option<i64>,
-        default_runs: i64,
+        org: testvault_domain::OrgId,
+        project: testvault_domain::ProjectId,
+        window: Window,
     ) -> Result<i64, CoreError> {
-        let p = allowed.require(Permission::ReadProjects)?;
-        let Some(days) = days else {
-            return Ok(runs.unwrap_or(default_runs));
+        let Some(days) = window.days else {
+            return Ok(window.runs.unwrap_or(DEFAULT_WINDOW_RUNS));
         };
         if !(1..=MAX_WINDOW_DAYS).contains(&days) {
             return Err(testvault_domain::DomainError::new("days", "must be 1 to 3650").into());
         }
-        let project = self.project_in_scope(&allowed, slug).await?;
         let since = testvault_domain::time::now() - days * 86_400;
         Ok(self
             .store()
-            .count_runs_since(p.org, project, since)
+            .count_runs_since(org, project, since)
             .await?
             .max(1))
     }
 
-    /// The project's flaky tests over its latest `window_runs` runs, flakiest first.
+    /// The project's flaky tests over `window`, flakiest first.
     pub async fn flaky_tests(
         &self,
         allowed: Allowed<'_>,
         slug: &str,
-        window_runs: i64,
+        window: Window,
         limit: usize,
     ) -> Result<FlakyReport, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
-        let window_runs = window_runs.clamp(2, MAX_WINDOW_RUNS);
+        let window_runs = self
+            .window_runs(p.org, project, window)
+            .await?
+            .clamp(2, MAX_WINDOW_RUNS);
         let rows = self
             .store()
             .recent_outcomes(p.org, project, window_runs)

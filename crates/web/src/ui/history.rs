@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use testvault_core::CoreError;
 use testvault_core::dashboard::{HeatBy, HeatMap};
+use testvault_core::flaky::Window;
 use testvault_core::history::{HistoryPoint, TestStats, TestView};
 use testvault_domain::Permission;
 
@@ -254,15 +255,6 @@ struct FlakyPage {
     rows: Vec<FlakyRow>,
 }
 
-/// A report page's window: `?runs=200` (the default) or `?days=30`.
-#[derive(Deserialize, Default)]
-pub struct WindowParams {
-    #[serde(default)]
-    runs: Option<i64>,
-    #[serde(default)]
-    days: Option<i64>,
-}
-
 /// Links to the usual windows, the current one marked.
 fn window_choices(runs: i64, days: Option<i64>) -> Vec<(String, String, bool)> {
     let mut out: Vec<(String, String, bool)> = [50, 200, 1000]
@@ -291,21 +283,11 @@ pub async fn flaky_page(
     PageAuth(p): PageAuth,
     PageCsrf(csrf): PageCsrf,
     Path(slug): Path<String>,
-    Query(w): Query<WindowParams>,
+    Query(window): Query<Window>,
 ) -> Response {
     let loaded = async {
         let allowed = || p.allow(Permission::ReadProjects);
         let project = state.core.get_project(allowed()?, &slug).await?;
-        let window = state
-            .core
-            .report_window(
-                allowed()?,
-                &slug,
-                w.runs,
-                w.days,
-                crate::api::v1::history::DEFAULT_WINDOW_RUNS,
-            )
-            .await?;
         let report = state
             .core
             .flaky_tests(allowed()?, &slug, window, FLAKY_SHOWN)
@@ -324,8 +306,8 @@ pub async fn flaky_page(
                     slug: project.slug.clone(),
                     project_name: project.name.clone(),
                     window_runs: report.window_runs,
-                    window_days: w.days,
-                    windows: window_choices(report.window_runs, w.days),
+                    window_days: window.days,
+                    windows: window_choices(report.window_runs, window.days),
                     total: report.total,
                     rows: report
                         .tests
@@ -390,21 +372,11 @@ pub async fn clusters_page(
     PageAuth(p): PageAuth,
     PageCsrf(csrf): PageCsrf,
     Path(slug): Path<String>,
-    Query(w): Query<WindowParams>,
+    Query(window): Query<Window>,
 ) -> Response {
     let loaded = async {
         let allowed = || p.allow(Permission::ReadProjects);
         let project = state.core.get_project(allowed()?, &slug).await?;
-        let window = state
-            .core
-            .report_window(
-                allowed()?,
-                &slug,
-                w.runs,
-                w.days,
-                crate::api::v1::history::DEFAULT_WINDOW_RUNS,
-            )
-            .await?;
         let report = state
             .core
             .failure_clusters(allowed()?, &slug, window, CLUSTERS_SHOWN)
@@ -423,8 +395,8 @@ pub async fn clusters_page(
                     slug: project.slug.clone(),
                     project_name: project.name.clone(),
                     window_runs: report.window_runs,
-                    window_days: w.days,
-                    windows: window_choices(report.window_runs, w.days),
+                    window_days: window.days,
+                    windows: window_choices(report.window_runs, window.days),
                     can_label: p.can_in(Permission::Comment, project.id),
                     labels: testvault_core::clusters::LABELS
                         .iter()

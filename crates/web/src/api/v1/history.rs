@@ -9,6 +9,7 @@ use crate::extract::ApiAuth;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use testvault_core::flaky::Window;
 use testvault_domain::Permission;
 
 #[derive(Deserialize)]
@@ -74,9 +75,6 @@ pub struct FlakyQuery {
     format: Option<String>,
 }
 
-/// The window (latest runs) of the flaky and cluster reports when none is asked for.
-pub const DEFAULT_WINDOW_RUNS: i64 = 200;
-
 pub async fn flaky_tests(
     State(state): State<AppState>,
     ApiAuth(p): ApiAuth,
@@ -84,10 +82,10 @@ pub async fn flaky_tests(
     Query(q): Query<FlakyQuery>,
 ) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
-    let window = state
-        .core
-        .report_window(allowed, &slug, q.runs, q.days, DEFAULT_WINDOW_RUNS)
-        .await?;
+    let window = Window {
+        runs: q.runs,
+        days: q.days,
+    };
     let report = state
         .core
         .flaky_tests(
@@ -149,10 +147,10 @@ pub async fn failure_clusters(
     Query(q): Query<ClustersQuery>,
 ) -> Result<Response, ApiError> {
     let allowed = p.allow(Permission::ReadProjects)?;
-    let window = state
-        .core
-        .report_window(allowed, &slug, q.runs, q.days, DEFAULT_WINDOW_RUNS)
-        .await?;
+    let window = Window {
+        runs: q.runs,
+        days: q.days,
+    };
     let report = state
         .core
         .failure_clusters(allowed, &slug, window, q.limit.unwrap_or(100))
