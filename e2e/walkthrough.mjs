@@ -312,6 +312,103 @@ try {
   await owner.waitForURL(/group=error/);
   expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran in the run page or the drawer");
 
+  // 6f. The test repository: a suite, a custom field, a case written in the editor (a step
+  // added and moved with the page's buttons, saved with Ctrl+Enter), hostile Markdown shown as
+  // text, an edit and its history with a restore, reorder by button and by drag, bulk edit.
+  await owner.goto(`${base}/projects/web-shop`);
+  await owner.click("a:has-text('Test cases')");
+  await owner.waitForURL(`${base}/projects/web-shop/cases`);
+  await owner.fill("#suite-name", "Checkout");
+  await owner.click("button:has-text('Add suite')");
+  await owner.waitForURL(/notice=/);
+  expect(await owner.isVisible(".tree >> text=Checkout"), "the suite is in the tree");
+  await owner.click("a:has-text('Custom fields')");
+  await owner.waitForURL(`${base}/projects/web-shop/fields`);
+  await owner.fill("#fname", "Browser");
+  await owner.selectOption("#fkind", "select");
+  await owner.fill("#foptions", "chrome\nfirefox");
+  await owner.click("button:has-text('Add field')");
+  await owner.waitForURL(`${base}/projects/web-shop/fields`);
+  expect(await owner.isVisible("td:has-text('chrome, firefox')"), "the field and its choices");
+  await owner.goto(`${base}/projects/web-shop/cases`);
+  await owner.click(".tree >> text=Checkout");
+  await owner.waitForURL(/suite=/);
+  const suiteId = new URL(owner.url()).searchParams.get("suite");
+  await owner.click("a:has-text('New case')");
+  await owner.waitForURL(/\/cases\/new/);
+  await owner.fill("#title", "Pay by card");
+  await owner.selectOption("#priority", "high");
+  await owner.fill("#tags", "smoke, payments");
+  await owner.selectOption("select[name^='field:']", "firefox");
+  await owner.fill("#description", `Use a **test** card. ${payloads[0]} [docs](javascript:window.__xss=6)`);
+  const steps = owner.locator("[data-step]");
+  await steps.nth(0).locator("textarea").nth(0).fill("Open the cart");
+  await steps.nth(0).locator("textarea").nth(1).fill("The items are listed");
+  await steps.nth(1).locator("textarea").nth(0).fill("Pay");
+  await steps.nth(1).locator("textarea").nth(1).fill("A receipt shows");
+  await owner.click("button:has-text('Add step')");
+  expect(await steps.count() === 4, "a step was added");
+  await steps.nth(3).locator("textarea").nth(0).fill("Check the email");
+  await steps.nth(1).locator("[data-step-up]").click();
+  await owner.focus("#title");
+  await owner.keyboard.press("Control+Enter");
+  await owner.waitForURL(/\/cases\/T[0-9a-f]{8}\?notice=/);
+  const caseUrl = owner.url().split("?")[0];
+  expect(await owner.isVisible(".prose strong:has-text('test')"), "the Markdown renders");
+  expect(await owner.isVisible("text=<script>window.__xss=2</script>"), "raw HTML shows as text");
+  const firstStep = await owner.textContent("table tbody tr:first-child");
+  expect(firstStep.includes("Pay") && firstStep.includes("A receipt shows"), `the moved step is first: ${firstStep}`);
+  expect(await owner.isVisible("dd:has-text('firefox')"), "the custom field shows");
+  await owner.click(".prose a:has-text('docs')");
+  expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran from the case");
+  await owner.goto(caseUrl);
+  await shot(owner, "case");
+  await owner.click("a:has-text('Edit')");
+  await owner.fill("#title", "Pay by credit card");
+  await owner.click("button:has-text('Save')");
+  await owner.waitForURL(/notice=Saved%20as%20version%202/);
+  await owner.click("a:has-text('history')");
+  await owner.waitForURL(/\/history$/);
+  expect(await owner.isVisible(".d-added:has-text('Title: Pay by credit card')"), "the diff shows the new title");
+  expect(await owner.isVisible(".d-removed:has-text('Title: Pay by card')"), "and the old one");
+  await shot(owner, "case-history");
+  owner.once("dialog", (d) => d.accept());
+  await owner.click("tr:has-text('created') >> button:has-text('Restore')");
+  await owner.waitForURL(/notice=Restored%20as%20version%203/);
+  expect(await owner.isVisible("h1:has-text('Pay by card')"), "version 1 is back as version 3");
+  const made = await owner.evaluate(async (suite) => {
+    const out = [];
+    for (const title of ["Refund", "Pay by invoice"]) {
+      const r = await fetch("/api/v1/projects/web-shop/cases", {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title, suite }),
+      });
+      out.push(r.status);
+    }
+    return out;
+  }, suiteId);
+  expect(made.join() === "201,201", `cases made over the API with the session: ${made}`);
+  const order = async () => (await owner.locator("table.cases tbody tr td:nth-child(2)").allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
+  await owner.goto(`${base}/projects/web-shop/cases?suite=${suiteId}`);
+  await owner.locator("tr", { hasText: "Pay by invoice" }).locator("button[aria-label$=' up']").click();
+  await owner.waitForURL(/notice=Case\+moved/);
+  let titles = await order();
+  expect(titles[1].includes("Pay by invoice") && titles[2].includes("Refund"), `moved up: ${titles}`);
+  await owner.goto(`${base}/projects/web-shop/cases?suite=${suiteId}`);
+  await owner.dragAndDrop("table.cases tr:has-text('Refund')", "table.cases tr:has-text('Pay by card')");
+  await owner.waitForURL(/notice=Case\+moved/);
+  titles = await order();
+  expect(titles[0].includes("Refund"), `dragged to the top: ${titles}`);
+  await owner.locator("tr", { hasText: "Refund" }).locator("input[type=checkbox]").check();
+  await owner.locator("tr", { hasText: "Pay by invoice" }).locator("input[type=checkbox]").check();
+  await owner.fill("#add_tags", "regression");
+  await owner.click("button:has-text('Apply to selected')");
+  await owner.waitForURL(/notice=2\+case/);
+  await owner.goto(`${base}/projects/web-shop/cases?tags=regression`);
+  titles = await order();
+  expect(titles.length === 2, `bulk tagged: ${titles}`);
+  expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran in the repository");
+  await shot(owner, "cases");
+
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");
   await owner.waitForURL(`${base}/audit`);

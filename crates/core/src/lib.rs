@@ -6,8 +6,10 @@
 
 pub mod audit;
 mod auth;
+pub mod cases;
 pub mod clusters;
 pub mod compare;
+pub mod csv;
 pub mod dashboard;
 mod error;
 pub mod flaky;

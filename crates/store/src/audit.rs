@@ -127,12 +127,17 @@ pub(crate) use append;
 /// Runs one UPDATE/DELETE and, when it touched any row, appends `$audit` — in one transaction.
 /// Evaluates to the number of rows touched. `$query` is written once and compiled per backend.
 macro_rules! change_if_any {
-    ($store:expr, $audit:expr, $query:expr) => {{
+    ($store:expr, $audit:expr, $query:expr) => {
+        $crate::audit::change_if_any!($store, $audit, $query, $crate::StoreError::from)
+    };
+    // `$on_error` turns the statement's error into a `StoreError` (a unique violation into a
+    // `Conflict` naming what exists).
+    ($store:expr, $audit:expr, $query:expr, $on_error:expr) => {{
         let is_pg = $store.is_pg();
         let audit: &$crate::AuditEntry = $audit;
         $crate::db::on_org!($store, audit.org, pool => {
             let mut tx = pool.begin().await?;
-            let n = $query.execute(&mut *tx).await?.rows_affected();
+            let n = $query.execute(&mut *tx).await.map_err($on_error)?.rows_affected();
             if n > 0 {
                 $crate::audit::append!(tx, $audit, is_pg);
             }

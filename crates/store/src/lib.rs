@@ -4,6 +4,9 @@
 //! the caller's org id; the store never decides who may do what — `core` does.
 
 pub mod audit;
+mod case_links;
+mod cases;
+mod custom_fields;
 mod db;
 mod error;
 mod invitations;
@@ -22,6 +25,12 @@ mod upkeep;
 mod users;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRow};
+pub use case_links::{LinkedTest, UnlinkedTest};
+pub use cases::{
+    CaseCode, CaseFilter, CaseRow, CaseUpdate, CaseVersionRow, CaseWrite, NewCase, SuiteRow,
+    VersionWrite,
+};
+pub use custom_fields::FieldRow;
 pub use db::{APP_ROLE, Backend, DatabaseTarget, Store};
 pub use error::StoreError;
 pub use invitations::{InvitationRow, NewInvitation};

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_test_quarantine"),
     migration!(9, "0009_cluster_labels"),
     migration!(10, "0010_report_precomputation"),
+    migration!(11, "0011_test_cases"),
 ];
 
 /// The newest schema version this binary knows.

@@ -180,6 +180,27 @@ impl Client {
         .await
     }
 
+    pub async fn patch_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        self.send(
+            self.http
+                .patch(self.url(path))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// A post of `body` as it is, with this content type.
+    pub async fn post_body(&self, path: &str, content_type: &str, body: String) -> Resp {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
+
     pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Resp {
         self.send(
             self.http

@@ -33,6 +33,12 @@ const TENANT_TABLES: &[&str] = &[
     "ingest_batches",
     "cluster_labels",
     "run_suites",
+    "case_suites",
+    "cases",
+    "case_versions",
+    "custom_fields",
+    "case_attachments",
+    "case_links",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

@@ -209,6 +209,135 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("POST", "/tokens/{prefix}/revoke", Kind::OthersId),
     ("GET", "/audit", Kind::NoId),
     // Operations
+    ("GET", "/api/v1/projects/{slug}/suites", Kind::OthersId),
+    ("POST", "/api/v1/projects/{slug}/suites", Kind::OthersId),
+    (
+        "PATCH",
+        "/api/v1/projects/{slug}/suites/{suite}",
+        Kind::OthersId,
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{slug}/suites/{suite}",
+        Kind::OthersId,
+    ),
+    ("GET", "/api/v1/projects/{slug}/cases", Kind::OthersId),
+    ("POST", "/api/v1/projects/{slug}/cases", Kind::OthersId),
+    ("POST", "/api/v1/projects/{slug}/cases/bulk", Kind::OthersId),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/cases/import",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/cases/import-tests",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/cases/from-tests",
+        Kind::OthersId,
+    ),
+    ("GET", "/api/v1/projects/{slug}/cases/{key}", Kind::OthersId),
+    (
+        "PATCH",
+        "/api/v1/projects/{slug}/cases/{key}",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/cases/{key}/place",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/cases/{key}/versions",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/cases/{key}/diff",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/cases/{key}/versions/{version}/restore",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/cases/{key}/automation",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/cases/{key}/automation",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/tests/{test}/case",
+        Kind::OthersId,
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{slug}/tests/{test}/case",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/unlinked-tests",
+        Kind::OthersId,
+    ),
+    ("GET", "/api/v1/projects/{slug}/fields", Kind::OthersId),
+    ("POST", "/api/v1/projects/{slug}/fields", Kind::OthersId),
+    (
+        "PATCH",
+        "/api/v1/projects/{slug}/fields/{field}",
+        Kind::OthersId,
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{slug}/fields/{field}",
+        Kind::OthersId,
+    ),
+    ("GET", "/projects/{slug}/cases", Kind::OthersId),
+    ("POST", "/projects/{slug}/cases", Kind::OthersId),
+    ("GET", "/projects/{slug}/cases/new", Kind::OthersId),
+    ("POST", "/projects/{slug}/cases/bulk", Kind::OthersId),
+    ("POST", "/projects/{slug}/cases/import", Kind::OthersId),
+    ("POST", "/projects/{slug}/cases/from-tests", Kind::OthersId),
+    ("GET", "/projects/{slug}/cases/{key}", Kind::OthersId),
+    ("POST", "/projects/{slug}/cases/{key}", Kind::OthersId),
+    ("GET", "/projects/{slug}/cases/{key}/edit", Kind::OthersId),
+    ("POST", "/projects/{slug}/cases/{key}/place", Kind::OthersId),
+    (
+        "GET",
+        "/projects/{slug}/cases/{key}/history",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/projects/{slug}/cases/{key}/versions/{version}/restore",
+        Kind::OthersId,
+    ),
+    ("POST", "/projects/{slug}/suites", Kind::OthersId),
+    ("POST", "/projects/{slug}/suites/{suite}", Kind::OthersId),
+    (
+        "POST",
+        "/projects/{slug}/suites/{suite}/delete",
+        Kind::OthersId,
+    ),
+    ("GET", "/projects/{slug}/fields", Kind::OthersId),
+    ("POST", "/projects/{slug}/fields", Kind::OthersId),
+    (
+        "POST",
+        "/projects/{slug}/fields/{field}/delete",
+        Kind::OthersId,
+    ),
+    ("GET", "/projects/{slug}/unlinked", Kind::OthersId),
+    ("POST", "/projects/{slug}/tests/{test}/case", Kind::OthersId),
     ("GET", "/healthz", Kind::Public),
     ("GET", "/readyz", Kind::Public),
     ("GET", "/metrics", Kind::Public),
@@ -283,6 +412,9 @@ struct OrgB {
     token: String,
     role: String,
     run: String,
+    suite: String,
+    case: String,
+    field: String,
     canaries: Vec<String>,
 }
 
@@ -338,6 +470,27 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         )
         .await
         .json();
+    let suite = hank
+        .post_json(
+            "/api/v1/projects/globex-secret/suites",
+            &json!({ "name": "GLOBEX-SUITE-CANARY" }),
+        )
+        .await
+        .json();
+    let case = hank
+        .post_json(
+            "/api/v1/projects/globex-secret/cases",
+            &json!({ "title": "GLOBEX-CASE-CANARY", "steps": [{ "action": "GLOBEX-STEP-CANARY" }] }),
+        )
+        .await
+        .json();
+    let field = hank
+        .post_json(
+            "/api/v1/projects/globex-secret/fields",
+            &json!({ "name": "GLOBEX-FIELD-CANARY" }),
+        )
+        .await
+        .json();
     let me = hank.get("/api/v1/me").await.json();
     let b = OrgB {
         org: created.org.to_string(),
@@ -348,6 +501,9 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         token: tok["data"]["token"].as_str().expect("token").to_string(),
         role: role["data"]["id"].as_str().expect("role").to_string(),
         run: run["data"]["id"].as_str().expect("run").to_string(),
+        suite: suite["data"]["id"].as_str().expect("suite").to_string(),
+        case: case["data"]["key"].as_str().expect("case").to_string(),
+        field: field["data"]["id"].as_str().expect("field").to_string(),
         canaries: vec![],
     };
     let canaries = vec![
@@ -366,6 +522,12 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         b.run.clone(),
         "GLOBEX-RUN-CANARY".into(),
         "globex-branch".into(),
+        b.suite.clone(),
+        b.case.clone(),
+        "GLOBEX-SUITE-CANARY".into(),
+        "GLOBEX-CASE-CANARY".into(),
+        "GLOBEX-STEP-CANARY".into(),
+        "GLOBEX-FIELD-CANARY".into(),
     ];
     (hank, OrgB { canaries, ..b })
 }
@@ -381,6 +543,10 @@ fn fill(path: &str, b: &OrgB) -> String {
         .replace("{prefix}", &b.prefix)
         .replace("{role}", &b.role)
         .replace("{run}", &b.run)
+        .replace("{suite}", &b.suite)
+        .replace("{key}", &format!("T{}", b.case))
+        .replace("{field}", &b.field)
+        .replace("{version}", "1")
         .replace("{number}", "1")
         .replace("{test}", "1")
         .replace("{result}", "1")
@@ -396,12 +562,13 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
         "POST" => c.http.post(&url),
         "PUT" => c.http.put(&url),
         "DELETE" => c.http.delete(&url),
+        "PATCH" => c.http.patch(&url),
         other => panic!("method {other}"),
     };
     if let Some(token) = bearer {
         req = req.header("authorization", format!("Bearer {token}"));
     }
-    if method == "POST" || method == "PUT" {
+    if method == "POST" || method == "PUT" || method == "PATCH" {
         if path.starts_with("/api/") {
             // A body naming B wherever a body can name anything.
             let body = if path.ends_with("/results") {
@@ -410,6 +577,14 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
                 json!({})
             } else if method == "PUT" && path.contains("/roles/") {
                 json!({ "name": "From A", "permissions": ["read_projects"] })
+            } else if path.ends_with("/import-tests") {
+                json!({ "files": [], "tests": [] })
+            } else if path.contains("/cases")
+                || path.contains("/suites")
+                || path.contains("/fields")
+            {
+                json!({ "title": "From A", "name": "From A", "keys": [format!("T{}", b.case)], "tests": [1], "test": 1,
+                        "files": [], "suite": b.suite, "parent": b.suite, "position": 1 })
             } else if method == "PUT" && path.contains("/role") || path.contains("/access/") {
                 json!({ "role": "viewer" })
             } else {

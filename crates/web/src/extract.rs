@@ -32,7 +32,7 @@ async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
 }
 
 /// Reads the body within `limit` bytes; 413 past it.
-async fn body_bytes_within(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn body_bytes_within(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     let drain_max = DRAIN_MAX_BYTES.max(limit);
     let too_large = || {
         ApiError::new(

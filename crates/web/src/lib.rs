@@ -10,6 +10,7 @@ mod denials;
 mod error;
 mod extract;
 mod headers;
+mod markdown;
 pub mod metrics;
 mod ops;
 mod statics;

@@ -24,4 +24,81 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
     select.addEventListener("change", () => select.form && select.form.submit());
   });
+  // A file input that reads its text file into a textarea (case import).
+  document.querySelectorAll("input[type=file][data-read-into]").forEach((input) => {
+    input.addEventListener("change", async () => {
+      const target = document.querySelector(input.getAttribute("data-read-into"));
+      const file = input.files && input.files[0];
+      if (target && file) target.value = await file.text();
+    });
+  });
+  // Case editor: add, remove and reorder steps; Ctrl+Enter saves.
+  document.querySelectorAll("[data-steps]").forEach((box) => {
+    const list = box.querySelector(".step-list");
+    const renumber = () => list.querySelectorAll("[data-step]").forEach((li, i) => {
+      li.querySelectorAll("label").forEach((label, j) => {
+        label.textContent = `Step ${i + 1}: ${j === 0 ? "action" : "expected result"}`;
+      });
+    });
+    box.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      if (!button) return;
+      const step = button.closest("[data-step]");
+      if (button.hasAttribute("data-step-add")) {
+        const last = list.querySelector("[data-step]:last-child");
+        if (!last) return;
+        const copy = last.cloneNode(true);
+        copy.querySelectorAll("textarea").forEach((t, j) => { t.value = ""; t.id = `${j === 0 ? "action" : "expected"}-${Date.now()}`; });
+        copy.querySelectorAll("label").forEach((l, j) => l.setAttribute("for", copy.querySelectorAll("textarea")[j].id));
+        list.appendChild(copy);
+        copy.querySelector("textarea").focus();
+      } else if (step && button.hasAttribute("data-step-remove")) {
+        if (list.querySelectorAll("[data-step]").length > 1) step.remove();
+        else step.querySelectorAll("textarea").forEach((t) => { t.value = ""; });
+      } else if (step && button.hasAttribute("data-step-up") && step.previousElementSibling) {
+        list.insertBefore(step, step.previousElementSibling);
+      } else if (step && button.hasAttribute("data-step-down") && step.nextElementSibling) {
+        list.insertBefore(step.nextElementSibling, step);
+      }
+      renumber();
+    });
+  });
+  document.querySelectorAll("form[data-shortcut-save]").forEach((form) => {
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+  });
+  // Case list: drag a row onto another to put it there (same as the ↑/↓ buttons, which post
+  // the row's place form; here the position is the target's).
+  document.querySelectorAll("table.cases").forEach((table) => {
+    let dragged = null;
+    table.addEventListener("dragstart", (event) => {
+      dragged = event.target.closest("tr[data-key]");
+      if (event.dataTransfer) event.dataTransfer.effectAllowed = "move";
+    });
+    table.addEventListener("dragover", (event) => {
+      const row = event.target.closest("tr[data-key]");
+      if (!dragged || !row || row === dragged) return;
+      event.preventDefault();
+      table.querySelectorAll(".drop-target").forEach((r) => r.classList.remove("drop-target"));
+      row.classList.add("drop-target");
+    });
+    table.addEventListener("drop", (event) => {
+      const row = event.target.closest("tr[data-key]");
+      if (!dragged || !row || row === dragged) return;
+      event.preventDefault();
+      const form = dragged.querySelector("form.place-form");
+      if (!form) return;
+      form.querySelector("input[name=suite]").value = row.getAttribute("data-suite");
+      form.querySelector("input[name=position]").value = row.getAttribute("data-position");
+      form.submit();
+    });
+    table.addEventListener("dragend", () => {
+      dragged = null;
+      table.querySelectorAll(".drop-target").forEach((r) => r.classList.remove("drop-target"));
+    });
+  });
 });

@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod bench_reports;
 mod compare;
+mod import_tests;
 mod serve;
 mod token;
 mod upload;
@@ -79,6 +80,9 @@ pub enum Command {
     /// Compare a run with a base run (default: the latest on main): a CI quality gate that
     /// exits with status 1 on new failures.
     Compare(compare::CompareArgs),
+    /// Make or update one test case per test found in source code (JavaScript/TypeScript,
+    /// Python, Java, Go, Rust, C#), read statically: nothing is run.
+    ImportTests(import_tests::ImportTestsArgs),
     /// Measure this machine: `bench ingest` times parsing and end-to-end result ingestion.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -161,6 +165,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             }
             Ok(())
         }
+        Command::ImportTests(args) => import_tests::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Config(ConfigCommand::Show) => {
             print!("{}", cfg.show());

@@ -17,7 +17,7 @@ use std::time::Duration;
 pub struct ServerArgs {
     /// The server (env TESTVAULT_URL).
     #[arg(long, env = "TESTVAULT_URL")]
-    url: String,
+    url: Option<String>,
     /// Read the API token from this file instead of TESTVAULT_TOKEN.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
@@ -338,7 +338,14 @@ impl Api {
     pub(super) fn connect(server: &ServerArgs, project: &str) -> Result<Api, StartError> {
         Ok(Api {
             client: client(server.ca_cert.as_deref())?,
-            base: server.url.trim_end_matches('/').to_string(),
+            base: server
+                .url
+                .as_deref()
+                .ok_or_else(|| {
+                    StartError::Config("which server? pass --url or set TESTVAULT_URL".into())
+                })?
+                .trim_end_matches('/')
+                .to_string(),
             token: read_token(server.token_file.as_deref())?,
             project: project.to_string(),
         })

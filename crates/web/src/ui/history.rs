@@ -59,6 +59,9 @@ struct TestPage {
     test_id: i64,
     quarantine: Option<QuarantineItem>,
     can_quarantine: bool,
+    /// The manual case this test covers, if any.
+    linked_case: Option<testvault_core::cases::LinkedCase>,
+    can_link: bool,
     slug: String,
     project_name: String,
     name: String,
@@ -164,13 +167,15 @@ pub async fn page(
             .core
             .test_history(allowed()?, &slug, test, PAGE_HISTORY)
             .await?;
+        let linked_case = state.core.case_for_test(allowed()?, &slug, test).await?;
         let orgs = state.core.my_orgs(&p).await?;
-        Ok::<_, CoreError>((project, view, orgs))
+        Ok::<_, CoreError>((project, view, linked_case, orgs))
     }
     .await;
     match loaded {
-        Ok((project, view, orgs)) => {
+        Ok((project, view, linked_case, orgs)) => {
             let can_quarantine = p.can_in(Permission::ManagePlans, project.id);
+            let can_link = p.can_in(Permission::WriteCases, project.id);
             let TestView {
                 id,
                 quarantine,
@@ -196,6 +201,8 @@ pub async fn page(
                         reason: q.reason,
                     }),
                     can_quarantine,
+                    linked_case,
+                    can_link,
                     slug: project.slug.clone(),
                     project_name: project.name.clone(),
                     strips: strips(&history),

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod cases;
 mod compare;
 mod history;
 mod members;
@@ -38,6 +39,47 @@ pub fn routes() -> Router<AppState> {
         .route("/projects", get(projects::list).post(projects::create))
         .route("/projects/{slug}", get(projects::show))
         .route("/projects/{slug}/runs/{number}", get(projects::run))
+        .route(
+            "/projects/{slug}/cases",
+            get(cases::repository).post(cases::create_case),
+        )
+        .route("/projects/{slug}/cases/new", get(cases::new_case))
+        .route("/projects/{slug}/cases/bulk", post(cases::bulk_edit))
+        .route("/projects/{slug}/cases/import", post(cases::import))
+        .route("/projects/{slug}/cases/from-tests", post(cases::from_tests))
+        .route(
+            "/projects/{slug}/cases/{key}",
+            get(cases::show).post(cases::update_case),
+        )
+        .route("/projects/{slug}/cases/{key}/edit", get(cases::edit_case))
+        .route(
+            "/projects/{slug}/cases/{key}/place",
+            post(cases::place_case),
+        )
+        .route("/projects/{slug}/cases/{key}/history", get(cases::history))
+        .route(
+            "/projects/{slug}/cases/{key}/versions/{version}/restore",
+            post(cases::restore),
+        )
+        .route("/projects/{slug}/suites", post(cases::create_suite))
+        .route("/projects/{slug}/suites/{suite}", post(cases::change_suite))
+        .route(
+            "/projects/{slug}/suites/{suite}/delete",
+            post(cases::delete_suite),
+        )
+        .route(
+            "/projects/{slug}/fields",
+            get(cases::fields).post(cases::create_field),
+        )
+        .route(
+            "/projects/{slug}/fields/{field}/delete",
+            post(cases::delete_field),
+        )
+        .route("/projects/{slug}/unlinked", get(cases::unlinked))
+        .route(
+            "/projects/{slug}/tests/{test}/case",
+            post(cases::link_from_test),
+        )
         .route("/projects/{slug}/runs/{number}/compare", get(compare::page))
         .route("/projects/{slug}/tests/{test}", get(history::page))
         .route(

@@ -3,16 +3,7 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-/// One CSV cell: quoted, and a leading `= + - @` (or tab/CR) defused with `'` so spreadsheets
-/// never run it as a formula.
-pub fn csv_cell(raw: &str) -> String {
-    let defused = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{raw}")
-    } else {
-        raw.to_string()
-    };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
+pub use testvault_core::csv::cell as csv_cell;
 
 /// `value` as the JSON answer, or — for `?format=csv` — the rows `to_rows` makes of it, under
 /// `header`, as a spreadsheet named `filename`: the two forms every report table is served in.
@@ -54,18 +45,4 @@ pub fn csv_response(filename: &'static str, header: &str, rows: &[Vec<String>]) 
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("plain"), "\"plain\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
-        assert_eq!(csv_cell("-1+2"), "\"'-1+2\"");
-    }
 }

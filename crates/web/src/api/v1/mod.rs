@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod cases;
 pub mod compare;
 mod csv;
 pub mod history;
@@ -17,7 +18,7 @@ mod tokens;
 
 use crate::AppState;
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {
@@ -38,6 +39,68 @@ pub fn routes() -> Router<AppState> {
             get(projects::list_projects).post(projects::create_project),
         )
         .route("/projects/{slug}", get(projects::get_project))
+        .route(
+            "/projects/{slug}/suites",
+            get(cases::list_suites).post(cases::create_suite),
+        )
+        .route(
+            "/projects/{slug}/suites/{suite}",
+            patch(cases::update_suite).delete(cases::delete_suite),
+        )
+        .route(
+            "/projects/{slug}/cases",
+            get(cases::list_cases).post(cases::create_case),
+        )
+        .route("/projects/{slug}/cases/bulk", post(cases::bulk_edit))
+        .route("/projects/{slug}/cases/import", post(cases::import_cases))
+        .route(
+            "/projects/{slug}/cases/import-tests",
+            post(cases::import_tests),
+        )
+        .route(
+            "/projects/{slug}/cases/from-tests",
+            post(cases::cases_from_tests),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}",
+            get(cases::get_case).patch(cases::update_case),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/place",
+            post(cases::place_case),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/versions",
+            get(cases::list_versions),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/diff",
+            get(cases::diff_versions),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/versions/{version}/restore",
+            post(cases::restore_version),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/automation",
+            get(cases::case_automation).post(cases::link_test),
+        )
+        .route(
+            "/projects/{slug}/tests/{test}/case",
+            get(cases::test_case).delete(cases::unlink_test),
+        )
+        .route(
+            "/projects/{slug}/unlinked-tests",
+            get(cases::unlinked_tests),
+        )
+        .route(
+            "/projects/{slug}/fields",
+            get(cases::list_fields).post(cases::create_field),
+        )
+        .route(
+            "/projects/{slug}/fields/{field}",
+            patch(cases::update_field).delete(cases::delete_field),
+        )
         .route("/projects/{slug}/access", get(roles::list_project_access))
         .route(
             "/projects/{slug}/access/{user}",
