@@ -409,6 +409,47 @@ try {
   expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran in the repository");
   await shot(owner, "cases");
 
+  // 6g. Plans and manual execution: a milestone, a plan of the smoke cases, a manual run started
+  // from it, a case executed step by step (a step verdict, a note, then the "f" key), the run
+  // completed and frozen, its verdicts counted like any run's.
+  await owner.goto(`${base}/projects/web-shop`);
+  await owner.click("a:has-text('Plans and milestones')");
+  await owner.waitForURL(`${base}/projects/web-shop/plans`);
+  await owner.fill("#m-name", "Release 1");
+  await owner.fill("#m-due", "2030-01-31");
+  await owner.click("button:has-text('Add milestone')");
+  await owner.waitForURL(`${base}/projects/web-shop/plans`);
+  await owner.fill("#p-name", "Smoke");
+  await owner.selectOption("#p-milestone", { label: "Release 1" });
+  await owner.fill("#p-tags", "smoke");
+  await owner.click("button:has-text('Save plan')");
+  await owner.waitForURL(`${base}/projects/web-shop/plans`);
+  expect(await owner.isVisible("tr:has-text('Smoke') >> td:has-text('Release 1')"), "the plan belongs to the milestone");
+  await owner.locator("tr", { hasText: "tags smoke" }).locator("input[name=title]").fill("Smoke before release");
+  await owner.locator("tr", { hasText: "tags smoke" }).locator("button:has-text('Start manual run')").click();
+  await owner.waitForURL(/\/runs\/\d+\/execute$/);
+  const execUrl = owner.url();
+  expect(await owner.isVisible("h2:has-text('Pay by card')"), "the first case is in focus");
+  await owner.check("input[name=step_outcome_0][value=passed]");
+  await owner.check("input[name=step_outcome_1][value=failed]");
+  await owner.fill("#note", `Card declined ${payloads[0]}`);
+  await owner.click("h2:has-text('Pay by card')");
+  await owner.keyboard.press("f");
+  await owner.waitForURL(/execute\?case=/);
+  expect(await owner.isVisible(".exec-list >> .outcome-failed"), "the verdict is recorded");
+  await shot(owner, "manual-run");
+  owner.once("dialog", (d) => d.accept());
+  await owner.click("button:has-text('Complete run')");
+  await owner.waitForURL(/\/runs\/\d+$/);
+  expect(await owner.isVisible("text=Pay by card"), "the verdicts are the run's results");
+  await owner.goto(execUrl);
+  expect(await owner.isVisible("text=its results are frozen"), "a completed run is frozen");
+  expect(!(await owner.isVisible("button:has-text('Complete run')")), "nothing left to record");
+  expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran in the manual run");
+  await owner.goto(caseUrl);
+  expect(await owner.isVisible("section:has-text('Manual runs') >> .outcome-failed"), "the case shows its manual verdict");
+  await shot(owner, "case-after-run");
+
   // 6e. The audit trail records all of the above.
   await owner.click("nav >> text=Audit");
   await owner.waitForURL(`${base}/audit`);

@@ -18,6 +18,7 @@ mod invitations;
 mod keyring;
 pub mod mail;
 mod orgs;
+pub mod plans;
 mod principal;
 mod projects;
 mod roles;

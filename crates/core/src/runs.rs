@@ -48,7 +48,7 @@ pub struct RunSpec {
 }
 
 /// A `RunSpec` whose values were checked.
-struct ValidRun {
+pub(crate) struct ValidRun {
     title: String,
     branch: Option<String>,
     commit: Option<String>,
@@ -75,7 +75,7 @@ fn text(field: &'static str, v: Option<String>, max: usize) -> Result<Option<Str
 }
 
 impl RunSpec {
-    fn validate(self) -> Result<ValidRun, DomainError> {
+    pub(crate) fn validate(self) -> Result<ValidRun, DomainError> {
         let build_url = text("build_url", self.build_url, 2000)?;
         if let Some(url) = &build_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -540,7 +540,7 @@ impl Core {
             .ok_or(CoreError::NotFound("run"))
     }
 
-    async fn run_view(&self, org: OrgId, run: RunId) -> Result<RunView, CoreError> {
+    pub(crate) async fn run_view(&self, org: OrgId, run: RunId) -> Result<RunView, CoreError> {
         self.store()
             .get_run(org, run)
             .await?
@@ -741,6 +741,32 @@ impl Core {
         };
         self.ingest(p, project, target, idempotency_key, Box::new(open))
             .await
+    }
+
+    /// Stores results built by Testvault itself (a manual run's verdicts) in `run`, through
+    /// the same path as reports: sealed, indexed, counted, committed at once.
+    pub(crate) async fn store_results(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        run: RunId,
+        idempotency_key: String,
+        results: Vec<TestResult>,
+    ) -> Result<IngestReport, CoreError> {
+        let open = move || -> Result<Box<dyn ResultSource + Send>, IngestError> {
+            Ok(Box::new(VecSource {
+                results: results.into_iter(),
+                meta: testvault_ingest::ReportMeta::default(),
+            }))
+        };
+        self.ingest(
+            p,
+            project,
+            IngestTarget::Run(run),
+            Some(idempotency_key),
+            Box::new(open),
+        )
+        .await
     }
 
     async fn ingest(
@@ -982,7 +1008,7 @@ impl ResultSource for VecSource {
     }
 }
 
-fn new_run<'a>(
+pub(crate) fn new_run<'a>(
     org: OrgId,
     project: ProjectId,
     id: RunId,

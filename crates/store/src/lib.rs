@@ -12,6 +12,7 @@ mod error;
 mod invitations;
 pub mod migrate;
 mod orgs;
+mod plans;
 mod projects;
 mod roles;
 mod rows;
@@ -35,6 +36,9 @@ pub use db::{APP_ROLE, Backend, DatabaseTarget, Store};
 pub use error::StoreError;
 pub use invitations::{InvitationRow, NewInvitation};
 pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};
+pub use plans::{
+    CaseManualRow, ManualProgress, ManualRow, ManualVerdict, MilestoneRow, NewManualItem, PlanRow,
+};
 pub use projects::{NewProject, ProjectRow};
 pub use roles::{GrantRow, RoleRow, RoleSpec};
 pub use runs::{

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_cluster_labels"),
     migration!(10, "0010_report_precomputation"),
     migration!(11, "0011_test_cases"),
+    migration!(12, "0012_plans_and_manual_runs"),
 ];
 
 /// The newest schema version this binary knows.

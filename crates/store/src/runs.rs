@@ -397,6 +397,7 @@ macro_rules! insert_run {
         number
     }};
 }
+pub(crate) use insert_run;
 
 macro_rules! select_runs {
     () => {

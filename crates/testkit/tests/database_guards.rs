@@ -39,6 +39,9 @@ const TENANT_TABLES: &[&str] = &[
     "custom_fields",
     "case_attachments",
     "case_links",
+    "milestones",
+    "plans",
+    "manual_results",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

@@ -338,6 +338,64 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ),
     ("GET", "/projects/{slug}/unlinked", Kind::OthersId),
     ("POST", "/projects/{slug}/tests/{test}/case", Kind::OthersId),
+    ("GET", "/api/v1/projects/{slug}/milestones", Kind::OthersId),
+    ("POST", "/api/v1/projects/{slug}/milestones", Kind::OthersId),
+    (
+        "PATCH",
+        "/api/v1/projects/{slug}/milestones/{id}",
+        Kind::OthersId,
+    ),
+    ("GET", "/api/v1/projects/{slug}/plans", Kind::OthersId),
+    ("POST", "/api/v1/projects/{slug}/plans", Kind::OthersId),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/manual-runs",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/runs/{run}/manual",
+        Kind::OthersId,
+    ),
+    (
+        "PUT",
+        "/api/v1/projects/{slug}/runs/{run}/manual/{key}",
+        Kind::OthersId,
+    ),
+    (
+        "PUT",
+        "/api/v1/projects/{slug}/runs/{run}/manual/{key}/assignee",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/runs/{run}/complete",
+        Kind::OthersId,
+    ),
+    ("GET", "/projects/{slug}/plans", Kind::OthersId),
+    ("POST", "/projects/{slug}/plans", Kind::OthersId),
+    ("POST", "/projects/{slug}/milestones", Kind::OthersId),
+    (
+        "POST",
+        "/projects/{slug}/milestones/{id}/status",
+        Kind::OthersId,
+    ),
+    ("POST", "/projects/{slug}/manual-runs", Kind::OthersId),
+    (
+        "GET",
+        "/projects/{slug}/runs/{number}/execute",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/projects/{slug}/runs/{number}/execute/{key}",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/projects/{slug}/runs/{number}/complete",
+        Kind::OthersId,
+    ),
     ("GET", "/healthz", Kind::Public),
     ("GET", "/readyz", Kind::Public),
     ("GET", "/metrics", Kind::Public),
@@ -577,6 +635,12 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
                 json!({})
             } else if method == "PUT" && path.contains("/roles/") {
                 json!({ "name": "From A", "permissions": ["read_projects"] })
+            } else if path.contains("/manual")
+                || path.ends_with("/complete")
+                || path.contains("/milestones")
+                || path.ends_with("/plans")
+            {
+                json!({ "name": "From A", "status": "closed", "outcome": "passed", "keys": [format!("T{}", b.case)], "selection": { "keys": [format!("T{}", b.case)] } })
             } else if path.ends_with("/import-tests") {
                 json!({ "files": [], "tests": [] })
             } else if path.contains("/cases")

@@ -12,7 +12,8 @@ on_both_backends!(
     csv_and_markdown_exports_import_back_unchanged,
     automated_tests_link_to_cases_by_id_link_or_name,
     importing_tests_from_code_is_idempotent_and_marks_removed_ones,
-    pages_show_cases_without_running_anything_they_hold
+    pages_show_cases_without_running_anything_they_hold,
+    plans_start_manual_runs_whose_verdicts_reach_the_reports
 );
 
 async fn project(app: &TestApp) -> Client {
@@ -892,4 +893,237 @@ async fn pages_show_cases_without_running_anything_they_hold(backend: Backend) {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("changed by someone else"), "{}", r.body);
+}
+
+async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = project(&app).await;
+    let checkout = suite(&owner, "Checkout", None).await;
+    let pay = case(&owner, json!({ "title": "Pay", "suite": checkout, "tags": ["smoke"], "status": "ready",
+        "steps": [{ "action": "Open cart", "expected": "Listed" }, { "action": "Pay", "expected": "Receipt" }] })).await;
+    let refund = case(
+        &owner,
+        json!({ "title": "Refund", "suite": checkout, "tags": ["smoke"] }),
+    )
+    .await;
+    case(&owner, json!({ "title": "Old flow", "suite": checkout, "tags": ["smoke"], "status": "deprecated" })).await;
+    case(&owner, json!({ "title": "Profile", "tags": ["account"] })).await;
+    let pay_key = pay["key"].as_str().expect("key").to_string();
+    let refund_key = refund["key"].as_str().expect("key").to_string();
+
+    // Milestones and plans.
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/milestones",
+            &json!({ "name": "Release 1", "due_on": "2001-02-30" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/milestones",
+            &json!({ "name": "Release 1", "due_on": "2001-02-03" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let milestone = r.json()["data"]["id"].as_str().expect("id").to_string();
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/plans",
+            &json!({ "name": "Empty", "selection": {} }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/plans",
+            &json!({ "name": "Smoke", "milestone": milestone, "selection": { "tags": ["smoke"] } }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let plan = r.json()["data"].clone();
+    assert_eq!(plan["cases"], 2, "deprecated cases are left out: {plan}");
+    let plan_id = plan["id"].as_str().expect("id").to_string();
+
+    // A manual run from the plan.
+    let r = owner
+        .post_json("/api/v1/projects/web/manual-runs", &json!({ "plan": plan_id, "title": "Smoke before release", "assignee": "owner@example.com" }))
+        .await;
+    assert!(r.status == 201 || r.status == 422, "{}", r.body);
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/manual-runs",
+            &json!({ "plan": plan_id, "title": "Smoke before release" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let run = r.json()["data"].clone();
+    let run_id = run["id"].as_str().expect("id").to_string();
+    let number = run["number"].as_i64().expect("number");
+    let manual = data(
+        &owner,
+        &format!("/api/v1/projects/web/runs/{run_id}/manual"),
+    )
+    .await;
+    assert_eq!(manual["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        manual["milestone"],
+        milestone.as_str(),
+        "the plan's milestone"
+    );
+    assert_eq!(manual["progress"]["untested"], 2);
+
+    // Cases are executed as they were added, whatever edits follow.
+    owner
+        .patch_json(
+            &format!("/api/v1/projects/web/cases/T{pay_key}"),
+            &json!({ "title": "Pay (edited later)" }),
+        )
+        .await;
+    let manual = data(
+        &owner,
+        &format!("/api/v1/projects/web/runs/{run_id}/manual"),
+    )
+    .await;
+    assert_eq!(manual["items"][0]["title"], "Pay");
+    assert_eq!(manual["items"][0]["steps"][1]["expected"], "Receipt");
+
+    let verdict = |key: &str, body: Value| {
+        let owner = &owner;
+        let path = format!("/api/v1/projects/web/runs/{run_id}/manual/T{key}");
+        async move { owner.put_json(&path, &body).await }
+    };
+    let r = verdict(&pay_key, json!({ "outcome": "maybe" })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = verdict(
+        &pay_key,
+        json!({ "outcome": "passed", "elapsed_ms": 65000,
+        "steps": [{ "outcome": "passed" }, { "outcome": "passed", "note": "receipt took 3 s" }] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["data"]["steps"][1]["note"], "receipt took 3 s");
+    let r = verdict(
+        &refund_key,
+        json!({ "outcome": "failed", "note": "SECRET-NOTE refund button missing" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sealed = app
+        .sql_bytes("SELECT record_sealed FROM manual_results WHERE outcome = 'failed'")
+        .await
+        .expect("record");
+    assert!(
+        !sealed.windows(11).any(|w| w == b"SECRET-NOTE"),
+        "notes are sealed"
+    );
+
+    let milestones = data(&owner, "/api/v1/projects/web/milestones").await;
+    assert_eq!(milestones[0]["progress"]["passed"], 1);
+    assert_eq!(milestones[0]["progress"]["failed"], 1);
+    assert_eq!(milestones[0]["progress"]["done_pct"], 100);
+    assert_eq!(milestones[0]["overdue"], true);
+
+    // Complete: frozen, and the verdicts are results like any other run's.
+    let r = owner
+        .post_json(
+            &format!("/api/v1/projects/web/runs/{run_id}/complete"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = r.json()["data"].clone();
+    assert_eq!(done["status"], "finished", "{done}");
+    assert_eq!(done["counts"]["passed"], 1, "{done}");
+    assert_eq!(done["counts"]["failed"], 1, "{done}");
+    let r = verdict(&pay_key, json!({ "outcome": "failed" })).await;
+    assert_eq!(r.status, 410, "frozen: {}", r.body);
+    let r = owner
+        .post_json(
+            &format!("/api/v1/projects/web/runs/{run_id}/complete"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let results = data(
+        &owner,
+        &format!("/api/v1/projects/web/runs/{run_id}/results"),
+    )
+    .await;
+    let failed = results
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["outcome"] == "failed")
+        .expect("a failure");
+    assert_eq!(failed["name"], format!("Refund @T{refund_key}"));
+    assert_eq!(failed["message"], "SECRET-NOTE refund button missing");
+    let side = data(
+        &owner,
+        &format!("/api/v1/projects/web/cases/T{refund_key}/automation"),
+    )
+    .await;
+    assert_eq!(side["manual"][0]["outcome"], "failed");
+    assert_eq!(side["manual"][0]["final_verdict"], true);
+    assert_eq!(
+        side["tests"][0]["last_outcome"], "failed",
+        "the case page shows the result too: {side}"
+    );
+    let dashboard = data(&owner, "/api/v1/projects/web/dashboard").await;
+    assert_eq!(
+        dashboard["trend"].as_array().map(Vec::len),
+        Some(1),
+        "the run counts in the dashboard"
+    );
+
+    // Pages: plans, execution (with its form), and the case page.
+    for path in [
+        "/projects/web/plans".to_string(),
+        format!("/projects/web/runs/{number}/execute"),
+        format!("/projects/web/cases/T{refund_key}"),
+    ] {
+        let page = owner.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+    }
+    let r = owner
+        .post_form(
+            "/projects/web/manual-runs",
+            &[("plan", plan_id.as_str()), ("title", "Second pass")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let second = r.header("location").expect("location");
+    let page = owner.get(&second).await;
+    assert!(
+        page.body.contains("Open cart"),
+        "the first untested case is in focus"
+    );
+    let second_number = second.split('/').nth(4).expect("number").to_string();
+    let r = owner
+        .post_form(
+            &format!("/projects/web/runs/{second_number}/execute/T{pay_key}"),
+            &[
+                ("outcome", "blocked"),
+                ("note", "env down"),
+                ("step_outcome_0", "blocked"),
+                ("elapsed_ms", "1200"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = owner
+        .post_form(&format!("/projects/web/runs/{second_number}/complete"), &[])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // A viewer reads but neither plans nor executes.
+    let viewer = app
+        .add_member(&owner, "viewer@example.com", "correct horse battery")
+        .await;
+    assert_eq!(
+        viewer.get("/api/v1/projects/web/plans").await.status,
+        404,
+        "no grant: the project is not visible"
+    );
 }

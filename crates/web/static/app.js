@@ -71,6 +71,24 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   });
+  // Manual execution: time spent on the case is sent with its verdict; p/f/b/s record it.
+  document.querySelectorAll("form[data-execute]").forEach((form) => {
+    const opened = Date.now();
+    form.addEventListener("submit", () => {
+      const elapsed = form.querySelector("[data-elapsed]");
+      if (elapsed) elapsed.value = String(Date.now() - opened);
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      const typing = event.target.closest("input, textarea, select");
+      if (typing) return;
+      const button = form.querySelector(`button[data-shortcut="${event.key}"]`);
+      if (button) {
+        event.preventDefault();
+        form.requestSubmit(button);
+      }
+    });
+  });
   // Case list: drag a row onto another to put it there (same as the ↑/↓ buttons, which post
   // the row's place form; here the position is the target's).
   document.querySelectorAll("table.cases").forEach((table) => {

@@ -159,7 +159,7 @@ impl FieldView {
 }
 
 /// `YYYY-MM-DD` with a real month and day.
-fn is_date(s: &str) -> bool {
+pub(crate) fn is_date(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     let [y, m, d] = parts.as_slice() else {
         return false;

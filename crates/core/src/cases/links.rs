@@ -24,10 +24,24 @@ pub struct CaseLinkView {
     pub last_at: Option<i64>,
 }
 
-/// What covers a case automatically.
+/// A manual run's verdict on a case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseManualView {
+    pub run: i64,
+    pub run_title: String,
+    pub outcome: String,
+    pub executed_by: Option<String>,
+    pub executed_at: Option<i64>,
+    /// The run is complete (its verdict is final).
+    pub final_verdict: bool,
+}
+
+/// A case's results side by side: the automated tests covering it, each with its latest result,
+/// and its latest manual verdicts.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseAutomation {
     pub tests: Vec<CaseLinkView>,
+    pub manual: Vec<CaseManualView>,
 }
 
 /// The case a test belongs to, for the test's page.
@@ -76,7 +90,21 @@ impl Core {
                 last_at: last.as_ref().map(|h| h.created_at),
             });
         }
-        Ok(CaseAutomation { tests: out })
+        let manual = self
+            .store()
+            .case_manual_results(p.org, row.id, 20)
+            .await?
+            .into_iter()
+            .map(|m| CaseManualView {
+                run: m.run_number,
+                run_title: m.run_title,
+                outcome: m.outcome,
+                executed_by: m.executed_by,
+                executed_at: m.executed_at,
+                final_verdict: m.finished,
+            })
+            .collect();
+        Ok(CaseAutomation { tests: out, manual })
     }
 
     /// The case an automated test is linked to, if any.

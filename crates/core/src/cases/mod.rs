@@ -12,6 +12,7 @@ pub mod suites;
 mod versions;
 
 pub use diff::DiffLine;
+pub(crate) use edit::snapshot as edit_snapshot;
 pub use edit::{BulkEdit, CasePatch};
 pub use fields::{FieldSpec, FieldView};
 pub use links::{CaseAutomation, CaseLinkView, LinkedCase};
@@ -68,7 +69,7 @@ pub struct CaseView {
 }
 
 /// What a case list selects; see `list_cases`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct CaseQuery {
     /// A suite id (with its sub-suites), or `none` for cases outside any suite.
     #[serde(default)]
@@ -115,8 +116,18 @@ impl Core {
     ) -> Result<Vec<CaseView>, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
-        let nodes = suites::tree(self.store().list_suites(p.org, project).await?);
-        let fields = self.fields_of(p.org, project).await?;
+        self.cases_matching(p.org, project, query).await
+    }
+
+    /// `list_cases` for use cases that have checked their own permission (plans).
+    pub(crate) async fn cases_matching(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        query: &CaseQuery,
+    ) -> Result<Vec<CaseView>, CoreError> {
+        let nodes = suites::tree(self.store().list_suites(org, project).await?);
+        let fields = self.fields_of(org, project).await?;
         let mut filter = CaseFilter {
             include_removed: query.removed.unwrap_or(false),
             ..CaseFilter::default()
@@ -162,7 +173,7 @@ impl Core {
         if let Some(owner) = pick(&query.owner) {
             let members = self
                 .store()
-                .list_members(p.org, testvault_domain::time::now())
+                .list_members(org, testvault_domain::time::now())
                 .await?;
             // An unknown owner matches nothing (not everything).
             filter.owner = Some(
@@ -187,7 +198,7 @@ impl Core {
         let rows = self
             .store()
             .list_cases(
-                p.org,
+                org,
                 project,
                 &filter,
                 if field_filter.is_some() {
@@ -200,7 +211,7 @@ impl Core {
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
             let view = self
-                .case_view(p.org, project, row, &nodes, &fields, false)
+                .case_view(org, project, row, &nodes, &fields, false)
                 .await?;
             if let Some((id, want)) = &field_filter {
                 let hit = view.fields.iter().any(|f| {

@@ -510,6 +510,15 @@ struct LinkItem {
     at: String,
 }
 
+struct ManualItem {
+    run: i64,
+    title: String,
+    outcome: String,
+    by: String,
+    at: String,
+    final_verdict: bool,
+}
+
 #[derive(Template)]
 #[template(path = "case.html")]
 struct CasePage {
@@ -522,6 +531,7 @@ struct CasePage {
     steps: Vec<StepItem>,
     fields: Vec<FieldItem>,
     links: Vec<LinkItem>,
+    manual: Vec<ManualItem>,
     can_write: bool,
     created: String,
     updated: String,
@@ -597,6 +607,18 @@ pub async fn show(
                         run: t.last_run.map(|n| n.to_string()).unwrap_or_default(),
                         outcome: t.last_outcome.unwrap_or_default(),
                         at: t.last_at.map(when).unwrap_or_default(),
+                    })
+                    .collect(),
+                manual: automation
+                    .manual
+                    .into_iter()
+                    .map(|m| ManualItem {
+                        run: m.run,
+                        title: m.run_title,
+                        outcome: m.outcome,
+                        by: m.executed_by.unwrap_or_default(),
+                        at: m.executed_at.map(when).unwrap_or_default(),
+                        final_verdict: m.final_verdict,
                     })
                     .collect(),
                 created: when(case.created_at),

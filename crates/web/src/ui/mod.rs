@@ -8,6 +8,7 @@ mod compare;
 mod history;
 mod members;
 pub mod pages;
+mod plans;
 mod projects;
 mod roles;
 mod security;
@@ -76,6 +77,28 @@ pub fn routes() -> Router<AppState> {
             post(cases::delete_field),
         )
         .route("/projects/{slug}/unlinked", get(cases::unlinked))
+        .route(
+            "/projects/{slug}/plans",
+            get(plans::page).post(plans::create_plan),
+        )
+        .route("/projects/{slug}/milestones", post(plans::create_milestone))
+        .route(
+            "/projects/{slug}/milestones/{id}/status",
+            post(plans::milestone_status),
+        )
+        .route("/projects/{slug}/manual-runs", post(plans::start_run))
+        .route(
+            "/projects/{slug}/runs/{number}/execute",
+            get(plans::execute),
+        )
+        .route(
+            "/projects/{slug}/runs/{number}/execute/{key}",
+            post(plans::record),
+        )
+        .route(
+            "/projects/{slug}/runs/{number}/complete",
+            post(plans::complete),
+        )
         .route(
             "/projects/{slug}/tests/{test}/case",
             post(cases::link_from_test),

@@ -9,6 +9,7 @@ pub mod history;
 mod invitations;
 mod members;
 mod orgs;
+mod plans;
 mod projects;
 mod roles;
 mod run_groups;
@@ -92,6 +93,38 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/projects/{slug}/unlinked-tests",
             get(cases::unlinked_tests),
+        )
+        .route(
+            "/projects/{slug}/milestones",
+            get(plans::list_milestones).post(plans::create_milestone),
+        )
+        .route(
+            "/projects/{slug}/milestones/{id}",
+            patch(plans::update_milestone),
+        )
+        .route(
+            "/projects/{slug}/plans",
+            get(plans::list_plans).post(plans::create_plan),
+        )
+        .route(
+            "/projects/{slug}/manual-runs",
+            post(plans::create_manual_run),
+        )
+        .route(
+            "/projects/{slug}/runs/{run}/manual",
+            get(plans::get_manual_run),
+        )
+        .route(
+            "/projects/{slug}/runs/{run}/manual/{key}",
+            put(plans::record_verdict),
+        )
+        .route(
+            "/projects/{slug}/runs/{run}/manual/{key}/assignee",
+            put(plans::assign),
+        )
+        .route(
+            "/projects/{slug}/runs/{run}/complete",
+            post(plans::complete),
         )
         .route(
             "/projects/{slug}/fields",
