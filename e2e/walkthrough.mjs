@@ -362,6 +362,16 @@ try {
   await owner.click(".prose a:has-text('docs')");
   expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran from the case");
   await owner.goto(caseUrl);
+  await owner.setInputFiles("#file", {
+    name: "<img src=x onerror=window.__xss=7>.png",
+    mimeType: "image/png",
+    buffer: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]),
+  });
+  await owner.click("button:has-text('Attach')");
+  await owner.waitForURL(/notice=File%20attached/);
+  expect(await owner.isVisible("#files >> text=<img src=x onerror=window.__xss=7>.png"), "the file name shows as text");
+  expect(await owner.isVisible("#files img.thumb"), "the image is previewed");
+  expect((await owner.evaluate(() => window.__xss)) === undefined, "no script ran from a file name");
   await shot(owner, "case");
   await owner.click("a:has-text('Edit')");
   await owner.fill("#title", "Pay by credit card");

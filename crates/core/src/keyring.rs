@@ -53,6 +53,20 @@ impl Keyring {
         row: &str,
         plaintext: &str,
     ) -> Result<Vec<u8>, CoreError> {
+        self.seal_bytes(store, org, table, column, row, plaintext.as_bytes())
+            .await
+    }
+
+    /// `seal` for bytes (attachments).
+    pub(crate) async fn seal_bytes(
+        &self,
+        store: &Store,
+        org: OrgId,
+        table: &str,
+        column: &str,
+        row: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CoreError> {
         let key = self.data_key(store, org).await?;
         let org_s = org.to_string();
         let place = SealPlace {
@@ -61,7 +75,7 @@ impl Keyring {
             column,
             row,
         };
-        Ok(key.seal(&place, plaintext.as_bytes())?)
+        Ok(key.seal(&place, plaintext)?)
     }
 
     pub(crate) async fn open(
@@ -73,6 +87,22 @@ impl Keyring {
         row: &str,
         sealed: &[u8],
     ) -> Result<String, CoreError> {
+        let bytes = self
+            .open_bytes(store, org, table, column, row, sealed)
+            .await?;
+        String::from_utf8(bytes).map_err(|_| CoreError::internal("sealed text is not UTF-8"))
+    }
+
+    /// `open` for bytes (attachments).
+    pub(crate) async fn open_bytes(
+        &self,
+        store: &Store,
+        org: OrgId,
+        table: &str,
+        column: &str,
+        row: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CoreError> {
         let key = self.data_key(store, org).await?;
         let org_s = org.to_string();
         let place = SealPlace {
@@ -81,8 +111,6 @@ impl Keyring {
             column,
             row,
         };
-        let bytes = key.open(&place, sealed)?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| CoreError::internal("sealed text is not UTF-8"))
+        Ok(key.open(&place, sealed)?.to_vec())
     }
 }

@@ -32,6 +32,26 @@ pub fn boundary(content_type: &str) -> Option<String> {
     })
 }
 
+/// One part of a form: its field name, its file name (for files) and its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub name: Option<String>,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Every part of a form held in memory (a page's upload form: fields and files), in order,
+/// within `limits.max_decompressed_bytes` in total and `max_zip_entries` files.
+pub fn read_parts(body: &[u8], boundary: &str, limits: Limits) -> Result<Vec<Part>, IngestError> {
+    if body.len() as u64 > limits.max_decompressed_bytes {
+        return Err(IngestError::limit(format!(
+            "the form is larger than {} bytes",
+            limits.max_decompressed_bytes
+        )));
+    }
+    parse(body, boundary, limits)
+}
+
 /// Every file part of the body as `(filename, bytes)`, in order. Parts without a filename (plain
 /// form fields) are skipped.
 pub fn read_files(
@@ -49,14 +69,13 @@ pub fn read_files(
             limits.max_decompressed_bytes
         )));
     }
-    parse(&buf, boundary, limits)
+    Ok(parse(&buf, boundary, limits)?
+        .into_iter()
+        .filter_map(|p| p.filename.map(|name| (name, p.bytes)))
+        .collect())
 }
 
-fn parse(
-    body: &[u8],
-    boundary: &str,
-    limits: Limits,
-) -> Result<Vec<(String, Vec<u8>)>, IngestError> {
+fn parse(body: &[u8], boundary: &str, limits: Limits) -> Result<Vec<Part>, IngestError> {
     let delimiter = format!("--{boundary}");
     let next_part = format!("\r\n--{boundary}");
     let finder = memchr::memmem::Finder::new(next_part.as_bytes());
@@ -70,6 +89,7 @@ fn parse(
             .ok_or_else(|| part_error(0, "no part starts with the boundary"))?
     };
     let mut files = Vec::new();
+    let mut count = 0;
     let mut index = 0;
     loop {
         index += 1;
@@ -89,18 +109,21 @@ fn parse(
         let content_len = finder
             .find(&body[content_start..])
             .ok_or_else(|| part_error(index, "the body ends before the closing boundary"))?;
-        if let Some(name) = filename(headers) {
-            if files.len() >= limits.max_zip_entries {
+        let file = filename(headers);
+        if file.is_some() {
+            count += 1;
+            if count > limits.max_zip_entries {
                 return Err(IngestError::limit(format!(
                     "multipart: more than {} files (max_zip_entries)",
                     limits.max_zip_entries
                 )));
             }
-            files.push((
-                name,
-                body[content_start..content_start + content_len].to_vec(),
-            ));
         }
+        files.push(Part {
+            name: field_name(headers),
+            filename: file,
+            bytes: body[content_start..content_start + content_len].to_vec(),
+        });
         at = content_start + content_len + next_part.len();
     }
 }
@@ -112,6 +135,22 @@ fn skip_padding_and_crlf(rest: &[u8]) -> Option<usize> {
         .take_while(|b| **b == b' ' || **b == b'\t')
         .count();
     rest[pad..].starts_with(b"\r\n").then_some(pad + 2)
+}
+
+/// The `name` of a part's `Content-Disposition` (the form field).
+fn field_name(headers: &str) -> Option<String> {
+    let disposition = headers.split("\r\n").find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-disposition")
+            .then_some(value)
+    })?;
+    split_params(disposition).into_iter().find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("name")
+            .then(|| unquote(value.trim()))
+    })
 }
 
 /// The `filename` (or RFC 5987 `filename*`) of a part's `Content-Disposition`.

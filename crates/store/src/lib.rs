@@ -3,6 +3,7 @@
 //! PostgreSQL (scale-out), running the same statement text on both. Every tenant query filters on
 //! the caller's org id; the store never decides who may do what — `core` does.
 
+mod attachments;
 pub mod audit;
 mod case_links;
 mod cases;
@@ -25,6 +26,7 @@ mod tokens;
 mod upkeep;
 mod users;
 
+pub use attachments::AttachmentRow;
 pub use audit::{AuditEntry, AuditFilter, AuditRow};
 pub use case_links::{LinkedTest, UnlinkedTest};
 pub use cases::{

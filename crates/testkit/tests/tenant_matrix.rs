@@ -396,6 +396,41 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         "/projects/{slug}/runs/{number}/complete",
         Kind::OthersId,
     ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/cases/{key}/attachments",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/cases/{key}/attachments",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/cases/{key}/attachments/{id}",
+        Kind::OthersId,
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{slug}/cases/{key}/attachments/{id}",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/projects/{slug}/cases/{key}/attachments",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/projects/{slug}/cases/{key}/attachments/{id}",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/projects/{slug}/cases/{key}/attachments/{id}/delete",
+        Kind::OthersId,
+    ),
     ("GET", "/healthz", Kind::Public),
     ("GET", "/readyz", Kind::Public),
     ("GET", "/metrics", Kind::Public),

@@ -13,7 +13,8 @@ on_both_backends!(
     automated_tests_link_to_cases_by_id_link_or_name,
     importing_tests_from_code_is_idempotent_and_marks_removed_ones,
     pages_show_cases_without_running_anything_they_hold,
-    plans_start_manual_runs_whose_verdicts_reach_the_reports
+    plans_start_manual_runs_whose_verdicts_reach_the_reports,
+    attachments_are_sealed_typed_by_their_bytes_and_always_downloaded
 );
 
 async fn project(app: &TestApp) -> Client {
@@ -1126,4 +1127,164 @@ async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backe
         404,
         "no grant: the project is not visible"
     );
+}
+
+async fn attachments_are_sealed_typed_by_their_bytes_and_always_downloaded(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = project(&app).await;
+    let c = case(
+        &owner,
+        json!({ "title": "With files", "steps": [{ "action": "Look" }] }),
+    )
+    .await;
+    let key = c["key"].as_str().expect("key").to_string();
+    let base = format!("/api/v1/projects/web/cases/T{key}/attachments");
+    const NAME: &str = "<img src=x onerror=alert(1)>.html";
+    let html = "<html><script>window.__xss=1</script>SECRET-FILE-CANARY</html>";
+    let r = owner
+        .post_body(
+            &format!("{base}?name={}", urlencode(NAME)),
+            "text/html",
+            html.into(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let page_file = r.json()["data"].clone();
+    assert_eq!(
+        page_file["content_type"], "application/octet-stream",
+        "the client's type is not trusted"
+    );
+    assert_eq!(page_file["name"], NAME);
+    let mut png_bytes = vec![0x89u8, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    png_bytes.extend_from_slice(&[0u8; 32]);
+    let r = owner
+        .send(
+            owner
+                .http
+                .post(owner.url(&format!("{base}?name=shot.png&step=1")))
+                .header("content-type", "application/octet-stream")
+                .body(png_bytes.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let image = r.json()["data"].clone();
+    assert_eq!(image["content_type"], "image/png");
+    assert_eq!(image["image"], true);
+    assert_eq!(image["step"], 1);
+
+    // Downloads: the stored type, nosniff, and attachment unless an image asked inline.
+    let html_id = page_file["id"].as_str().expect("id");
+    for q in ["", "?inline=true"] {
+        let r = owner.get(&format!("{base}/{html_id}{q}")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/octet-stream")
+        );
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        let disposition = r.header("content-disposition").expect("disposition");
+        assert!(
+            disposition.starts_with("attachment; filename=\""),
+            "{disposition}"
+        );
+        assert!(
+            !disposition.contains("<img"),
+            "the name is encoded: {disposition}"
+        );
+        assert!(r.body.contains("SECRET-FILE-CANARY"));
+    }
+    let png_id = image["id"].as_str().expect("id");
+    let r = owner
+        .get(&format!(
+            "/projects/web/cases/T{key}/attachments/{png_id}?inline=true"
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type").as_deref(), Some("image/png"));
+    assert!(
+        r.header("content-disposition")
+            .is_some_and(|d| d.starts_with("inline"))
+    );
+
+    // Sealed at rest.
+    let stored = app
+        .sql_bytes(
+            "SELECT sealed FROM case_attachments WHERE content_type = 'application/octet-stream'",
+        )
+        .await
+        .expect("stored");
+    assert!(
+        !stored.windows(18).any(|w| w == b"SECRET-FILE-CANARY"),
+        "files are sealed"
+    );
+
+    // Limits and checks.
+    let r = owner
+        .post_body(
+            &format!("{base}?name=big.bin"),
+            "application/octet-stream",
+            "x".repeat(5 * 1024 * 1024 + 1),
+        )
+        .await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    let r = owner
+        .post_body(
+            &format!("{base}?name=a.txt&step=9"),
+            "text/plain",
+            "x".into(),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = owner
+        .post_body(&format!("{base}?name=a.txt"), "text/plain", String::new())
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    // The page lists them, the hostile name as text; a form uploads one.
+    let page = owner.get(&format!("/projects/web/cases/T{key}")).await;
+    assert!(
+        page.body.contains("&#60;img src=x"),
+        "the name shows as text"
+    );
+    assert!(!page.body.contains("<img src=x"), "no injected image");
+    let csrf = owner.csrf().await;
+    let boundary = "testvaultBOUNDARY";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nhello from a form\r\n--{boundary}--\r\n"
+    );
+    let r = owner
+        .post_body(
+            &format!("/projects/web/cases/T{key}/attachments"),
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let files = data(&owner, &base).await;
+    assert_eq!(files.as_array().map(Vec::len), Some(3));
+    let forged = body.replace(&csrf, "not-the-token");
+    let r = owner
+        .post_body(
+            &format!("/projects/web/cases/T{key}/attachments"),
+            &format!("multipart/form-data; boundary={boundary}"),
+            forged,
+        )
+        .await;
+    assert_eq!(r.status, 403, "a forged form is refused");
+
+    let r = owner.delete(&format!("{base}/{html_id}")).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(owner.get(&format!("{base}/{html_id}")).await.status, 404);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -3,6 +3,7 @@
 //! Handlers parse input, call one `core` function and render; no rules live here.
 
 mod api;
+mod attachment;
 mod client;
 mod cookies;
 mod csrf;

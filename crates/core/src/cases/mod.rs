@@ -1,6 +1,7 @@
 //! The manual test repository: suites, cases with steps and custom fields, every edit a version,
 //! search and bulk edit, import and export, and the links between cases and automated tests.
 
+pub mod attachments;
 mod diff;
 mod edit;
 pub mod fields;

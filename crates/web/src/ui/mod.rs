@@ -54,6 +54,18 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/cases/{key}/edit", get(cases::edit_case))
         .route(
+            "/projects/{slug}/cases/{key}/attachments",
+            post(cases::upload_attachment),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/attachments/{id}",
+            get(cases::download_attachment),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/attachments/{id}/delete",
+            post(cases::remove_attachment),
+        )
+        .route(
             "/projects/{slug}/cases/{key}/place",
             post(cases::place_case),
         )

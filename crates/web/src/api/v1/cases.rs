@@ -562,3 +562,88 @@ pub async fn delete_field(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub async fn list_attachments(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(data(
+        state
+            .core
+            .case_attachments(p.allow(Permission::ReadProjects)?, &slug, &key)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct AttachQuery {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    step: Option<i64>,
+}
+
+/// The body is the file (any content type; the stored type comes from its bytes).
+pub async fn add_attachment(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, key)): Path<(String, String)>,
+    Query(q): Query<AttachQuery>,
+    req: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = p.allow(Permission::WriteCases)?;
+    let bytes =
+        crate::extract::body_bytes_within(req, testvault_core::cases::attachments::MAX_BYTES + 1)
+            .await?;
+    let view = state
+        .core
+        .add_attachment(
+            allowed,
+            &slug,
+            &key,
+            q.name.as_deref().unwrap_or("attachment"),
+            q.step,
+            &bytes,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, data(view)))
+}
+
+#[derive(Deserialize)]
+pub struct DownloadQuery {
+    /// `true`: an image shown in place (other types are always downloads).
+    #[serde(default)]
+    inline: Option<bool>,
+}
+
+pub async fn get_attachment(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, key, id)): Path<(String, String, String)>,
+    Query(q): Query<DownloadQuery>,
+) -> Result<Response, ApiError> {
+    let id: Uuid = parse_id(&id, "attachment")?;
+    let (view, bytes) = state
+        .core
+        .attachment(p.allow(Permission::ReadProjects)?, &slug, &key, id)
+        .await?;
+    Ok(crate::attachment::file_response(
+        &view,
+        bytes,
+        q.inline.unwrap_or(false),
+    ))
+}
+
+pub async fn delete_attachment(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, key, id)): Path<(String, String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id: Uuid = parse_id(&id, "attachment")?;
+    state
+        .core
+        .delete_attachment(p.allow(Permission::WriteCases)?, &slug, &key, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -67,6 +67,14 @@ pub fn routes() -> Router<AppState> {
             get(cases::get_case).patch(cases::update_case),
         )
         .route(
+            "/projects/{slug}/cases/{key}/attachments",
+            get(cases::list_attachments).post(cases::add_attachment),
+        )
+        .route(
+            "/projects/{slug}/cases/{key}/attachments/{id}",
+            get(cases::get_attachment).delete(cases::delete_attachment),
+        )
+        .route(
             "/projects/{slug}/cases/{key}/place",
             post(cases::place_case),
         )
