@@ -21,6 +21,7 @@ mod runs;
 mod secret;
 mod sessions;
 mod setup;
+mod shared_steps;
 mod throttle;
 mod tokens;
 mod upkeep;
@@ -49,6 +50,7 @@ pub use runs::{
 };
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};
+pub use shared_steps::SharedStepsRow;
 pub use throttle::ThrottleState;
 pub use tokens::{NewToken, TokenAuth, TokenRow};
 pub use users::{MemberRow, NewUser, UserRow};

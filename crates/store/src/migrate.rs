@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_report_precomputation"),
     migration!(11, "0011_test_cases"),
     migration!(12, "0012_plans_and_manual_runs"),
+    migration!(13, "0013_shared_steps"),
 ];
 
 /// The newest schema version this binary knows.

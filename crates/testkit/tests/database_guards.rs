@@ -42,6 +42,7 @@ const TENANT_TABLES: &[&str] = &[
     "milestones",
     "plans",
     "manual_results",
+    "shared_steps",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

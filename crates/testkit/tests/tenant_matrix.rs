@@ -431,6 +431,24 @@ const ROUTES: &[(&str, &str, Kind)] = &[
         "/projects/{slug}/cases/{key}/attachments/{id}/delete",
         Kind::OthersId,
     ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/shared-steps",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/shared-steps",
+        Kind::OthersId,
+    ),
+    (
+        "PATCH",
+        "/api/v1/projects/{slug}/shared-steps/{id}",
+        Kind::OthersId,
+    ),
+    ("GET", "/projects/{slug}/shared-steps", Kind::OthersId),
+    ("POST", "/projects/{slug}/shared-steps", Kind::OthersId),
+    ("POST", "/projects/{slug}/shared-steps/{id}", Kind::OthersId),
     ("GET", "/healthz", Kind::Public),
     ("GET", "/readyz", Kind::Public),
     ("GET", "/metrics", Kind::Public),
@@ -676,6 +694,8 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
                 || path.ends_with("/plans")
             {
                 json!({ "name": "From A", "status": "closed", "outcome": "passed", "keys": [format!("T{}", b.case)], "selection": { "keys": [format!("T{}", b.case)] } })
+            } else if path.contains("/shared-steps") {
+                json!({ "title": "From A", "steps": [{ "action": "x" }] })
             } else if path.ends_with("/import-tests") {
                 json!({ "files": [], "tests": [] })
             } else if path.contains("/cases")

@@ -14,7 +14,8 @@ on_both_backends!(
     importing_tests_from_code_is_idempotent_and_marks_removed_ones,
     pages_show_cases_without_running_anything_they_hold,
     plans_start_manual_runs_whose_verdicts_reach_the_reports,
-    attachments_are_sealed_typed_by_their_bytes_and_always_downloaded
+    attachments_are_sealed_typed_by_their_bytes_and_always_downloaded,
+    shared_steps_are_referenced_expanded_and_frozen_by_manual_runs
 );
 
 async fn project(app: &TestApp) -> Client {
@@ -1287,4 +1288,118 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+async fn shared_steps_are_referenced_expanded_and_frozen_by_manual_runs(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = project(&app).await;
+    let r = owner
+        .post_json("/api/v1/projects/web/shared-steps", &json!({ "title": "Sign in", "steps": [
+            { "action": "Open /sign-in", "expected": "The form shows" }, { "action": "Submit", "expected": "Dashboard" }] }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let shared = r.json()["data"].clone();
+    let shared_id = shared["id"].as_str().expect("id").to_string();
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/shared-steps",
+            &json!({ "title": "Nested", "steps": [{ "shared": shared_id }] }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "no nesting: {}", r.body);
+
+    let c = case(&owner, json!({ "title": "Change password", "tags": ["account"], "steps": [
+        { "shared": shared_id, "action": "ignored" }, { "action": "Open settings", "expected": "Settings show" }] })).await;
+    let key = c["key"].as_str().expect("key").to_string();
+    assert_eq!(c["steps"][0]["shared"], shared_id.as_str());
+    assert_eq!(
+        c["steps"][0]["action"], "",
+        "a reference keeps no text of its own"
+    );
+    let actions = |v: &Value| -> Vec<String> {
+        v["expanded"]
+            .as_array()
+            .expect("expanded")
+            .iter()
+            .map(|s| s["action"].as_str().expect("a").to_string())
+            .collect()
+    };
+    assert_eq!(actions(&c), ["Open /sign-in", "Submit", "Open settings"]);
+    let r = owner
+        .post_json("/api/v1/projects/web/cases", &json!({ "title": "x", "steps": [{ "shared": "00000000-0000-0000-0000-000000000001" }] }))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    // A manual run freezes the expanded steps; an edit of the shared steps reaches the case.
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/manual-runs",
+            &json!({ "keys": [format!("T{key}")] }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let run = r.json()["data"]["id"].as_str().expect("run").to_string();
+    let r = owner
+        .patch_json(
+            &format!("/api/v1/projects/web/shared-steps/{shared_id}"),
+            &json!({ "title": "Sign in", "version": 1, "steps": [
+            { "action": "Open /login", "expected": "The form shows" }] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = owner
+        .patch_json(
+            &format!("/api/v1/projects/web/shared-steps/{shared_id}"),
+            &json!({ "title": "Sign in", "version": 1, "steps": [{ "action": "lost" }] }),
+        )
+        .await;
+    assert_eq!(r.status, 410, "stale edit: {}", r.body);
+    let now = data(&owner, &format!("/api/v1/projects/web/cases/T{key}")).await;
+    assert_eq!(actions(&now), ["Open /login", "Open settings"]);
+    let manual = data(&owner, &format!("/api/v1/projects/web/runs/{run}/manual")).await;
+    let frozen: Vec<&str> = manual["items"][0]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["action"].as_str().expect("a"))
+        .collect();
+    assert_eq!(frozen, ["Open /sign-in", "Submit", "Open settings"]);
+
+    // Exports name the shared steps, and import back to the same reference.
+    for format in ["csv", "markdown"] {
+        let export = owner
+            .get(&format!("/api/v1/projects/web/cases?format={format}"))
+            .await;
+        assert!(export.body.contains("[shared] Sign in"), "{}", export.body);
+        let r = owner
+            .post_body(
+                &format!("/api/v1/projects/web/cases/import?format={format}"),
+                "text/plain",
+                export.body.clone(),
+            )
+            .await;
+        assert_eq!(r.json()["data"]["unchanged"], 1, "{format}: {}", r.body);
+    }
+    let page = owner.get(&format!("/projects/web/cases/T{key}")).await;
+    assert!(
+        page.body.contains("shared: Sign in"),
+        "the case page marks shared steps"
+    );
+    assert_eq!(owner.get("/projects/web/shared-steps").await.status, 200);
+    let r = owner
+        .post_form(
+            "/projects/web/shared-steps",
+            &[
+                ("title", "Empty the cart"),
+                (
+                    "steps",
+                    "Open the cart => Items listed\nRemove all => Cart is empty",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let all = data(&owner, "/api/v1/projects/web/shared-steps").await;
+    assert_eq!(all[0]["title"], "Empty the cart");
+    assert_eq!(all[0]["steps"][1]["expected"], "Cart is empty");
 }

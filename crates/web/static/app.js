@@ -49,7 +49,9 @@ document.addEventListener("DOMContentLoaded", () => {
         if (!last) return;
         const copy = last.cloneNode(true);
         copy.querySelectorAll("textarea").forEach((t, j) => { t.value = ""; t.id = `${j === 0 ? "action" : "expected"}-${Date.now()}`; });
-        copy.querySelectorAll("label").forEach((l, j) => l.setAttribute("for", copy.querySelectorAll("textarea")[j].id));
+        copy.querySelectorAll("select").forEach((s) => { s.value = ""; s.id = `shared-${Date.now()}`; });
+        const inputs = copy.querySelectorAll("textarea, select");
+        copy.querySelectorAll("label").forEach((l, j) => { if (inputs[j]) l.setAttribute("for", inputs[j].id); });
         list.appendChild(copy);
         copy.querySelector("textarea").focus();
       } else if (step && button.hasAttribute("data-step-remove")) {

@@ -1,8 +1,8 @@
 //! A readable diff between two versions of a case: each version written out as labelled lines,
 //! then compared line by line (longest common subsequence).
 
-use super::FieldView;
 use super::model::CaseContent;
+use super::{FieldView, SharedStepsView};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -13,7 +13,11 @@ pub struct DiffLine {
 }
 
 /// A version as the lines a diff compares.
-pub(crate) fn lines(c: &CaseContent, fields: &[FieldView]) -> Vec<String> {
+pub(crate) fn lines(
+    c: &CaseContent,
+    fields: &[FieldView],
+    shared: &[SharedStepsView],
+) -> Vec<String> {
     let mut out = vec![
         format!("Title: {}", c.title),
         format!("Priority: {}", c.priority),
@@ -38,6 +42,14 @@ pub(crate) fn lines(c: &CaseContent, fields: &[FieldView]) -> Vec<String> {
     block(&mut out, "Preconditions", &c.preconditions);
     block(&mut out, "Description", &c.description);
     for (i, s) in c.steps.iter().enumerate() {
+        if let Some(id) = s.shared {
+            let title = shared
+                .iter()
+                .find(|x| x.id == id)
+                .map_or("(deleted)", |x| x.title.as_str());
+            out.push(format!("Step {}: shared steps \"{title}\"", i + 1));
+            continue;
+        }
         block(&mut out, &format!("Step {}", i + 1), &s.action);
         block(&mut out, &format!("Step {} expected", i + 1), &s.expected);
     }

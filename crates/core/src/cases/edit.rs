@@ -78,6 +78,7 @@ const MAX_BULK: usize = 1_000;
 pub(crate) struct Checker {
     fields: Vec<super::FieldView>,
     members: Vec<(UserId, String)>,
+    shared: Vec<Uuid>,
 }
 
 impl Checker {
@@ -94,7 +95,17 @@ impl Checker {
             .into_iter()
             .map(|m| (m.user_id, m.email.to_lowercase()))
             .collect();
-        Ok(Checker { fields, members })
+        let shared = core
+            .shared_of(org, project)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        Ok(Checker {
+            fields,
+            members,
+            shared,
+        })
     }
 
     fn emails(&self) -> Vec<String> {
@@ -153,6 +164,17 @@ impl Checker {
             return Err(DomainError::new(
                 "owner",
                 "must be the email of a member of the organisation",
+            )
+            .into());
+        }
+        if content
+            .steps
+            .iter()
+            .any(|s| s.shared.is_some_and(|id| !self.shared.contains(&id)))
+        {
+            return Err(DomainError::new(
+                "steps",
+                "refers to shared steps that do not exist in this project",
             )
             .into());
         }

@@ -14,7 +14,8 @@
 
 use super::edit::{CasePatch, Checker, Draft, new_key};
 use super::model::{CaseContent, Step, parse_case_key};
-use super::{CaseQuery, CaseView, FieldView, content_of, suites};
+use super::shared::EXPORT_PREFIX;
+use super::{CaseQuery, CaseView, FieldView, SharedStepsView, content_of, suites};
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -60,7 +61,7 @@ fn suite_parts(path: &str) -> Vec<String> {
 }
 
 /// The cases as CSV (header and rows).
-pub fn to_csv(cases: &[CaseView], fields: &[FieldView]) -> String {
+pub fn to_csv(cases: &[CaseView], fields: &[FieldView], shared: &[SharedStepsView]) -> String {
     let steps = cases.iter().map(|c| c.steps.len()).max().unwrap_or(0);
     let mut header: Vec<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
     header.extend(fields.iter().map(|f| format!("field: {}", f.name)));
@@ -93,12 +94,56 @@ pub fn to_csv(cases: &[CaseView], fields: &[FieldView]) -> String {
         }
         for i in 0..steps {
             let s = c.steps.get(i);
-            row.push(s.map(|s| s.action.clone()).unwrap_or_default());
+            row.push(s.map(|s| action_text(s, shared)).unwrap_or_default());
             row.push(s.map(|s| s.expected.clone()).unwrap_or_default());
         }
         out.push_str(&line(&row));
     }
     out
+}
+
+/// A step's action as exported: its text, or `[shared] Title` for a shared reference.
+fn action_text(s: &Step, shared: &[SharedStepsView]) -> String {
+    match s.shared {
+        None => s.action.clone(),
+        Some(id) => format!(
+            "{EXPORT_PREFIX}{}",
+            shared
+                .iter()
+                .find(|x| x.id == id)
+                .map_or("(deleted)", |x| x.title.as_str())
+        ),
+    }
+}
+
+/// Steps read back from a file: `[shared] Title` (with no expected result) names shared steps.
+fn resolve_shared(
+    steps: &mut [Step],
+    shared: &[SharedStepsView],
+    at: &str,
+) -> Result<(), DomainError> {
+    for s in steps.iter_mut() {
+        let Some(title) = s.action.strip_prefix(EXPORT_PREFIX) else {
+            continue;
+        };
+        if !s.expected.is_empty() {
+            continue;
+        }
+        let seq = shared
+            .iter()
+            .find(|x| x.title == title.trim())
+            .ok_or_else(|| {
+                DomainError::new(
+                    "steps",
+                    format!("{at}: no shared steps titled \"{}\"", title.trim()),
+                )
+            })?;
+        *s = Step {
+            shared: Some(seq.id),
+            ..Step::new("", "")
+        };
+    }
+    Ok(())
 }
 
 fn line(cells: &[String]) -> String {
@@ -155,7 +200,7 @@ fn from_csv(text: &str, fields: &[FieldView]) -> Result<Vec<Parsed>, DomainError
             let action = get(&format!("step {n}")).unwrap_or_default();
             let expected = get(&format!("expected {n}")).unwrap_or_default();
             if !action.trim().is_empty() || !expected.trim().is_empty() {
-                steps.push(Step { action, expected });
+                steps.push(Step::new(action, expected));
             }
         }
         let mut values = BTreeMap::new();
@@ -232,7 +277,7 @@ fn numbered(l: &str) -> Option<&str> {
 }
 
 /// The cases as Markdown, grouped by suite.
-pub fn to_markdown(cases: &[CaseView], fields: &[FieldView]) -> String {
+pub fn to_markdown(cases: &[CaseView], fields: &[FieldView], shared: &[SharedStepsView]) -> String {
     let mut out = String::new();
     let mut suite: Option<&str> = None;
     for c in cases {
@@ -277,7 +322,7 @@ pub fn to_markdown(cases: &[CaseView], fields: &[FieldView]) -> String {
         if !c.steps.is_empty() {
             out.push_str("### Steps\n\n");
             for (i, s) in c.steps.iter().enumerate() {
-                let action = escape(&s.action, true);
+                let action = escape(&action_text(s, shared), true);
                 let first = action.first().cloned().unwrap_or_default();
                 out.push_str(&format!("{}. {first}\n", i + 1));
                 for l in action.iter().skip(1) {
@@ -324,10 +369,7 @@ fn from_markdown(text: &str, fields: &[FieldView]) -> Result<Vec<Parsed>, Domain
             case.patch.steps = Some(
                 steps
                     .drain(..)
-                    .map(|(a, e, _)| Step {
-                        action: join(&a),
-                        expected: join(&e),
-                    })
+                    .map(|(a, e, _)| Step::new(join(&a), join(&e)))
                     .collect(),
             );
         }
@@ -474,10 +516,11 @@ impl Core {
     ) -> Result<String, CoreError> {
         let cases = self.list_cases(allowed, slug, query).await?;
         let fields = self.list_fields(allowed, slug).await?;
+        let shared = self.list_shared_steps(allowed, slug).await?;
         Ok(if markdown {
-            to_markdown(&cases, &fields)
+            to_markdown(&cases, &fields, &shared)
         } else {
-            to_csv(&cases, &fields)
+            to_csv(&cases, &fields, &shared)
         })
     }
 
@@ -503,7 +546,11 @@ impl Core {
         }
         // Check every case before writing anything.
         let mut plan = Vec::with_capacity(parsed.len());
-        for item in parsed {
+        let shared = self.shared_of(p.org, project).await?;
+        for mut item in parsed {
+            if let Some(steps) = item.patch.steps.as_mut() {
+                resolve_shared(steps, &shared, &item.at)?;
+            }
             let key = item.key.as_deref().and_then(parse_case_key);
             let existing = match &key {
                 Some(k) => self.store().get_case(p.org, project, k).await?,
@@ -576,6 +623,7 @@ mod tests {
             title: title.into(),
             description: description.into(),
             preconditions: "- signed in\n# not a heading".into(),
+            expanded: Vec::new(),
             steps,
             tags: vec!["smoke".into()],
             priority: "high".into(),
@@ -598,21 +646,18 @@ mod tests {
     #[test]
     fn markdown_reads_back_what_it_wrote() {
         let steps = vec![
-            Step {
-                action: "Open the cart\n2. not a step\nExpected: not either".into(),
-                expected: "It opens\n\\# literal".into(),
-            },
-            Step {
-                action: "Pay".into(),
-                expected: String::new(),
-            },
+            Step::new(
+                "Open the cart\n2. not a step\nExpected: not either",
+                "It opens\n\\# literal",
+            ),
+            Step::new("Pay", ""),
         ];
         let case = view(
             "Pay @home =1+1",
             steps.clone(),
             "## heading inside\n\nplain\n\\\\#two",
         );
-        let md = to_markdown(std::slice::from_ref(&case), &[]);
+        let md = to_markdown(std::slice::from_ref(&case), &[], &[]);
         let back = from_markdown(&md, &[]).expect("parses");
         assert_eq!(back.len(), 1, "{md}");
         let p = &back[0].patch;
@@ -634,12 +679,9 @@ mod tests {
 
     #[test]
     fn csv_reads_back_what_it_wrote() {
-        let steps = vec![Step {
-            action: "=cmd|' /C calc'!A0".into(),
-            expected: "line\nbreak, \"quoted\"".into(),
-        }];
+        let steps = vec![Step::new("=cmd|' /C calc'!A0", "line\nbreak, \"quoted\"")];
         let case = view("'quoted title", steps.clone(), "-negative");
-        let csv = to_csv(std::slice::from_ref(&case), &[]);
+        let csv = to_csv(std::slice::from_ref(&case), &[], &[]);
         assert!(csv.contains("\"'=cmd"), "formula defused: {csv}");
         let back = from_csv(&csv, &[]).expect("parses");
         let p = &back[0].patch;

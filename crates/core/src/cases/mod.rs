@@ -8,6 +8,7 @@ pub mod fields;
 pub mod io;
 mod links;
 pub mod model;
+pub mod shared;
 pub mod source;
 pub mod suites;
 mod versions;
@@ -18,6 +19,7 @@ pub use edit::{BulkEdit, CasePatch};
 pub use fields::{FieldSpec, FieldView};
 pub use links::{CaseAutomation, CaseLinkView, LinkedCase};
 pub use model::{CaseContent, Step, case_key_in_name, parse_case_key};
+pub use shared::{ExpandedStep, SharedStepsSpec, SharedStepsView};
 pub use source::{ImportReport, ImportedTest};
 pub use suites::SuiteNode;
 pub use versions::VersionView;
@@ -50,6 +52,8 @@ pub struct CaseView {
     pub description: String,
     pub preconditions: String,
     pub steps: Vec<Step>,
+    /// The steps as executed: shared references replaced by their sequences.
+    pub expanded: Vec<ExpandedStep>,
     pub tags: Vec<String>,
     pub priority: String,
     pub kind: String,
@@ -127,8 +131,8 @@ impl Core {
         project: ProjectId,
         query: &CaseQuery,
     ) -> Result<Vec<CaseView>, CoreError> {
-        let nodes = suites::tree(self.store().list_suites(org, project).await?);
-        let fields = self.fields_of(org, project).await?;
+        let ctx = self.view_context(org, project).await?;
+        let (nodes, fields) = (&ctx.nodes, &ctx.fields);
         let mut filter = CaseFilter {
             include_removed: query.removed.unwrap_or(false),
             ..CaseFilter::default()
@@ -149,7 +153,7 @@ impl Core {
                 if !nodes.iter().any(|n| n.id == id) {
                     return Err(CoreError::NotFound("suite"));
                 }
-                filter.suites = Some(suites::with_descendants(&nodes, id));
+                filter.suites = Some(suites::with_descendants(nodes, id));
             }
         }
         if let Some(q) = &query.q {
@@ -211,9 +215,7 @@ impl Core {
             .await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
-            let view = self
-                .case_view(org, project, row, &nodes, &fields, false)
-                .await?;
+            let view = self.case_view(org, row, &ctx, false).await?;
             if let Some((id, want)) = &field_filter {
                 let hit = view.fields.iter().any(|f| {
                     f.field.to_string() == *id
@@ -256,11 +258,7 @@ impl Core {
     ) -> Result<CaseView, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
-        let row = self.case_row(p.org, project, key).await?;
-        let nodes = suites::tree(self.store().list_suites(p.org, project).await?);
-        let fields = self.fields_of(p.org, project).await?;
-        self.case_view(p.org, project, row, &nodes, &fields, true)
-            .await
+        self.case_by_key(p.org, project, key).await
     }
 
     /// A case as shown, for use cases that have already checked their own permission.
@@ -271,10 +269,21 @@ impl Core {
         key: &str,
     ) -> Result<CaseView, CoreError> {
         let row = self.case_row(org, project, key).await?;
-        let nodes = suites::tree(self.store().list_suites(org, project).await?);
-        let fields = self.fields_of(org, project).await?;
-        self.case_view(org, project, row, &nodes, &fields, true)
-            .await
+        let ctx = self.view_context(org, project).await?;
+        self.case_view(org, row, &ctx, true).await
+    }
+
+    /// What showing cases needs besides their rows, read once per request.
+    pub(crate) async fn view_context(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+    ) -> Result<ViewContext, CoreError> {
+        Ok(ViewContext {
+            nodes: suites::tree(self.store().list_suites(org, project).await?),
+            fields: self.fields_of(org, project).await?,
+            shared: self.shared_of(org, project).await?,
+        })
     }
 
     pub(crate) async fn case_row(
@@ -293,12 +302,15 @@ impl Core {
     pub(crate) async fn case_view(
         &self,
         org: OrgId,
-        _project: ProjectId,
         row: CaseRow,
-        nodes: &[SuiteNode],
-        fields: &[FieldView],
+        ctx: &ViewContext,
         with_source: bool,
     ) -> Result<CaseView, CoreError> {
+        let ViewContext {
+            nodes,
+            fields,
+            shared,
+        } = ctx;
         let content = content_of(&row)?;
         let source = match (&row.write.source_sealed, with_source) {
             (Some(sealed), true) => Some(
@@ -344,6 +356,7 @@ impl Core {
             title: content.title,
             description: content.description,
             preconditions: content.preconditions,
+            expanded: shared::expand(&content.steps, shared),
             steps: content.steps,
             tags: content.tags,
             priority: content.priority,
@@ -362,6 +375,14 @@ impl Core {
             updated_at: row.updated_at,
         })
     }
+}
+
+/// What showing a case needs besides its row: the suite tree (for its path), the custom fields
+/// (for their names) and the shared steps (to expand references).
+pub(crate) struct ViewContext {
+    pub nodes: Vec<SuiteNode>,
+    pub fields: Vec<FieldView>,
+    pub shared: Vec<SharedStepsView>,
 }
 
 /// The content a stored row holds (its newest version's).

@@ -17,12 +17,26 @@ const MAX_TAGS: usize = 30;
 const MAX_TAG: usize = 50;
 pub(crate) const MAX_SUITE_NAME: usize = 200;
 
-/// One step of a case: what to do, and what should happen.
+/// One step of a case: what to do, and what should happen — or a reference to shared steps
+/// (then `action` and `expected` are empty and the shared sequence stands in its place).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
+    #[serde(default)]
     pub action: String,
     #[serde(default)]
     pub expected: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<uuid::Uuid>,
+}
+
+impl Step {
+    pub fn new(action: impl Into<String>, expected: impl Into<String>) -> Self {
+        Step {
+            action: action.into(),
+            expected: expected.into(),
+            shared: None,
+        }
+    }
 }
 
 /// A case's content: what every version records.
@@ -83,13 +97,17 @@ impl CaseContent {
             ));
         }
         for step in &mut self.steps {
+            if step.shared.is_some() {
+                step.action.clear();
+                step.expected.clear();
+            }
             step.action = step.action.trim().to_string();
             step.expected = step.expected.trim().to_string();
             too_long("steps", &step.action, MAX_STEP_TEXT)?;
             too_long("steps", &step.expected, MAX_STEP_TEXT)?;
         }
         self.steps
-            .retain(|s| !s.action.is_empty() || !s.expected.is_empty());
+            .retain(|s| s.shared.is_some() || !s.action.is_empty() || !s.expected.is_empty());
         self.tags = normalise_tags(&self.tags)?;
         one_of("priority", &self.priority, &PRIORITIES)?;
         one_of("kind", &self.kind, &KINDS)?;

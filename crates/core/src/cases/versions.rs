@@ -68,6 +68,7 @@ impl Core {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
         let fields = self.fields_of(p.org, project).await?;
+        let shared = self.shared_of(p.org, project).await?;
         let versions = self.case_versions(allowed, slug, key).await?;
         let to = to.unwrap_or_else(|| versions.first().map_or(1, |v| v.version));
         let from = from.unwrap_or((to - 1).max(1));
@@ -79,8 +80,8 @@ impl Core {
         };
         let (a, b) = (find(from)?, find(to)?);
         Ok(diff(
-            &lines(&a.content, &fields),
-            &lines(&b.content, &fields),
+            &lines(&a.content, &fields, &shared),
+            &lines(&b.content, &fields, &shared),
         ))
     }
 

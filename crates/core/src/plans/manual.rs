@@ -185,11 +185,18 @@ impl Core {
         let mut items = Vec::with_capacity(cases.len());
         for c in &cases {
             let row = self.case_row(p.org, project, &c.key).await?;
+            // Frozen with shared steps expanded: later edits to them do not reach this run.
+            let mut content = crate::cases::content_of(&row)?;
+            content.steps = c
+                .expanded
+                .iter()
+                .map(|s| crate::cases::Step::new(s.action.clone(), s.expected.clone()))
+                .collect();
             items.push(NewManualItem {
                 case_id: row.id,
                 case_key: c.key.clone(),
                 case_version: c.version,
-                snapshot: crate::cases::edit_snapshot(&crate::cases::content_of(&row)?)?,
+                snapshot: crate::cases::edit_snapshot(&content)?,
                 suite_path: c.suite_path.clone(),
                 assignee: assignee.clone(),
             });

@@ -498,6 +498,8 @@ struct StepItem {
     number: usize,
     action: String,
     expected: String,
+    /// The shared steps it comes from, if any.
+    shared: String,
 }
 
 struct LinkItem {
@@ -545,7 +547,7 @@ pub struct NoticeQuery {
     notice: String,
 }
 
-fn steps_html(steps: &[Step]) -> Vec<StepItem> {
+fn steps_html(steps: &[testvault_core::cases::ExpandedStep]) -> Vec<StepItem> {
     steps
         .iter()
         .enumerate()
@@ -553,6 +555,7 @@ fn steps_html(steps: &[Step]) -> Vec<StepItem> {
             number: i + 1,
             action: crate::markdown::render(&s.action),
             expected: crate::markdown::render(&s.expected),
+            shared: s.shared_title.clone().unwrap_or_default(),
         })
         .collect()
 }
@@ -589,7 +592,7 @@ pub async fn show(
                 project_name: project.name,
                 description_html: crate::markdown::render(&case.description),
                 preconditions_html: crate::markdown::render(&case.preconditions),
-                steps: steps_html(&case.steps),
+                steps: steps_html(&case.expanded),
                 fields: case
                     .fields
                     .iter()
@@ -667,6 +670,8 @@ struct EditPage {
     fields: Vec<FieldInput>,
     suites: Vec<SuiteItem>,
     people: Vec<String>,
+    /// Shared steps a step may stand for.
+    shared: Vec<(String, String)>,
     error: Option<String>,
     priorities: [&'static str; 4],
     kinds: [&'static str; 3],
@@ -740,11 +745,18 @@ impl Draft {
     fn from_form(pairs: &Pairs) -> Self {
         let actions = all(pairs, "action");
         let expected = all(pairs, "expected");
+        let shared = all(pairs, "shared");
         let steps = actions
             .into_iter()
             .zip(expected)
-            .map(|(action, expected)| Step { action, expected })
-            .filter(|s| !s.action.trim().is_empty() || !s.expected.trim().is_empty())
+            .enumerate()
+            .map(|(i, (action, expected))| Step {
+                shared: shared.get(i).and_then(|id| Uuid::parse_str(id).ok()),
+                ..Step::new(action, expected)
+            })
+            .filter(|s| {
+                s.shared.is_some() || !s.action.trim().is_empty() || !s.expected.trim().is_empty()
+            })
             .collect();
         let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in pairs {
@@ -828,17 +840,15 @@ async fn edit_page(
         let nodes = state.core.suite_tree(read()?, slug).await?;
         let fields = state.core.list_fields(read()?, slug).await?;
         let people = state.core.case_people(read()?, slug).await?;
-        Ok::<_, CoreError>((project, orgs, nodes, fields, people))
+        let shared = state.core.list_shared_steps(read()?, slug).await?;
+        Ok::<_, CoreError>((project, orgs, nodes, fields, people, shared))
     }
     .await;
     match loaded {
-        Ok((project, orgs, nodes, fields, people)) => {
+        Ok((project, orgs, nodes, fields, people, shared)) => {
             let mut steps = draft.steps.clone();
             // Room to add steps without script; the page's script adds more on demand.
-            steps.extend((0..3).map(|_| Step {
-                action: String::new(),
-                expected: String::new(),
-            }));
+            steps.extend((0..3).map(|_| Step::new("", "")));
             let title = match &key {
                 Some(k) => format!("Edit T{k} · {}", project.name),
                 None => format!("New case · {}", project.name),
@@ -884,6 +894,10 @@ async fn edit_page(
                     description: draft.description,
                     steps,
                     people,
+                    shared: shared
+                        .into_iter()
+                        .map(|s| (s.id.to_string(), s.title))
+                        .collect(),
                     error,
                     priorities: model::PRIORITIES,
                     kinds: model::KINDS,
@@ -1488,4 +1502,171 @@ pub async fn remove_attachment(
         .into_response(),
         Err(e) => pages::error_page(e.into()),
     }
+}
+
+// ---------------------------------------------------------------- shared steps
+
+struct SharedItem {
+    id: String,
+    title: String,
+    version: i64,
+    /// The steps as the editor writes them: one per line, `action => expected`.
+    text: String,
+    steps: Vec<Step>,
+}
+
+#[derive(Template)]
+#[template(path = "shared_steps.html")]
+struct SharedPage {
+    chrome: Chrome,
+    slug: String,
+    project_name: String,
+    items: Vec<SharedItem>,
+    can_write: bool,
+    error: Option<String>,
+}
+
+/// `action => expected` lines as steps.
+fn steps_from_text(text: &str) -> Vec<Step> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match l.split_once("=>") {
+            Some((a, e)) => Step::new(a.trim(), e.trim()),
+            None => Step::new(l.trim(), ""),
+        })
+        .collect()
+}
+
+fn steps_to_text(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| {
+            if s.expected.is_empty() {
+                s.action.replace('\n', " ")
+            } else {
+                format!(
+                    "{} => {}",
+                    s.action.replace('\n', " "),
+                    s.expected.replace('\n', " ")
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn shared_page(
+    state: &AppState,
+    p: &Principal,
+    csrf: &str,
+    slug: &str,
+    error: Option<String>,
+) -> Response {
+    let loaded = async {
+        let (project, orgs) = project_and_orgs(state, p, slug).await?;
+        let items = state
+            .core
+            .list_shared_steps(p.allow(Permission::ReadProjects)?, slug)
+            .await?;
+        Ok::<_, CoreError>((project, orgs, items))
+    }
+    .await;
+    match loaded {
+        Ok((project, orgs, items)) => render(
+            if error.is_some() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            },
+            &SharedPage {
+                chrome: Chrome::app(
+                    &format!("Shared steps · {}", project.name),
+                    "projects",
+                    csrf,
+                    p,
+                    orgs,
+                ),
+                can_write: p.can_in(Permission::WriteCases, project.id),
+                slug: project.slug,
+                project_name: project.name,
+                items: items
+                    .into_iter()
+                    .map(|s| SharedItem {
+                        id: s.id.to_string(),
+                        text: steps_to_text(&s.steps),
+                        title: s.title,
+                        version: s.version,
+                        steps: s.steps,
+                    })
+                    .collect(),
+                error,
+            },
+        ),
+        Err(e) => pages::error_page(e.into()),
+    }
+}
+
+pub async fn shared_steps(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path(slug): Path<String>,
+) -> Response {
+    shared_page(&state, &p, &csrf, &slug, None).await
+}
+
+/// Creates (`POST …/shared-steps`) or edits (`POST …/shared-steps/{id}`) shared steps.
+async fn save_shared(
+    state: &AppState,
+    p: &Principal,
+    csrf: &str,
+    slug: &str,
+    id: Option<String>,
+    pairs: Pairs,
+) -> Response {
+    let result = async {
+        let id = match id {
+            Some(raw) => {
+                Some(Uuid::parse_str(&raw).map_err(|_| CoreError::NotFound("shared steps"))?)
+            }
+            None => None,
+        };
+        let spec = testvault_core::cases::SharedStepsSpec {
+            title: first(&pairs, "title").unwrap_or_default(),
+            steps: steps_from_text(&first(&pairs, "steps").unwrap_or_default()),
+            version: first(&pairs, "version").and_then(|v| v.parse().ok()),
+        };
+        state
+            .core
+            .save_shared_steps(p.allow(Permission::WriteCases)?, slug, id, spec)
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to(&format!("/projects/{slug}/shared-steps")).into_response(),
+        Err(e @ (CoreError::Invalid(_) | CoreError::Conflict(_) | CoreError::Gone(_))) => {
+            shared_page(state, p, csrf, slug, Some(form_error(e))).await
+        }
+        Err(e) => pages::error_page(e.into()),
+    }
+}
+
+pub async fn create_shared_steps(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path(slug): Path<String>,
+    CsrfForm(pairs): CsrfForm<Pairs>,
+) -> Response {
+    save_shared(&state, &p, &csrf, &slug, None, pairs).await
+}
+
+pub async fn update_shared_steps(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
+    Path((slug, id)): Path<(String, String)>,
+    CsrfForm(pairs): CsrfForm<Pairs>,
+) -> Response {
+    save_shared(&state, &p, &csrf, &slug, Some(id), pairs).await
 }

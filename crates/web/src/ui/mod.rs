@@ -90,6 +90,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/unlinked", get(cases::unlinked))
         .route(
+            "/projects/{slug}/shared-steps",
+            get(cases::shared_steps).post(cases::create_shared_steps),
+        )
+        .route(
+            "/projects/{slug}/shared-steps/{id}",
+            post(cases::update_shared_steps),
+        )
+        .route(
             "/projects/{slug}/plans",
             get(plans::page).post(plans::create_plan),
         )

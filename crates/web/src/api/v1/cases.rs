@@ -647,3 +647,46 @@ pub async fn delete_attachment(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub async fn list_shared_steps(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(slug): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(data(
+        state
+            .core
+            .list_shared_steps(p.allow(Permission::ReadProjects)?, &slug)
+            .await?,
+    ))
+}
+
+/// `{"title", "steps": [{action, expected}]}` → 201.
+pub async fn create_shared_steps(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<testvault_core::cases::SharedStepsSpec>,
+) -> Result<impl IntoResponse, ApiError> {
+    let view = state
+        .core
+        .save_shared_steps(p.allow(Permission::WriteCases)?, &slug, None, body)
+        .await?;
+    Ok((StatusCode::CREATED, data(view)))
+}
+
+/// `{"title", "steps", "version"?}`: every case using them changes with them.
+pub async fn update_shared_steps(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<testvault_core::cases::SharedStepsSpec>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id: Uuid = parse_id(&id, "shared steps")?;
+    Ok(data(
+        state
+            .core
+            .save_shared_steps(p.allow(Permission::WriteCases)?, &slug, Some(id), body)
+            .await?,
+    ))
+}

@@ -103,6 +103,14 @@ pub fn routes() -> Router<AppState> {
             get(cases::unlinked_tests),
         )
         .route(
+            "/projects/{slug}/shared-steps",
+            get(cases::list_shared_steps).post(cases::create_shared_steps),
+        )
+        .route(
+            "/projects/{slug}/shared-steps/{id}",
+            patch(cases::update_shared_steps),
+        )
+        .route(
             "/projects/{slug}/milestones",
             get(plans::list_milestones).post(plans::create_milestone),
         )
