@@ -21,6 +21,9 @@ const MAX_TERMS: usize = 24;
 /// The longest duration stored (about 31 years): sums over a run or a suite stay far inside
 /// 64 bits however absurd a report's times are.
 const MAX_DURATION_MS: u64 = 1_000_000_000_000;
+/// Property-named case links one upload may make.
+const MAX_CASE_IDS: usize = 10_000;
+
 /// Details larger than this are zstd-compressed before sealing.
 const COMPRESS_OVER: usize = 512;
 
@@ -306,6 +309,9 @@ struct RowMaker {
     index: BlindIndex,
     /// Reused: a compression context per value would cost more than the compression.
     zstd: zstd::bulk::Compressor<'static>,
+    /// Tests that name their case in a property (`test_id = @T1a2b3c4d`), not in their name:
+    /// `(identity hash, case key)`, linked once the results are stored.
+    case_ids: Vec<(i64, String)>,
 }
 
 impl RowMaker {
@@ -313,6 +319,12 @@ impl RowMaker {
         let identity_key = r.identity.key();
         let suite = r.identity.suite_path();
         let identity_hash = testvault_ingest::identity::identity_hash(&suite, &identity_key);
+        if crate::cases::case_key_in_name(&r.identity.name).is_none()
+            && let Some(key) = crate::cases::model::case_key_in_labels(&r.labels)
+            && self.case_ids.len() < MAX_CASE_IDS
+        {
+            self.case_ids.push((signed(identity_hash), key));
+        }
         let flaky = r.is_flaky();
         let signature = r
             .message
@@ -810,6 +822,7 @@ impl Core {
             sealer: data_key.sealer()?,
             index: data_key.blind_index(),
             zstd: zstd::bulk::Compressor::new(1).map_err(|e| CoreError::internal(e.to_string()))?,
+            case_ids: Vec::new(),
         };
         let (send, mut receive) = tokio::sync::mpsc::channel::<Vec<ResultRow>>(4);
         let parser = tokio::task::spawn_blocking(move || parse_into(open, maker, send));
@@ -822,7 +835,7 @@ impl Core {
             tx.insert(&batch).await?;
             storing += t.elapsed();
         }
-        let meta = parser
+        let (meta, case_ids) = parser
             .await
             .map_err(|e| CoreError::internal(format!("parser thread: {e}")))??;
         let counts = tx.counts();
@@ -835,6 +848,13 @@ impl Core {
         );
         let stored = tx.commit(&event, new.is_some()).await?;
         self.store().wrote_results(stored.total);
+        if !case_ids.is_empty() {
+            // After commit and outside it: a link that cannot be made (an unknown key) never
+            // costs a report its results.
+            if let Err(e) = self.link_by_property(p, project, &case_ids).await {
+                tracing::warn!(error = %e, "tests naming their case in a property were not linked");
+            }
+        }
         tracing::info!(
             org.id = %org,
             run.id = %run,
@@ -971,11 +991,13 @@ type OpenSource =
 
 /// The parsing thread: open the report, turn results into sealed rows, send them in batches.
 /// Stops early when the receiver is gone (the store failed).
+/// Parses into rows sent in batches; returns the report's facts and the case ids its results
+/// named in their properties.
 fn parse_into(
     open: OpenSource,
     mut maker: RowMaker,
     send: tokio::sync::mpsc::Sender<Vec<ResultRow>>,
-) -> Result<testvault_ingest::ReportMeta, CoreError> {
+) -> Result<(testvault_ingest::ReportMeta, Vec<(i64, String)>), CoreError> {
     let mut source = open().map_err(refused)?;
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(r) = source.next_result().map_err(refused)? {
@@ -990,7 +1012,7 @@ fn parse_into(
     if !batch.is_empty() && send.blocking_send(batch).is_err() {
         return Err(CoreError::internal("the store stopped"));
     }
-    Ok(source.meta().clone())
+    Ok((source.meta().clone(), maker.case_ids))
 }
 
 /// Results already parsed (the JSON batch API).

@@ -109,6 +109,32 @@ impl Store {
         })
     }
 
+    /// The ids of the project's tests with these identity hashes: `(hash, id)`.
+    pub async fn test_ids_by_hash(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        hashes: &[i64],
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut out = Vec::with_capacity(hashes.len());
+        for chunk in hashes.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT identity_hash, id FROM tests WHERE org_id = $1 AND project_id = $2 AND identity_hash IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<(i64, i64)> = on_org!(self, org, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(org.0).bind(project.0);
+                for h in chunk {
+                    q = q.bind(*h);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// The key of the case a test is linked to by row, if any.
     pub async fn linked_case_key(
         &self,

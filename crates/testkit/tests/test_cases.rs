@@ -648,6 +648,22 @@ async fn automated_tests_link_to_cases_by_id_link_or_name(backend: Backend) {
         Value::Null
     );
 
+    // A reporter may name the case in a property instead of the test's name.
+    let by_property = case(&owner, json!({ "title": "Checkout works" })).await;
+    let prop_key = by_property["key"].as_str().expect("key").to_string();
+    append(
+        &owner,
+        json!([{ "suite": ["checkout"], "name": "completes an order", "outcome": "passed", "labels": { "test_id": format!("@T{prop_key}") } }]),
+    )
+    .await;
+    let auto = data(
+        &owner,
+        &format!("/api/v1/projects/web/cases/T{prop_key}/automation"),
+    )
+    .await;
+    assert_eq!(auto["tests"][0]["name"], "completes an order", "{auto}");
+    assert_eq!(auto["tests"][0]["how"], "link");
+
     // The test's page names its case.
     let page = owner.get(&format!("/projects/web/tests/{test}")).await;
     assert_eq!(page.status, 200);

@@ -10,6 +10,7 @@ use crate::{Allowed, Core, CoreError, Principal};
 use serde::Serialize;
 use testvault_domain::{DomainError, Permission, ProjectId, time};
 use testvault_store::UnlinkedTest;
+use uuid::Uuid;
 
 /// An automated test covering a case, with its latest result.
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +135,52 @@ impl Core {
             title: case.write.title,
             status: case.write.status,
         }))
+    }
+
+    /// Links the tests of an upload that name their case in a property (`(identity hash, key)`)
+    /// to those cases; unknown keys are skipped. Part of reporting results: no permission of
+    /// its own.
+    pub(crate) async fn link_by_property(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        named: &[(i64, String)],
+    ) -> Result<(), CoreError> {
+        let hashes: Vec<i64> = named.iter().map(|(h, _)| *h).collect();
+        let tests = self
+            .store()
+            .test_ids_by_hash(p.org, project, &hashes)
+            .await?;
+        let mut links = Vec::new();
+        let mut cases: std::collections::HashMap<String, Option<Uuid>> = Default::default();
+        for (hash, key) in named {
+            let Some(test) = tests.iter().find(|(h, _)| h == hash).map(|(_, id)| *id) else {
+                continue;
+            };
+            if !cases.contains_key(key) {
+                let id = self
+                    .store()
+                    .get_case(p.org, project, key)
+                    .await?
+                    .map(|c| c.id);
+                cases.insert(key.clone(), id);
+            }
+            if let Some(Some(case)) = cases.get(key) {
+                links.push((*case, test));
+            }
+        }
+        if links.is_empty() {
+            return Ok(());
+        }
+        let event = crate::audit::by(
+            p,
+            Change::new("case.linked", "project", project)
+                .after(serde_json::json!({ "links": links.len(), "by": "property" })),
+        );
+        self.store()
+            .link_tests(project, &links, time::now(), &event)
+            .await?;
+        Ok(())
     }
 
     /// Links an automated test to a case (moving it from another case). Needs `write_cases`.

@@ -241,6 +241,18 @@ pub fn case_key_in_name(name: &str) -> Option<String> {
     None
 }
 
+/// A case key named by a result's property, as reporters write it: a property called `test_id`,
+/// `testomatio`, `case`, `case_id`, `tms` or anything ending in `id`, whose value is `@T…`, `T…`
+/// or the bare 8 hex digits.
+pub fn case_key_in_labels(labels: &[(String, String)]) -> Option<String> {
+    labels.iter().find_map(|(name, value)| {
+        let name = name.trim().to_ascii_lowercase();
+        let names_a_case = matches!(name.as_str(), "testomatio" | "case" | "tms" | "testcase")
+            || name.ends_with("id");
+        names_a_case.then(|| parse_case_key(value)).flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +271,21 @@ mod tests {
         assert_eq!(case_key_in_name("mail@Tx1234567"), None);
         assert_eq!(case_key_in_name("no id"), None);
         assert_eq!(case_key_in_name("é@T1a2b3c4é"), None);
+    }
+
+    #[test]
+    fn finds_the_case_id_in_a_property() {
+        let l = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
+        assert_eq!(
+            case_key_in_labels(&l("test_id", "@T1a2b3c4d")),
+            Some("1a2b3c4d".into())
+        );
+        assert_eq!(
+            case_key_in_labels(&l("testomatio", "T1A2B3C4D")),
+            Some("1a2b3c4d".into())
+        );
+        assert_eq!(case_key_in_labels(&l("owner", "@T1a2b3c4d")), None);
+        assert_eq!(case_key_in_labels(&l("test_id", "12345")), None);
     }
 
     #[test]

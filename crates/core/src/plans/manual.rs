@@ -344,13 +344,7 @@ impl Core {
         let project = self.project_in_scope(&allowed, slug).await?;
         self.run_in(p.org, project, run).await?;
         let key = model::parse_case_key(key).ok_or(CoreError::NotFound("case"))?;
-        let item = self
-            .store()
-            .manual_items(p.org, run)
-            .await?
-            .into_iter()
-            .find(|r| r.case_key == key)
-            .ok_or(CoreError::NotFound("case in this run"))?;
+        let item = self.manual_item(p.org, run, &key).await?;
         model::one_of("outcome", &verdict.outcome, &OUTCOMES)?;
         model::too_long("note", &verdict.note, MAX_NOTE)?;
         let steps: Vec<StepVerdict> = verdict
@@ -405,13 +399,7 @@ impl Core {
                 &event,
             )
             .await?;
-        let row = self
-            .store()
-            .manual_items(p.org, run)
-            .await?
-            .into_iter()
-            .find(|r| r.case_key == key)
-            .ok_or(CoreError::NotFound("case in this run"))?;
+        let row = self.manual_item(p.org, run, &key).await?;
         self.item_view(p.org, run, row).await
     }
 
@@ -443,13 +431,7 @@ impl Core {
             )
             .into());
         }
-        let item = self
-            .store()
-            .manual_items(p.org, run)
-            .await?
-            .into_iter()
-            .find(|r| r.case_key == key)
-            .ok_or(CoreError::NotFound("case in this run"))?;
+        let item = self.manual_item(p.org, run, &key).await?;
         let event = crate::audit::by(
             p,
             Change::new("manual.assigned", "run", run)
@@ -519,6 +501,23 @@ impl Core {
             return Err(CoreError::NotFound("run"));
         }
         self.run_view(p.org, run).await
+    }
+}
+
+impl Core {
+    /// One case of a manual run, by its key.
+    async fn manual_item(
+        &self,
+        org: testvault_domain::OrgId,
+        run: RunId,
+        key: &str,
+    ) -> Result<ManualRow, CoreError> {
+        self.store()
+            .manual_items(org, run)
+            .await?
+            .into_iter()
+            .find(|r| r.case_key == key)
+            .ok_or(CoreError::NotFound("case in this run"))
     }
 }
 

@@ -91,11 +91,7 @@ async fn members_page(
         Ok(v) => v,
         Err(e) => return pages::error_page(e.into()),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = pages::status_for(&error);
     render(
         status,
         &MembersPage {

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod cases;
 mod compare;
+mod form;
 mod history;
 mod members;
 pub mod pages;

@@ -73,6 +73,15 @@ impl Chrome {
     }
 }
 
+/// 422 when a form comes back with an error, 200 otherwise.
+pub fn status_for(error: &Option<String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// Renders a template into a response (a generic 500 if rendering fails).
 pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {

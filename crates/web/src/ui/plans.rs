@@ -7,7 +7,6 @@ use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use testvault_core::cases::{CaseQuery, SuiteNode};
@@ -19,21 +18,12 @@ use testvault_core::{CoreError, Principal};
 use testvault_domain::Permission;
 use uuid::Uuid;
 
-type Pairs = Vec<(String, String)>;
+use super::form::{Pairs, filled as first};
 
-fn first(pairs: &Pairs, name: &str) -> Option<String> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.trim().is_empty())
-}
-
+/// Every non-blank value named `name`.
 fn all(pairs: &Pairs, name: &str) -> Vec<String> {
-    pairs
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
+    super::form::all(pairs, name)
+        .into_iter()
         .filter(|v| !v.trim().is_empty())
         .collect()
 }
@@ -120,11 +110,7 @@ async fn plans_page(
     .await;
     match loaded {
         Ok((project, milestones, plans, suites, people, orgs)) => render(
-            if error.is_some() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            },
+            pages::status_for(&error),
             &PlansPage {
                 chrome: Chrome::app(
                     &format!("Plans · {}", project.name),
@@ -388,11 +374,7 @@ async fn execute_page(
                 .unwrap_or_default();
             let render_md = crate::markdown::render;
             render(
-                if error.is_some() {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                } else {
-                    StatusCode::OK
-                },
+                pages::status_for(&error),
                 &ExecutePage {
                     chrome: Chrome::app(
                         &format!("#{} {} · {}", run.run.number, run.run.title, project.name),

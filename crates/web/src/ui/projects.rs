@@ -57,11 +57,7 @@ async fn projects_page(
     let orgs = state.core.my_orgs(p).await;
     match (projects, orgs) {
         (Ok(projects), Ok(orgs)) => render(
-            if error.is_some() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            },
+            pages::status_for(&error),
             &ProjectsPage {
                 chrome: Chrome::app("Projects", "projects", csrf, p, orgs),
                 org_name: p.org_name.clone(),

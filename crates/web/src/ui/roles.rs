@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use testvault_core::{CoreError, Principal, RoleView};
 use testvault_domain::{Permission, PermissionSet, Role, RoleId};
@@ -66,11 +66,7 @@ async fn roles_page(
     };
     let held = p.access.org;
     render(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        pages::status_for(&error),
         &RolesPage {
             chrome: Chrome::app("Roles", "roles", csrf, p, orgs),
             builtin: Role::ALL

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use testvault_core::{CoreError, IssuedToken, Principal, TokenRequest};
@@ -63,11 +63,7 @@ async fn page(
         Err(e) => return pages::error_page(e.into()),
     };
     render(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        pages::status_for(&error),
         &TokensPage {
             chrome: Chrome::app("API tokens", "tokens", csrf, p, orgs),
             tokens: tokens
