@@ -11,6 +11,8 @@ pub struct AttachmentRow {
     pub case_id: Uuid,
     /// 1-based step, or none for the case itself.
     pub step: Option<i64>,
+    /// The manual run it was attached in, for a verdict's evidence.
+    pub run: Option<Uuid>,
     pub name: String,
     pub content_type: String,
     pub size: i64,
@@ -18,12 +20,23 @@ pub struct AttachmentRow {
     pub created_at: i64,
 }
 
-type AttachmentColumns = (Uuid, Uuid, Option<i64>, String, String, i64, String, i64);
+type AttachmentColumns = (
+    Uuid,
+    Uuid,
+    Option<i64>,
+    Option<Uuid>,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+);
 /// The columns and the sealed content.
 type SealedColumns = (
     Uuid,
     Uuid,
     Option<i64>,
+    Option<Uuid>,
     String,
     String,
     i64,
@@ -33,11 +46,12 @@ type SealedColumns = (
 );
 
 fn from_columns(c: AttachmentColumns) -> AttachmentRow {
-    let (id, case_id, step, name, content_type, size, created_by, created_at) = c;
+    let (id, case_id, step, run, name, content_type, size, created_by, created_at) = c;
     AttachmentRow {
         id,
         case_id,
         step,
+        run,
         name,
         content_type,
         size,
@@ -67,8 +81,8 @@ impl Store {
                 return Err(StoreError::Refused("this case holds as many files as it may: delete one first"));
             }
             sqlx::query(
-                "INSERT INTO case_attachments (id, org_id, case_id, step, name, content_type, size, sealed, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                "INSERT INTO case_attachments (id, org_id, case_id, step, name, content_type, size, sealed, created_by, created_at, run_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                 .bind(row.id)
                 .bind(audit.org.0)
                 .bind(row.case_id)
@@ -79,6 +93,7 @@ impl Store {
                 .bind(sealed)
                 .bind(&row.created_by)
                 .bind(row.created_at)
+                .bind(row.run)
                 .execute(&mut *tx)
                 .await?;
             crate::audit::append!(tx, audit, is_pg);
@@ -94,7 +109,7 @@ impl Store {
     ) -> Result<Vec<AttachmentRow>, StoreError> {
         on_org!(self, org, pool => {
             let rows: Vec<AttachmentColumns> = sqlx::query_as(
-                "SELECT id, case_id, step, name, content_type, size, created_by, created_at FROM case_attachments \
+                "SELECT id, case_id, step, run_id, name, content_type, size, created_by, created_at FROM case_attachments \
                  WHERE org_id = $1 AND case_id = $2 ORDER BY step IS NOT NULL, step, created_at, name")
                 .bind(org.0)
                 .bind(case_id)
@@ -113,15 +128,15 @@ impl Store {
     ) -> Result<Option<(AttachmentRow, Vec<u8>)>, StoreError> {
         on_org!(self, org, pool => {
             let row: Option<SealedColumns> = sqlx::query_as(
-                "SELECT id, case_id, step, name, content_type, size, created_by, created_at, sealed FROM case_attachments \
+                "SELECT id, case_id, step, run_id, name, content_type, size, created_by, created_at, sealed FROM case_attachments \
                  WHERE org_id = $1 AND case_id = $2 AND id = $3")
                 .bind(org.0)
                 .bind(case_id)
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
-            Ok(row.map(|(id, case_id, step, name, content_type, size, created_by, created_at, sealed)| {
-                (from_columns((id, case_id, step, name, content_type, size, created_by, created_at)), sealed)
+            Ok(row.map(|(id, case_id, step, run, name, content_type, size, created_by, created_at, sealed)| {
+                (from_columns((id, case_id, step, run, name, content_type, size, created_by, created_at)), sealed)
             }))
         })
     }

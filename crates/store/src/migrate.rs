@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_test_cases"),
     migration!(12, "0012_plans_and_manual_runs"),
     migration!(13, "0013_shared_steps"),
+    migration!(14, "0014_verdict_files"),
 ];
 
 /// The newest schema version this binary knows.

@@ -449,6 +449,16 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/projects/{slug}/shared-steps", Kind::OthersId),
     ("POST", "/projects/{slug}/shared-steps", Kind::OthersId),
     ("POST", "/projects/{slug}/shared-steps/{id}", Kind::OthersId),
+    (
+        "POST",
+        "/api/v1/projects/{slug}/runs/{run}/manual/{key}/files",
+        Kind::OthersId,
+    ),
+    (
+        "POST",
+        "/projects/{slug}/runs/{number}/execute/{key}/files",
+        Kind::OthersId,
+    ),
     ("GET", "/healthz", Kind::Public),
     ("GET", "/readyz", Kind::Public),
     ("GET", "/metrics", Kind::Public),

@@ -826,6 +826,47 @@ async fn pages_show_cases_without_running_anything_they_hold(backend: Backend) {
     let page = owner.get(&format!("/projects/web/cases/T{key}")).await;
     assert!(page.body.contains("&lt;script&gt;"), "shown as text");
 
+    // Custom field values and names are text too.
+    let r = owner
+        .post_json(
+            "/api/v1/projects/web/fields",
+            &json!({ "name": "<svg onload=alert(1)>", "kind": "text" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    owner
+        .patch_json(
+            &format!("/api/v1/projects/web/cases/T{key}"),
+            &json!({ "fields": { "<svg onload=alert(1)>": XSS } }),
+        )
+        .await;
+    for path in [
+        format!("/projects/web/cases/T{key}"),
+        format!("/projects/web/cases/T{key}/edit"),
+        "/projects/web/fields".to_string(),
+        "/projects/web/cases".to_string(),
+    ] {
+        let page = owner.get(&path).await;
+        let lower = page.body.to_lowercase();
+        assert!(
+            !lower.contains("<svg onload") && !lower.contains("<script>window"),
+            "{path} runs a field's markup"
+        );
+    }
+
+    // A manual run from cases ticked in the repository.
+    let r = owner
+        .post_form(
+            "/projects/web/manual-runs",
+            &[("key", &format!("T{key}")), ("title", "Ticked")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.ends_with("/execute"))
+    );
+
     // The editor's form creates and saves cases (steps and tags included).
     let r = owner
         .post_form(
@@ -1027,6 +1068,32 @@ async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backe
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // Evidence for a verdict: a file attached in the run, shown with the case.
+    let r = owner
+        .post_body(
+            &format!(
+                "/api/v1/projects/web/runs/{run_id}/manual/T{refund_key}/files?name=refund.log"
+            ),
+            "text/plain",
+            "500 on /refund".into(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let files = data(
+        &owner,
+        &format!("/api/v1/projects/web/cases/T{refund_key}/attachments"),
+    )
+    .await;
+    assert_eq!(files[0]["run"], run_id.as_str());
+    let page = owner
+        .get(&format!(
+            "/projects/web/runs/{number}/execute?case=T{refund_key}"
+        ))
+        .await;
+    assert!(
+        page.body.contains("refund.log"),
+        "the execution view lists the file"
+    );
     let sealed = app
         .sql_bytes("SELECT record_sealed FROM manual_results WHERE outcome = 'failed'")
         .await
@@ -1063,6 +1130,14 @@ async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backe
         )
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
+    let r = owner
+        .post_body(
+            &format!("/api/v1/projects/web/runs/{run_id}/manual/T{refund_key}/files?name=late.log"),
+            "text/plain",
+            "late".into(),
+        )
+        .await;
+    assert_eq!(r.status, 409, "no files after completion: {}", r.body);
     let results = data(
         &owner,
         &format!("/api/v1/projects/web/runs/{run_id}/results"),

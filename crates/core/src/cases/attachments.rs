@@ -6,7 +6,7 @@
 use crate::audit::Change;
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
-use testvault_domain::{DomainError, Permission, time};
+use testvault_domain::{DomainError, Permission, RunId, time};
 use testvault_store::AttachmentRow;
 use uuid::Uuid;
 
@@ -26,6 +26,8 @@ pub struct AttachmentView {
     pub size: i64,
     /// 1-based step it belongs to; none for the case.
     pub step: Option<i64>,
+    /// The manual run it was attached in (a verdict's evidence).
+    pub run: Option<Uuid>,
     /// An image a page may show inline.
     pub image: bool,
     pub created_by: String,
@@ -41,6 +43,7 @@ impl From<AttachmentRow> for AttachmentView {
             content_type: r.content_type,
             size: r.size,
             step: r.step,
+            run: r.run,
             created_by: r.created_by,
             created_at: r.created_at,
         }
@@ -115,6 +118,73 @@ impl Core {
         let p = allowed.require(Permission::WriteCases)?;
         let project = self.project_in_scope(&allowed, slug).await?;
         let case = self.case_row(p.org, project, key).await?;
+        self.store_attachment(p, &case, step, None, name, bytes)
+            .await
+    }
+
+    /// Attaches a file to a case's verdict in a running manual run (a screenshot of the
+    /// failure). Needs `execute_runs`; refused once the run is complete.
+    pub async fn add_verdict_file(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        run: RunId,
+        key: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<AttachmentView, CoreError> {
+        let p = allowed.require(Permission::ExecuteRuns)?;
+        let project = self.project_in_scope(&allowed, slug).await?;
+        let row = self.run_in(p.org, project, run).await?;
+        self.store()
+            .manual_run_info(p.org, run)
+            .await?
+            .ok_or(CoreError::NotFound("manual run"))?;
+        if row.finished {
+            return Err(CoreError::Refused(
+                "this run is complete: its results are frozen",
+            ));
+        }
+        let key = super::parse_case_key(key).ok_or(CoreError::NotFound("case"))?;
+        let in_run = self
+            .store()
+            .manual_items(p.org, run)
+            .await?
+            .iter()
+            .any(|i| i.case_key == key);
+        if !in_run {
+            return Err(CoreError::NotFound("case in this run"));
+        }
+        let case = self.case_row(p.org, project, &key).await?;
+        self.store_attachment(p, &case, None, Some(run), name, bytes)
+            .await
+    }
+
+    /// The files attached to a case in a manual run.
+    pub async fn verdict_files(
+        &self,
+        allowed: Allowed<'_>,
+        slug: &str,
+        run: RunId,
+        key: &str,
+    ) -> Result<Vec<AttachmentView>, CoreError> {
+        Ok(self
+            .case_attachments(allowed, slug, key)
+            .await?
+            .into_iter()
+            .filter(|a| a.run == Some(run.0))
+            .collect())
+    }
+
+    async fn store_attachment(
+        &self,
+        p: &crate::Principal,
+        case: &testvault_store::CaseRow,
+        step: Option<i64>,
+        run: Option<RunId>,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<AttachmentView, CoreError> {
         if bytes.is_empty() {
             return Err(DomainError::new("file", "is empty").into());
         }
@@ -124,7 +194,7 @@ impl Core {
             )));
         }
         if let Some(n) = step {
-            let steps = super::content_of(&case)?.steps.len() as i64;
+            let steps = super::content_of(case)?.steps.len() as i64;
             if n < 1 || n > steps {
                 return Err(
                     DomainError::new("step", format!("the case has steps 1 to {steps}")).into(),
@@ -136,6 +206,7 @@ impl Core {
             id: Uuid::new_v4(),
             case_id: case.id,
             step,
+            run: run.map(|r| r.0),
             content_type: sniff(bytes, &name).to_string(),
             name,
             size: bytes.len() as i64,
@@ -149,7 +220,7 @@ impl Core {
         let event = crate::audit::by(
             p,
             Change::new("case.attached", "case", format!("T{}", case.key)).after(serde_json::json!({
-                "attachment": row.id, "name": row.name, "size": row.size, "type": row.content_type, "step": step,
+                "attachment": row.id, "name": row.name, "size": row.size, "type": row.content_type, "step": step, "run": row.run,
             })),
         );
         self.store()

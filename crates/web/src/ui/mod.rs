@@ -121,6 +121,10 @@ pub fn routes() -> Router<AppState> {
             post(plans::complete),
         )
         .route(
+            "/projects/{slug}/runs/{number}/execute/{key}/files",
+            post(plans::upload_verdict_file),
+        )
+        .route(
             "/projects/{slug}/tests/{test}/case",
             post(cases::link_from_test),
         )

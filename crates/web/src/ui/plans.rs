@@ -279,6 +279,8 @@ pub async fn start_run(
             title: first(&pairs, "title"),
             plan: uuid(first(&pairs, "plan"), "plan")?,
             assignee: first(&pairs, "assignee"),
+            // Ticked in the repository's case list.
+            keys: all(&pairs, "key"),
             ..ManualRunSpec::default()
         };
         state
@@ -321,6 +323,8 @@ struct ExecutePage {
     preconditions_html: String,
     steps: Vec<StepRow>,
     can_execute: bool,
+    /// Files attached to the case in focus during this run.
+    files: Vec<testvault_core::cases::attachments::AttachmentView>,
     people: Vec<String>,
     /// Verdict buttons and their keys.
     outcomes: [(&'static str, &'static str); 4],
@@ -356,6 +360,22 @@ async fn execute_page(
     .await;
     match loaded {
         Ok((project, run, people, orgs)) => {
+            let focus_key = testvault_core::cases::parse_case_key(focus).unwrap_or_default();
+            let shown = run
+                .items
+                .iter()
+                .find(|i| i.key == focus_key)
+                .or_else(|| run.items.iter().find(|i| i.outcome == "untested"))
+                .or_else(|| run.items.first())
+                .map(|i| i.key.clone());
+            let files = match (shown, p.allow(Permission::ReadProjects)) {
+                (Some(key), Ok(allowed)) => state
+                    .core
+                    .verdict_files(allowed, slug, run.run.id, &key)
+                    .await
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
             let focus = testvault_core::cases::parse_case_key(focus).unwrap_or_default();
             let index = run
                 .items
@@ -415,6 +435,7 @@ async fn execute_page(
                     next_key,
                     run,
                     people,
+                    files,
                     outcomes: [
                         ("passed", "p"),
                         ("failed", "f"),
@@ -549,6 +570,45 @@ pub async fn complete(
         Err(e @ CoreError::Refused(_)) => {
             execute_page(&state, &p, &csrf, &slug, &number, "", Some(form_error(e))).await
         }
+        Err(e) => pages::error_page(e.into()),
+    }
+}
+
+/// Attaches a file (a screenshot of the failure) to the case in focus, from the execution page.
+pub async fn upload_verdict_file(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    Path((slug, number, key)): Path<(String, String, String)>,
+    req: axum::extract::Request,
+) -> Response {
+    let upload = match super::cases::read_upload(&state, &p, &slug, req).await {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    let result = async {
+        let n: i64 = number.parse().map_err(|_| CoreError::NotFound("run"))?;
+        let run = state
+            .core
+            .run_by_number(p.allow(Permission::ReadProjects)?, &slug, n)
+            .await?;
+        state
+            .core
+            .add_verdict_file(
+                p.allow(Permission::ExecuteRuns)?,
+                &slug,
+                run.id,
+                &key,
+                &upload.filename,
+                &upload.bytes,
+            )
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to(&format!(
+            "/projects/{slug}/runs/{number}/execute?case={key}"
+        ))
+        .into_response(),
         Err(e) => pages::error_page(e.into()),
     }
 }

@@ -143,6 +143,10 @@ pub fn routes() -> Router<AppState> {
             post(plans::complete),
         )
         .route(
+            "/projects/{slug}/runs/{run}/manual/{key}/files",
+            post(plans::add_verdict_file),
+        )
+        .route(
             "/projects/{slug}/fields",
             get(cases::list_fields).post(cases::create_field),
         )

@@ -182,3 +182,36 @@ pub async fn complete(
             .await?,
     ))
 }
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Attaches the body (a file) to a case's verdict in a running manual run.
+pub async fn add_verdict_file(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, run, key)): Path<(String, String, String)>,
+    axum::extract::Query(q): axum::extract::Query<FileQuery>,
+    req: axum::extract::Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let run: RunId = parse_id(&run, "run")?;
+    let allowed = p.allow(Permission::ExecuteRuns)?;
+    let bytes =
+        crate::extract::body_bytes_within(req, testvault_core::cases::attachments::MAX_BYTES + 1)
+            .await?;
+    let view = state
+        .core
+        .add_verdict_file(
+            allowed,
+            &slug,
+            run,
+            &key,
+            q.name.as_deref().unwrap_or("attachment"),
+            &bytes,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, data(view)))
+}

@@ -3,87 +3,94 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Uploads a file from the case page: a `multipart/form-data` form with the CSRF token, an
-/// optional step and one file.
+/// A file sent by a page's upload form, with the form's other fields.
+pub(crate) struct Upload {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Reads a page's `multipart/form-data` upload: checks that the caller sees the project (404
+/// first, whatever the body), the size, and the form's CSRF token against the cookie.
+pub(crate) async fn read_upload(
+    state: &AppState,
+    p: &Principal,
+    slug: &str,
+    req: axum::extract::Request,
+) -> Result<Upload, Response> {
+    use testvault_core::cases::attachments::MAX_BYTES;
+    let invalid = |why: String| {
+        pages::error_page(
+            CoreError::Invalid(testvault_domain::DomainError::new("file", why)).into(),
+        )
+    };
+    let visible = match p.allow(Permission::ReadProjects) {
+        Ok(allowed) => state.core.get_project(allowed, slug).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    visible.map_err(|e| pages::error_page(e.into()))?;
+    let boundary = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(testvault_ingest::multipart::boundary)
+        .ok_or_else(|| invalid("send the file as multipart/form-data".into()))?;
+    let cookie = crate::cookies::read(req.headers(), crate::cookies::CSRF).unwrap_or_default();
+    let bytes = crate::extract::body_bytes_within(req, MAX_BYTES + 64 * 1024)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let limits = testvault_ingest::Limits {
+        max_decompressed_bytes: (MAX_BYTES + 64 * 1024) as u64,
+        max_zip_entries: 1,
+        ..testvault_ingest::Limits::default()
+    };
+    let parts = testvault_ingest::multipart::read_parts(&bytes, &boundary, limits)
+        .map_err(|e| invalid(e.to_string()))?;
+    let fields: Vec<(String, String)> = parts
+        .iter()
+        .filter(|part| part.filename.is_none())
+        .filter_map(|part| {
+            Some((
+                part.name.clone()?,
+                String::from_utf8(part.bytes.clone()).ok()?,
+            ))
+        })
+        .collect();
+    if !crate::csrf::tokens_match(&first(&fields, "csrf").unwrap_or_default(), &cookie) {
+        return Err(pages::csrf_failed_page());
+    }
+    let file = parts
+        .into_iter()
+        .find(|part| part.filename.is_some())
+        .ok_or_else(|| invalid("choose a file".into()))?;
+    Ok(Upload {
+        filename: file.filename.unwrap_or_default(),
+        bytes: file.bytes,
+        fields,
+    })
+}
+
+/// Uploads a file from the case page: the form's CSRF token, an optional step, one file.
 pub async fn upload_attachment(
     State(state): State<AppState>,
     PageAuth(p): PageAuth,
     Path((slug, key)): Path<(String, String)>,
     req: axum::extract::Request,
 ) -> Response {
-    use testvault_core::cases::attachments::MAX_BYTES;
-    // A project the caller cannot see is not found, whatever the body.
-    let visible = match p.allow(Permission::ReadProjects) {
-        Ok(allowed) => state.core.get_project(allowed, &slug).await.map(|_| ()),
+    let upload = match read_upload(&state, &p, &slug, req).await {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    let step = first(&upload.fields, "step").and_then(|s| s.trim().parse::<i64>().ok());
+    let result = match p.allow(Permission::WriteCases) {
+        Ok(allowed) => {
+            state
+                .core
+                .add_attachment(allowed, &slug, &key, &upload.filename, step, &upload.bytes)
+                .await
+        }
         Err(e) => Err(e),
     };
-    if let Err(e) = visible {
-        return pages::error_page(e.into());
-    }
-    let boundary = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(testvault_ingest::multipart::boundary);
-    let Some(boundary) = boundary else {
-        return pages::error_page(
-            CoreError::Invalid(testvault_domain::DomainError::new(
-                "file",
-                "send the file as multipart/form-data",
-            ))
-            .into(),
-        );
-    };
-    let cookie = crate::cookies::read(req.headers(), crate::cookies::CSRF).unwrap_or_default();
-    let bytes = match crate::extract::body_bytes_within(req, MAX_BYTES + 64 * 1024).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let limits = testvault_ingest::Limits {
-        max_decompressed_bytes: (MAX_BYTES + 64 * 1024) as u64,
-        max_zip_entries: 1,
-        ..testvault_ingest::Limits::default()
-    };
-    let parts = match testvault_ingest::multipart::read_parts(&bytes, &boundary, limits) {
-        Ok(parts) => parts,
-        Err(e) => {
-            return pages::error_page(
-                CoreError::Invalid(testvault_domain::DomainError::new("file", e.to_string()))
-                    .into(),
-            );
-        }
-    };
-    let field = |name: &str| {
-        parts
-            .iter()
-            .find(|part| part.name.as_deref() == Some(name) && part.filename.is_none())
-            .and_then(|part| String::from_utf8(part.bytes.clone()).ok())
-            .unwrap_or_default()
-    };
-    if !crate::csrf::tokens_match(&field("csrf"), &cookie) {
-        return pages::csrf_failed_page();
-    }
-    let step = field("step").trim().parse::<i64>().ok();
-    let result = async {
-        let file = parts
-            .iter()
-            .find(|part| part.filename.is_some())
-            .ok_or_else(|| {
-                CoreError::Invalid(testvault_domain::DomainError::new("file", "choose a file"))
-            })?;
-        state
-            .core
-            .add_attachment(
-                p.allow(Permission::WriteCases)?,
-                &slug,
-                &key,
-                file.filename.as_deref().unwrap_or_default(),
-                step,
-                &file.bytes,
-            )
-            .await
-    }
-    .await;
     match result {
         Ok(_) => Redirect::to(&format!(
             "/projects/{slug}/cases/{key}?notice=File%20attached.#files"

@@ -16,6 +16,7 @@ use super::pages::{self, Chrome, form_error, render, when};
 use crate::AppState;
 use crate::extract::{CsrfForm, PageAuth};
 use askama::Template;
+pub(crate) use attachments::read_upload;
 pub use attachments::*;
 pub use automated::*;
 use axum::extract::{Path, Query, State};
