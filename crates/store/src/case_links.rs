@@ -77,7 +77,9 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The tests covering a case: linked by row, or naming `@T<key>` (any letter case).
+    /// The tests covering a case: linked by row, or naming `@T<key>` (any letter case) with a
+    /// result from an automated run (a manual run's verdicts are stored as the test `Title
+    /// @T<key>` too, and are shown as manual verdicts instead).
     pub async fn case_tests(
         &self,
         org: OrgId,
@@ -94,6 +96,7 @@ impl Store {
                  UNION SELECT t.id, t.suite, t.name, t.parameters, false FROM tests t \
                  WHERE t.org_id = $1 AND t.project_id = $2 AND LOWER(t.name) LIKE $4 ESCAPE '\\' \
                    AND NOT EXISTS (SELECT 1 FROM case_links l WHERE l.test_id = t.id) \
+                   AND EXISTS (SELECT 1 FROM results r JOIN runs u ON u.id = r.run_id WHERE r.test_id = t.id AND u.kind = 'automated') \
                  ORDER BY 1 LIMIT $5")
                 .bind(org.0)
                 .bind(project.0)
