@@ -177,6 +177,46 @@ pub struct CaseCode {
     pub removed_at: Option<i64>,
 }
 
+/// Moves row `$id` of `$table` under `$parent` (column `$parent_col`) at 1-based `$position`
+/// among its new siblings (past the end: last) and renumbers them, in one transaction with the
+/// audit event. A suite and a case are placed the same way.
+macro_rules! place_among_siblings {
+    ($store:expr, $audit:expr, $table:literal, $parent_col:literal, $tie:literal, $project:expr, $id:expr, $parent:expr, $position:expr, $what:literal) => {{
+        let is_pg = $store.is_pg();
+        let audit: &AuditEntry = $audit;
+        let (project, id, parent, position): (ProjectId, Uuid, Option<Uuid>, i64) = ($project, $id, $parent, $position);
+        on_org!($store, audit.org, pool => {
+            let mut tx = pool.begin().await?;
+            let mut siblings: Vec<Uuid> = sqlx::query_scalar(concat!(
+                "SELECT id FROM ", $table, " WHERE project_id = $1 AND (", $parent_col, " = $2 OR (", $parent_col,
+                " IS NULL AND $2 IS NULL)) AND id <> $3 ORDER BY position, ", $tie))
+                .bind(project.0)
+                .bind(parent)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let at = usize::try_from(position.max(1) - 1).unwrap_or(0).min(siblings.len());
+            siblings.insert(at, id);
+            let n = sqlx::query(concat!("UPDATE ", $table, " SET ", $parent_col, " = $1 WHERE org_id = $2 AND project_id = $3 AND id = $4"))
+                .bind(parent)
+                .bind(audit.org.0)
+                .bind(project.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::unique(e, concat!("a ", $what, " with this name there")))?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::Stale(concat!("the ", $what, " no longer exists")));
+            }
+            renumber!(tx, $table, siblings);
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
+        });
+        Ok(())
+    }};
+}
+
 /// A new case with its first version.
 #[derive(Debug, Clone)]
 pub struct NewCase {
@@ -280,35 +320,18 @@ impl Store {
         position: i64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let is_pg = self.is_pg();
-        on_org!(self, audit.org, pool => {
-            let mut tx = pool.begin().await?;
-            let mut siblings: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM case_suites WHERE project_id = $1 AND (parent_id = $2 OR (parent_id IS NULL AND $2 IS NULL)) AND id <> $3 ORDER BY position, name")
-                .bind(project.0)
-                .bind(parent)
-                .bind(suite)
-                .fetch_all(&mut *tx)
-                .await?;
-            let at = usize::try_from(position.max(1) - 1).unwrap_or(0).min(siblings.len());
-            siblings.insert(at, suite);
-            let n = sqlx::query("UPDATE case_suites SET parent_id = $1 WHERE org_id = $2 AND project_id = $3 AND id = $4")
-                .bind(parent)
-                .bind(audit.org.0)
-                .bind(project.0)
-                .bind(suite)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::unique(e, "a suite with this name there"))?
-                .rows_affected();
-            if n == 0 {
-                return Err(StoreError::Stale("the suite no longer exists"));
-            }
-            renumber!(tx, "case_suites", siblings);
-            crate::audit::append!(tx, audit, is_pg);
-            tx.commit().await?;
-        });
-        Ok(())
+        place_among_siblings!(
+            self,
+            audit,
+            "case_suites",
+            "parent_id",
+            "name",
+            project,
+            suite,
+            parent,
+            position,
+            "suite"
+        )
     }
 
     /// Deletes an empty suite (no cases, no sub-suites); `Refused` otherwise.
@@ -479,34 +502,9 @@ impl Store {
         position: i64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let is_pg = self.is_pg();
-        on_org!(self, audit.org, pool => {
-            let mut tx = pool.begin().await?;
-            let mut siblings: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM cases WHERE project_id = $1 AND (suite_id = $2 OR (suite_id IS NULL AND $2 IS NULL)) AND id <> $3 ORDER BY position, key")
-                .bind(project.0)
-                .bind(suite)
-                .bind(case)
-                .fetch_all(&mut *tx)
-                .await?;
-            let at = usize::try_from(position.max(1) - 1).unwrap_or(0).min(siblings.len());
-            siblings.insert(at, case);
-            let n = sqlx::query("UPDATE cases SET suite_id = $1 WHERE org_id = $2 AND project_id = $3 AND id = $4")
-                .bind(suite)
-                .bind(audit.org.0)
-                .bind(project.0)
-                .bind(case)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                return Err(StoreError::Stale("the case no longer exists"));
-            }
-            renumber!(tx, "cases", siblings);
-            crate::audit::append!(tx, audit, is_pg);
-            tx.commit().await?;
-        });
-        Ok(())
+        place_among_siblings!(
+            self, audit, "cases", "suite_id", "key", project, case, suite, position, "case"
+        )
     }
 
     pub async fn get_case(
