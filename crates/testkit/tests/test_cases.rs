@@ -1206,6 +1206,25 @@ async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backe
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
+    // Raw input never reaches a redirect: a key with a line break, a hostile `next`.
+    let r = owner
+        .post_form(
+            &format!(
+                "/projects/web/runs/{second_number}/execute/T{refund_key}%0D%0A"
+            ),
+            &[
+                ("outcome", "passed"),
+                ("next", "\r\nLocation: https://evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    if let Some(location) = r.header("location") {
+        assert!(
+            !location.contains("evil") && !location.contains("Set-Cookie"),
+            "{location}"
+        );
+    }
     let r = owner
         .post_form(&format!("/projects/web/runs/{second_number}/complete"), &[])
         .await;

@@ -489,7 +489,7 @@ pub async fn record(
                     Some(assignee),
                 )
                 .await?;
-            return Ok(key.clone());
+            return Ok(super::cases::key_in_path(&key));
         }
         let outcomes = pairs.iter().filter(|(k, _)| k.starts_with("step_outcome_"));
         let mut steps: Vec<(usize, StepVerdict)> = outcomes
@@ -528,7 +528,9 @@ pub async fn record(
                 verdict,
             )
             .await?;
-        Ok::<_, CoreError>(first(&pairs, "next").unwrap_or_default())
+        Ok::<_, CoreError>(super::cases::key_in_path(
+            &first(&pairs, "next").unwrap_or_default(),
+        ))
     }
     .await;
     match result {
@@ -606,7 +608,8 @@ pub async fn upload_verdict_file(
     .await;
     match result {
         Ok(_) => Redirect::to(&format!(
-            "/projects/{slug}/runs/{number}/execute?case={key}"
+            "/projects/{slug}/runs/{number}/execute?case={}",
+            super::cases::key_in_path(&key)
         ))
         .into_response(),
         Err(e) => pages::error_page(e.into()),

@@ -93,7 +93,8 @@ pub async fn upload_attachment(
     };
     match result {
         Ok(_) => Redirect::to(&format!(
-            "/projects/{slug}/cases/{key}?notice=File%20attached.#files"
+            "/projects/{slug}/cases/{}?notice=File%20attached.#files",
+            key_in_path(&key)
         ))
         .into_response(),
         Err(e) => pages::error_page(e.into()),
@@ -144,7 +145,8 @@ pub async fn remove_attachment(
     .await;
     match result {
         Ok(()) => Redirect::to(&format!(
-            "/projects/{slug}/cases/{key}?notice=File%20deleted.#files"
+            "/projects/{slug}/cases/{}?notice=File%20deleted.#files",
+            key_in_path(&key)
         ))
         .into_response(),
         Err(e) => pages::error_page(e.into()),

@@ -88,3 +88,11 @@ fn suite_items(nodes: &[SuiteNode], selected: &str) -> Vec<SuiteItem> {
 
 #[derive(Deserialize)]
 pub struct EmptyForm {}
+
+/// A case key as it goes back into a link or redirect: `T` + its 8 hex digits, whatever the
+/// client wrote (never raw input in a `Location` header).
+pub(crate) fn key_in_path(raw: &str) -> String {
+    testvault_core::cases::parse_case_key(raw)
+        .map(|k| format!("T{k}"))
+        .unwrap_or_default()
+}

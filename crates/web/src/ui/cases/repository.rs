@@ -193,7 +193,7 @@ fn back_to(slug: &str, pairs: &Pairs, notice: &str) -> Response {
     // Only our own query strings come back here: no scheme, host or path can be injected.
     let back: String = back
         .chars()
-        .filter(|c| !matches!(c, '/' | '\\' | '#' | '\r' | '\n'))
+        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\' | '#'))
         .collect();
     let notice = serde_urlencoded::to_string([("notice", notice)]).unwrap_or_default();
     let sep = if back.is_empty() { "" } else { "&" };
