@@ -1209,9 +1209,7 @@ async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backe
     // Raw input never reaches a redirect: a key with a line break, a hostile `next`.
     let r = owner
         .post_form(
-            &format!(
-                "/projects/web/runs/{second_number}/execute/T{refund_key}%0D%0A"
-            ),
+            &format!("/projects/web/runs/{second_number}/execute/T{refund_key}%0D%0A"),
             &[
                 ("outcome", "passed"),
                 ("next", "\r\nLocation: https://evil.example"),
