@@ -319,9 +319,10 @@ impl RowMaker {
         let identity_key = r.identity.key();
         let suite = r.identity.suite_path();
         let identity_hash = testvault_ingest::identity::identity_hash(&suite, &identity_key);
-        if crate::cases::case_key_in_name(&r.identity.name).is_none()
-            && let Some(key) = crate::cases::model::case_key_in_labels(&r.labels)
+        // Most results carry no labels: the name is only scanned when a label names a case.
+        if let Some(key) = crate::cases::model::case_key_in_labels(&r.labels)
             && self.case_ids.len() < MAX_CASE_IDS
+            && crate::cases::case_key_in_name(&r.identity.name).is_none()
         {
             self.case_ids.push((signed(identity_hash), key));
         }

@@ -1228,7 +1228,7 @@ async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backe
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
 
-    // A viewer reads but neither plans nor executes.
+    // A viewer of the project reads everything here but writes, plans and executes nothing.
     let viewer = app
         .add_member(&owner, "viewer@example.com", "correct horse battery")
         .await;
@@ -1237,6 +1237,78 @@ async fn plans_start_manual_runs_whose_verdicts_reach_the_reports(backend: Backe
         404,
         "no grant: the project is not visible"
     );
+    let viewer_id = viewer.get("/api/v1/me").await.json()["data"]["user"]
+        .as_str()
+        .expect("user")
+        .to_string();
+    let r = owner
+        .put_json(
+            &format!("/api/v1/projects/web/access/{viewer_id}"),
+            &json!({ "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(viewer.get("/api/v1/projects/web/plans").await.status, 200);
+    assert_eq!(
+        viewer
+            .get(&format!("/api/v1/projects/web/cases/T{pay_key}"))
+            .await
+            .status,
+        200
+    );
+    let second_run = owner.get("/api/v1/projects/web/runs?limit=1").await.json()["data"][0]["id"]
+        .as_str()
+        .expect("run")
+        .to_string();
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/v1/projects/web/cases".to_string(),
+            json!({ "title": "x" }),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/projects/web/cases/T{pay_key}"),
+            json!({ "title": "x" }),
+        ),
+        (
+            "POST",
+            "/api/v1/projects/web/plans".to_string(),
+            json!({ "name": "x", "selection": { "tags": ["smoke"] } }),
+        ),
+        (
+            "POST",
+            "/api/v1/projects/web/milestones".to_string(),
+            json!({ "name": "x" }),
+        ),
+        (
+            "POST",
+            "/api/v1/projects/web/manual-runs".to_string(),
+            json!({ "plan": plan_id }),
+        ),
+        (
+            "PUT",
+            format!("/api/v1/projects/web/runs/{second_run}/manual/T{pay_key}"),
+            json!({ "outcome": "passed" }),
+        ),
+        (
+            "POST",
+            format!("/api/v1/projects/web/runs/{second_run}/complete"),
+            json!({}),
+        ),
+        (
+            "POST",
+            "/api/v1/projects/web/shared-steps".to_string(),
+            json!({ "title": "x", "steps": [{ "action": "y" }] }),
+        ),
+    ] {
+        let r = match method {
+            "POST" => viewer.post_json(&path, &body).await,
+            "PUT" => viewer.put_json(&path, &body).await,
+            _ => viewer.patch_json(&path, &body).await,
+        };
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
+    }
 }
 
 async fn attachments_are_sealed_typed_by_their_bytes_and_always_downloaded(backend: Backend) {

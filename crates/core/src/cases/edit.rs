@@ -142,11 +142,7 @@ impl Checker {
             let checked = check_values(&self.fields, values, &self.emails())?;
             // Named fields are replaced: set when valid, cleared when empty.
             for name in values.keys() {
-                if let Some(f) = self
-                    .fields
-                    .iter()
-                    .find(|f| f.name.eq_ignore_ascii_case(name) || f.id.to_string() == *name)
-                {
+                if let Some(f) = self.fields.iter().find(|f| f.is_named(name)) {
                     content.fields.remove(&f.id.to_string());
                 }
             }

@@ -42,6 +42,11 @@ impl FieldView {
         }
     }
 
+    /// Whether a request names this field (by name, any letter case, or by id).
+    pub(crate) fn is_named(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name) || self.id.to_string() == name
+    }
+
     /// Checks and normalises one value for this field; `None` when the value clears it.
     pub(crate) fn check(
         &self,
@@ -360,7 +365,7 @@ pub(crate) fn check_values(
     for (name, value) in values {
         let field = fields
             .iter()
-            .find(|f| f.name.eq_ignore_ascii_case(name) || f.id.to_string() == *name)
+            .find(|f| f.is_named(name))
             .ok_or_else(|| DomainError::new("fields", format!("{name}: no such custom field")))?;
         if let Some(v) = field.check(value, members)? {
             out.insert(field.id.to_string(), v);

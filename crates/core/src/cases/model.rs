@@ -245,10 +245,15 @@ pub fn case_key_in_name(name: &str) -> Option<String> {
 /// `testomatio`, `case`, `case_id`, `tms` or anything ending in `id`, whose value is `@T…`, `T…`
 /// or the bare 8 hex digits.
 pub fn case_key_in_labels(labels: &[(String, String)]) -> Option<String> {
+    // Runs for every reported result with labels: no allocation unless a key is found.
     labels.iter().find_map(|(name, value)| {
-        let name = name.trim().to_ascii_lowercase();
-        let names_a_case = matches!(name.as_str(), "testomatio" | "case" | "tms" | "testcase")
-            || name.ends_with("id");
+        let name = name.trim();
+        let names_a_case = ["testomatio", "case", "tms", "testcase"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+            || name
+                .get(name.len().saturating_sub(2)..)
+                .is_some_and(|end| end.eq_ignore_ascii_case("id"));
         names_a_case.then(|| parse_case_key(value)).flatten()
     })
 }

@@ -353,36 +353,30 @@ async fn execute_page(
         let project = state.core.get_project(read()?, slug).await?;
         let run = state.core.run_by_number(read()?, slug, number).await?;
         let manual = state.core.manual_run(read()?, slug, run.id).await?;
+        // The case in focus: the one asked for, else the first untested one, else the first.
+        let focus = testvault_core::cases::parse_case_key(focus).unwrap_or_default();
+        let index = manual
+            .items
+            .iter()
+            .position(|i| i.key == focus)
+            .or_else(|| manual.items.iter().position(|i| i.outcome == "untested"))
+            .unwrap_or(0);
+        let files = match manual.items.get(index) {
+            Some(item) => {
+                state
+                    .core
+                    .verdict_files(read()?, slug, run.id, &item.key)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         let people = state.core.case_people(read()?, slug).await?;
         let orgs = state.core.my_orgs(p).await?;
-        Ok::<_, CoreError>((project, manual, people, orgs))
+        Ok::<_, CoreError>((project, manual, index, files, people, orgs))
     }
     .await;
     match loaded {
-        Ok((project, run, people, orgs)) => {
-            let focus_key = testvault_core::cases::parse_case_key(focus).unwrap_or_default();
-            let shown = run
-                .items
-                .iter()
-                .find(|i| i.key == focus_key)
-                .or_else(|| run.items.iter().find(|i| i.outcome == "untested"))
-                .or_else(|| run.items.first())
-                .map(|i| i.key.clone());
-            let files = match (shown, p.allow(Permission::ReadProjects)) {
-                (Some(key), Ok(allowed)) => state
-                    .core
-                    .verdict_files(allowed, slug, run.run.id, &key)
-                    .await
-                    .unwrap_or_default(),
-                _ => Vec::new(),
-            };
-            let focus = testvault_core::cases::parse_case_key(focus).unwrap_or_default();
-            let index = run
-                .items
-                .iter()
-                .position(|i| i.key == focus)
-                .or_else(|| run.items.iter().position(|i| i.outcome == "untested"))
-                .unwrap_or(0);
+        Ok((project, run, index, files, people, orgs)) => {
             let current = run.items.get(index).cloned();
             let next_key = run
                 .items

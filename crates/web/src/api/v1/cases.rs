@@ -1,12 +1,13 @@
 //! The test repository: suites, cases, their versions, custom fields, import and export, and
 //! the links between cases and automated tests.
 
+use super::csv::download;
 use super::{data, parse_id};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiAuth, ApiJson};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use testvault_core::cases::{BulkEdit, CasePatch, CaseQuery, FieldSpec, source::ImportRequest};
@@ -156,17 +157,6 @@ impl ListQuery {
             limit: self.limit,
         }
     }
-}
-
-/// A text download with a fixed file name (nothing a user typed goes into a header).
-fn download(body: String, content_type: &'static str, filename: &'static str) -> Response {
-    let mut resp = body.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    resp
 }
 
 /// The cases a filter selects; `format=csv|markdown` exports them as a file.

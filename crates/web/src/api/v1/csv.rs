@@ -35,12 +35,14 @@ pub fn csv_response(filename: &'static str, header: &str, rows: &[Vec<String>]) 
         );
         out.push('\n');
     }
-    let mut resp = out.into_response();
+    download(out, "text/csv; charset=utf-8", filename)
+}
+
+/// A text download with a fixed file name (nothing a user typed goes into a header).
+pub fn download(body: String, content_type: &'static str, filename: &'static str) -> Response {
+    let mut resp = body.into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
