@@ -16,12 +16,15 @@ pub mod flaky;
 pub mod history;
 mod invitations;
 mod keyring;
+pub mod live;
 pub mod mail;
 mod orgs;
 pub mod plans;
 mod principal;
 mod projects;
+pub mod reporters;
 mod roles;
+mod run_files;
 pub mod run_groups;
 mod runs;
 mod sessions;
@@ -37,6 +40,7 @@ pub use orgs::{CreatedOrg, Operator, OrgView};
 pub use principal::{Allowed, Credential, Principal};
 pub use projects::ProjectView;
 pub use roles::{GrantView, RoleChoice, RoleView};
+pub use run_files::RunFileView;
 pub use runs::{
     FoundResult, IngestReport, IngestTarget, ResultDetails, ResultQuery, ResultView, RunQuery,
     RunSpec, RunView, Upload,
@@ -44,7 +48,7 @@ pub use runs::{
 pub use sessions::SessionView;
 pub use settings::{MemberView, SecuritySettings};
 pub use testvault_store as store;
-pub use tokens::{IssuedToken, TokenRequest, TokenView};
+pub use tokens::{IssuedToken, TokenForm, TokenRequest, TokenView};
 
 use keyring::Keyring;
 use std::sync::Arc;

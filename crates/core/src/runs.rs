@@ -11,7 +11,7 @@ use std::io::Read;
 use testvault_crypto::{BlindIndex, SealPlace, Sealer};
 use testvault_domain::{DomainError, OrgId, Permission, ProjectId, RunId, time};
 use testvault_ingest::{IngestError, Limits, Outcome, ResultSource, TestResult};
-use testvault_store::{NewRun, ResultRow, RunCounts, RunRow, StoredResult};
+use testvault_store::{IngestInto, NewRun, ResultRow, RunCounts, RunRow, StoredResult};
 
 /// Results per stored batch: large enough for few round trips, small enough to overlap parse
 /// and store.
@@ -282,6 +282,15 @@ fn outcome_code(o: Outcome) -> i16 {
     }
 }
 
+pub(crate) fn outcome_of(code: i16) -> Outcome {
+    match code {
+        0 => Outcome::Passed,
+        1 => Outcome::Failed,
+        2 => Outcome::Errored,
+        _ => Outcome::Skipped,
+    }
+}
+
 pub(crate) fn outcome_name(code: i16) -> &'static str {
     match code {
         0 => "passed",
@@ -302,7 +311,7 @@ fn seal_row(run: RunId, identity_hash: u64) -> String {
 
 /// Turns parsed results into rows: identity in clear, free text compressed and sealed, the
 /// failure words keyed for search. Runs on the parsing thread.
-struct RowMaker {
+pub(crate) struct RowMaker {
     org: String,
     run: RunId,
     sealer: Sealer,
@@ -315,7 +324,27 @@ struct RowMaker {
 }
 
 impl RowMaker {
-    fn row(&mut self, r: TestResult) -> Result<ResultRow, CoreError> {
+    pub(crate) fn new(
+        org: OrgId,
+        run: RunId,
+        data_key: &testvault_crypto::DataKey,
+    ) -> Result<Self, CoreError> {
+        Ok(RowMaker {
+            org: org.to_string(),
+            run,
+            sealer: data_key.sealer()?,
+            index: data_key.blind_index(),
+            zstd: zstd::bulk::Compressor::new(1).map_err(|e| CoreError::internal(e.to_string()))?,
+            case_ids: Vec::new(),
+        })
+    }
+
+    /// Tests that named their case in a property, to link after commit.
+    pub(crate) fn case_ids(&self) -> &[(i64, String)] {
+        &self.case_ids
+    }
+
+    pub(crate) fn row(&mut self, r: TestResult) -> Result<ResultRow, CoreError> {
         let identity_key = r.identity.key();
         let suite = r.identity.suite_path();
         let identity_hash = testvault_ingest::identity::identity_hash(&suite, &identity_key);
@@ -482,6 +511,17 @@ impl Core {
     ) -> Result<RunView, CoreError> {
         let p = allowed.require(Permission::ReportResults)?;
         let project = self.project_in_scope(&allowed, slug).await?;
+        self.create_run_in(p, project, slug, spec).await
+    }
+
+    /// Creates a run in `project` (its `slug` goes into the audit event).
+    pub(crate) async fn create_run_in(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        slug: &str,
+        spec: RunSpec,
+    ) -> Result<RunView, CoreError> {
         let valid = spec.validate()?;
         let id = RunId::new();
         let by = actor_label(p);
@@ -689,6 +729,18 @@ impl Core {
     ) -> Result<RunView, CoreError> {
         let p = allowed.require(Permission::ReportResults)?;
         let project = self.project_in_scope(&allowed, slug).await?;
+        self.finish_run_in(p, project, run, shard, false).await
+    }
+
+    /// Finishes `run` of `project` (or one shard of it; `force` finishes it whatever its shards).
+    pub(crate) async fn finish_run_in(
+        &self,
+        p: &Principal,
+        project: ProjectId,
+        run: RunId,
+        shard: Option<&str>,
+        force: bool,
+    ) -> Result<RunView, CoreError> {
         self.run_in(p.org, project, run).await?;
         let shard = text("shard", shard.map(String::from), 100)?;
         let event = audit::by(
@@ -697,7 +749,7 @@ impl Core {
         );
         if !self
             .store()
-            .finish_run(p.org, run, shard.as_deref(), time::now(), &event)
+            .finish_run(p.org, run, shard.as_deref(), force, time::now(), &event)
             .await?
         {
             return Err(CoreError::NotFound("run"));
@@ -805,7 +857,14 @@ impl Core {
         let new = valid.as_ref().map(|v| new_run(org, project, run, v, &by));
         let Some(mut tx) = self
             .store()
-            .begin_ingest(org, project, run, new.as_ref(), &key, now)
+            .begin_ingest(
+                org,
+                project,
+                run,
+                new.as_ref().map_or(IngestInto::Running, IngestInto::NewRun),
+                &key,
+                now,
+            )
             .await?
         else {
             let view = self.run_view(org, run).await?;
@@ -817,14 +876,7 @@ impl Core {
             });
         };
         let data_key = self.keyring().data_key(self.store(), org).await?;
-        let maker = RowMaker {
-            org: org.to_string(),
-            run,
-            sealer: data_key.sealer()?,
-            index: data_key.blind_index(),
-            zstd: zstd::bulk::Compressor::new(1).map_err(|e| CoreError::internal(e.to_string()))?,
-            case_ids: Vec::new(),
-        };
+        let maker = RowMaker::new(org, run, &data_key)?;
         let (send, mut receive) = tokio::sync::mpsc::channel::<Vec<ResultRow>>(4);
         let parser = tokio::task::spawn_blocking(move || parse_into(open, maker, send));
         // Store batches as they come; when the parser stops (end or refusal) the channel closes.

@@ -29,6 +29,30 @@ pub struct TokenRequest {
     pub project: Option<String>,
     /// Days until it expires; the org default (90) when `None`.
     pub expires_in_days: Option<i64>,
+    /// How the secret is written.
+    pub form: TokenForm,
+}
+
+/// How a token's secret is written: Testvault's `tvt_…`, or `tstmt_…` for a project key that
+/// Testomat.io's reporters take unchanged. Both are checked the same way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenForm {
+    #[default]
+    Testvault,
+    Testomatio,
+}
+
+impl TokenForm {
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s {
+            "" | "testvault" => Ok(TokenForm::Testvault),
+            "testomatio" => Ok(TokenForm::Testomatio),
+            _ => Err(DomainError::new(
+                "format",
+                "must be `testvault` or `testomatio`",
+            )),
+        }
+    }
 }
 
 /// A token as lists show it (never the secret).
@@ -161,7 +185,17 @@ impl Core {
     ) -> Result<IssuedToken, CoreError> {
         let now = time::now();
         let expires_at = self.expiry(req.expires_in_days, now)?;
-        let token = ApiToken::generate()?;
+        let token = match req.form {
+            TokenForm::Testvault => ApiToken::generate()?,
+            TokenForm::Testomatio if project.is_some() => ApiToken::generate_testomatio()?,
+            TokenForm::Testomatio => {
+                return Err(DomainError::new(
+                    "format",
+                    "a Testomat.io-style key is a project token: choose a project",
+                )
+                .into());
+            }
+        };
         let scopes = req.scopes.to_storage();
         let event = actor.event(
             org,

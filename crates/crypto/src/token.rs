@@ -88,8 +88,21 @@ impl std::fmt::Debug for ApiToken {
 
 const PREFIX_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
+/// The prefix Testomat.io's clients expect on a project key (`tstmt_…`): the same token in a
+/// form a team can paste where its reporter wants a Testomat.io key.
+pub const TESTOMATIO_FORM: &str = "tstmt_";
+
 impl ApiToken {
     pub fn generate() -> Result<Self, crate::CryptoError> {
+        Self::generate_as("tvt_")
+    }
+
+    /// A token shown as `tstmt_<prefix>_<secret>` (it parses like any other).
+    pub fn generate_testomatio() -> Result<Self, crate::CryptoError> {
+        Self::generate_as(TESTOMATIO_FORM)
+    }
+
+    fn generate_as(form: &str) -> Result<Self, crate::CryptoError> {
         let mut raw = Zeroizing::new([0u8; 8 + 32]);
         aws_lc_rs::rand::fill(raw.as_mut()).map_err(|_| crate::CryptoError::Random)?;
         let prefix: String = raw[..8]
@@ -98,7 +111,7 @@ impl ApiToken {
             .collect();
         let secret = Zeroizing::new(crate::hex::encode(&raw[8..]));
         Ok(Self {
-            full: Zeroizing::new(format!("tvt_{prefix}_{}", secret.as_str())),
+            full: Zeroizing::new(format!("{form}{prefix}_{}", secret.as_str())),
             secret_hash: TokenHash::of(&secret),
             prefix,
         })
@@ -116,7 +129,10 @@ impl ApiToken {
     /// Splits a presented token into its prefix and the hash of its secret; `None` when it does
     /// not have the token shape (so no lookup is made).
     pub fn parse(presented: &str) -> Option<(String, TokenHash)> {
-        let rest = presented.trim().strip_prefix("tvt_")?;
+        let presented = presented.trim();
+        let rest = presented
+            .strip_prefix("tvt_")
+            .or_else(|| presented.strip_prefix(TESTOMATIO_FORM))?;
         let (prefix, secret) = rest.split_once('_')?;
         let prefix_ok = prefix.len() == 8 && prefix.bytes().all(|b| PREFIX_ALPHABET.contains(&b));
         let secret_ok = secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit());
@@ -140,6 +156,13 @@ mod api_token_tests {
         );
         assert!(!format!("{t:?}").contains(&full[13..]));
         assert_eq!(ApiToken::parse("tvt_short_abc"), None);
+        let t = ApiToken::generate_testomatio()?;
+        assert!(t.expose().starts_with(&format!("tstmt_{}_", t.prefix)));
+        assert_eq!(
+            ApiToken::parse(t.expose()),
+            Some((t.prefix.clone(), t.secret_hash().clone()))
+        );
+        assert!(!format!("{t:?}").contains(&t.expose()[15..]));
         assert_eq!(ApiToken::parse(&full.replace("tvt_", "tvx_")), None);
         Ok(())
     }

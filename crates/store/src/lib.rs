@@ -15,6 +15,7 @@ pub mod migrate;
 mod orgs;
 mod plans;
 mod projects;
+mod reporters;
 mod roles;
 mod rows;
 mod runs;
@@ -43,10 +44,12 @@ pub use plans::{
     CaseManualRow, ManualProgress, ManualRow, ManualVerdict, MilestoneRow, NewManualItem, PlanRow,
 };
 pub use projects::{NewProject, ProjectRow};
+pub use reporters::{ItemRow, LogRow, ResultFileRow};
 pub use roles::{GrantRow, RoleRow, RoleSpec};
 pub use runs::{
-    ClusterRow, HistoryRow, IngestTx, NewRun, ResultPage, ResultRow, RunCounts, RunErrorRow,
-    RunFilter, RunRow, RunStatus, StoredResult, SuiteCountRow, TestName, TestRow, like_escape,
+    ClusterRow, HistoryRow, IngestInto, IngestTx, NewRun, ResultPage, ResultRow, RunCounts,
+    RunErrorRow, RunFilter, RunRow, RunStatus, StoredResult, SuiteCountRow, TestName, TestRow,
+    like_escape,
 };
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_plans_and_manual_runs"),
     migration!(13, "0013_shared_steps"),
     migration!(14, "0014_verdict_files"),
+    migration!(15, "0015_reporters"),
 ];
 
 /// The newest schema version this binary knows.

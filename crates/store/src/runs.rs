@@ -42,6 +42,21 @@ pub struct RunCounts {
 }
 
 impl RunCounts {
+    /// Takes a stored result back out (a reporter's repeated report replaces it).
+    fn remove(&mut self, r: &StoredResult) {
+        self.total -= 1;
+        match r.outcome {
+            0 => self.passed -= 1,
+            1 => self.failed -= 1,
+            2 => self.errored -= 1,
+            _ => self.skipped -= 1,
+        }
+        if r.flaky {
+            self.flaky -= 1;
+        }
+        self.duration_ms = self.duration_ms.saturating_sub(r.duration_ms.unwrap_or(0));
+    }
+
     fn add(&mut self, row: &ResultRow) {
         self.total += 1;
         match row.outcome {
@@ -454,6 +469,31 @@ impl Store {
         })
     }
 
+    /// The newest run of a project with this title and tag, started at or after `since`: the
+    /// run that parallel reporter processes of one CI build share (finished or not: the first
+    /// process may be done before the last starts).
+    pub async fn find_run_titled(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        title: &str,
+        tag: &str,
+        since: i64,
+    ) -> Result<Option<RunRow>, StoreError> {
+        on_org!(self, org, pool => {
+            let row = sqlx::query(concat!(select_runs!(), " AND r.project_id = $2 AND r.title = $3 AND r.created_at >= $4 \
+                 AND (' ' || r.tags || ' ') LIKE $5 ESCAPE '\\' ORDER BY r.number DESC LIMIT 1"))
+                .bind(org.0)
+                .bind(project.0)
+                .bind(title)
+                .bind(since)
+                .bind(format!("% {} %", like_escape(tag)))
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| run_from_row!(r)).transpose()
+        })
+    }
+
     /// A project's runs that pass `filter`, newest first; `before` (a run number) pages back.
     pub async fn list_runs(
         &self,
@@ -751,6 +791,7 @@ impl Store {
         org: OrgId,
         run: RunId,
         shard: Option<&str>,
+        force: bool,
         now: i64,
         audit: &crate::AuditEntry,
     ) -> Result<bool, StoreError> {
@@ -777,7 +818,7 @@ impl Store {
                 .bind(run.0)
                 .fetch_one(&mut *tx)
                 .await?;
-            let all_done = match expected {
+            let all_done = force || match expected {
                 Some(n) => done >= i64::from(n),
                 None => true,
             };
@@ -1140,17 +1181,22 @@ impl Store {
 
     /// Opens the transaction an upload (or one appended batch) is stored in. `None` when this
     /// idempotency key was already stored for the run (a retry: store nothing, answer as before).
-    /// With `new_run`, the run itself is created in the same transaction (a one-shot upload:
-    /// refused, it leaves no run behind).
+    /// With `IngestInto::NewRun`, the run itself is created in the same transaction (a one-shot
+    /// upload: refused, it leaves no run behind).
     pub async fn begin_ingest(
         &self,
         org: OrgId,
         project: ProjectId,
         run: RunId,
-        new_run: Option<&NewRun<'_>>,
+        into: IngestInto<'_>,
         idempotency_key: &str,
         now: i64,
     ) -> Result<Option<IngestTx>, StoreError> {
+        let (new_run, into_finished) = match into {
+            IngestInto::NewRun(new) => (Some(new), false),
+            IngestInto::Running => (None, false),
+            IngestInto::AnyStatus => (None, true),
+        };
         let mut tx = match &self.db {
             Db::Sqlite(pool) => IngestConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Pg(pool) => IngestConn::Pg(begin_scoped(pool, Scope::Org(org)).await?),
@@ -1170,7 +1216,7 @@ impl Store {
             .await)?;
         match status.as_deref() {
             None => return Err(StoreError::Stale("no such run")),
-            Some("finished") => {
+            Some("finished") if !into_finished => {
                 return Err(StoreError::Refused(
                     "this run has finished; start a new run",
                 ));
@@ -1204,6 +1250,7 @@ impl Store {
             first_id: None,
             expect_new: false,
             preloaded: false,
+            into_finished,
         }))
     }
 
@@ -1223,6 +1270,17 @@ impl Store {
             .await)?;
         Ok(n)
     }
+}
+
+/// Which run an upload goes into.
+#[derive(Clone, Copy)]
+pub enum IngestInto<'a> {
+    /// A run this upload creates (and finishes).
+    NewRun(&'a NewRun<'a>),
+    /// An existing run that has not finished.
+    Running,
+    /// An existing run, finished or not (reporters send late results).
+    AnyStatus,
 }
 
 enum IngestConn {
@@ -1263,6 +1321,8 @@ pub struct IngestTx {
     expect_new: bool,
     /// The project's identities were loaded in one scan.
     preloaded: bool,
+    /// Results may land in a finished run (reporters that send a test after finishing).
+    into_finished: bool,
 }
 
 const HASH_COLLISION: StoreError = StoreError::Refused(
@@ -1314,6 +1374,78 @@ impl IngestTx {
             }
         }
         self.insert_terms(batch, &ids).await
+    }
+
+    /// This run's results of one test (oldest first), read inside the transaction: what a
+    /// reporter's repeated report of the test replaces.
+    pub async fn results_of(
+        &mut self,
+        identity_hash: u64,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let (org, run, project) = (self.org, self.run, self.project);
+        if let IngestConn::Pg(c) = &mut self.conn {
+            // Two reports of one test at once (an agent finishing a retry while the first try
+            // finishes) take turns, so the second sees the first. SQLite's write lock already
+            // serialises uploads.
+            let run_bits = run.0.as_u64_pair().0 as i64;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(run_bits ^ identity_hash as i64)
+                .execute(&mut **c)
+                .await?;
+        }
+        ingest_conn!(self.conn, c => {
+            let rows = sqlx::query(concat!(select_results!(), " AND t.project_id = $3 AND t.identity_hash = $4 ORDER BY r.id"))
+                .bind(org.0)
+                .bind(run.0)
+                .bind(project.0)
+                .bind(identity_hash as i64)
+                .fetch_all(&mut **c)
+                .await?;
+            rows.iter().map(|r| stored_result!(r)).collect()
+        })
+    }
+
+    /// Whether another finished ReportPortal item of the same test in this run started after
+    /// `started_at` (the item finishing now is then an earlier try, whatever order the
+    /// finishes came in). Read inside the transaction, after `results_of` took its turn.
+    pub async fn later_try_finished(
+        &mut self,
+        item: uuid::Uuid,
+        identity_hash: u64,
+        started_at: i64,
+    ) -> Result<bool, StoreError> {
+        let (org, run) = (self.org, self.run);
+        let n: i64 = ingest_conn!(self.conn, c => sqlx::query_scalar("SELECT COUNT(*) FROM reporter_items WHERE org_id = $1 AND run_id = $2 \
+             AND identity_hash = $3 AND id <> $4 AND finished_at IS NOT NULL AND started_at > $5")
+            .bind(org.0)
+            .bind(run.0)
+            .bind(identity_hash as i64)
+            .bind(item)
+            .bind(started_at)
+            .fetch_one(&mut **c)
+            .await)?;
+        Ok(n > 0)
+    }
+
+    /// Deletes a result of this run that a new report replaces, and takes it out of the run's
+    /// and its suite's counts (committed with the rest of the upload, or not at all).
+    pub async fn retract(&mut self, old: &StoredResult) -> Result<(), StoreError> {
+        let (org, run) = (self.org, self.run);
+        let deleted = ingest_conn!(self.conn, c => sqlx::query("DELETE FROM results WHERE org_id = $1 AND run_id = $2 AND id = $3")
+            .bind(org.0)
+            .bind(run.0)
+            .bind(old.id)
+            .execute(&mut **c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if deleted == 1 {
+            self.counts.remove(old);
+            self.suites
+                .entry(old.suite.clone())
+                .or_default()
+                .remove(old);
+        }
+        Ok(())
     }
 
     fn count(&mut self, row: &ResultRow) {
@@ -1587,7 +1719,7 @@ impl IngestTx {
             "UPDATE runs SET total = total + $1, passed = passed + $2, failed = failed + $3, errored = errored + $4, \
              skipped = skipped + $5, flaky = flaky + $6, duration_ms = duration_ms + $7, \
              results_from = CASE WHEN $10 IS NULL OR (results_from IS NOT NULL AND results_from <= $10) THEN results_from ELSE $10 END \
-             WHERE org_id = $8 AND id = $9 AND status = 'running'")
+             WHERE org_id = $8 AND id = $9 AND (status = 'running' OR $11)")
             .bind(c.total)
             .bind(c.passed)
             .bind(c.failed)
@@ -1598,6 +1730,7 @@ impl IngestTx {
             .bind(self.org.0)
             .bind(self.run.0)
             .bind(self.first_id)
+            .bind(self.into_finished)
             .execute(&mut **tx)
             .await
             .map(|r| r.rows_affected()))?;

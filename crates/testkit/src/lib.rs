@@ -15,7 +15,7 @@ mod client;
 mod db;
 mod smtp;
 
-pub use client::{Client, Resp};
+pub use client::{Client, Resp, http_client};
 pub use db::{Backend, TestDb};
 pub use smtp::SmtpServer;
 
@@ -73,6 +73,13 @@ impl TestApp {
     /// Like `start_on`, letting the test adjust the configuration layer.
     pub async fn start_with(db: TestDb, adjust: impl FnOnce(Layer) -> Layer) -> TestApp {
         testvault::tls::install_crypto_provider();
+        // `TESTKIT_LOG=info cargo test … -- --nocapture` shows the server's log.
+        if let Ok(filter) = std::env::var("TESTKIT_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let data_dir = tempfile::tempdir().expect("temp dir");
         let cfg = Self::config(&db, data_dir.path(), adjust);
         let server = testvault::server::start(&cfg).await.expect("server starts");

@@ -43,6 +43,9 @@ const TENANT_TABLES: &[&str] = &[
     "plans",
     "manual_results",
     "shared_steps",
+    "reporter_items",
+    "reporter_logs",
+    "result_files",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

@@ -45,6 +45,16 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/api/v1/projects/{slug}/runs/{run}", Kind::OthersId),
     (
         "GET",
+        "/api/v1/projects/{slug}/runs/{run}/files",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{slug}/runs/{run}/files/{file}",
+        Kind::OthersId,
+    ),
+    (
+        "GET",
         "/api/v1/projects/{slug}/runs/{run}/results",
         Kind::OthersId,
     ),
@@ -667,6 +677,7 @@ fn fill(path: &str, b: &OrgB) -> String {
         .replace("{suite}", &b.suite)
         .replace("{key}", &format!("T{}", b.case))
         .replace("{field}", &b.field)
+        .replace("{file}", "00000000-0000-4000-8000-000000000000")
         .replace("{version}", "1")
         .replace("{number}", "1")
         .replace("{test}", "1")

@@ -272,7 +272,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSessionCookie {
 }
 
 /// Leaves the principal where the denial recorder can find it.
-fn fill_slot(parts: &Parts, p: &Principal) {
+pub(crate) fn fill_slot(parts: &Parts, p: &Principal) {
     if let Some(slot) = parts.extensions.get::<crate::denials::PrincipalSlot>() {
         slot.fill(p);
     }

@@ -5,6 +5,7 @@
 mod api;
 mod attachment;
 mod client;
+mod compat;
 mod cookies;
 mod csrf;
 mod denials;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(statics::routes())
         .nest("/api/v1", api::v1::routes())
+        .merge(compat::routes())
         .merge(ui::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -58,7 +58,7 @@ pub fn is_image(content_type: &str) -> bool {
 }
 
 /// The type the bytes are, by their signature (and, for text, the name's extension).
-fn sniff(bytes: &[u8], name: &str) -> &'static str {
+pub(crate) fn sniff(bytes: &[u8], name: &str) -> &'static str {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         "image/png"
     } else if bytes.starts_with(b"\xff\xd8\xff") {
@@ -84,7 +84,7 @@ fn sniff(bytes: &[u8], name: &str) -> &'static str {
 
 /// A file name as stored: the last path component, without control characters, at most 200
 /// characters; `attachment` when nothing is left.
-fn clean_name(raw: &str) -> String {
+pub(crate) fn clean_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
     let name: String = last
         .chars()

@@ -495,7 +495,7 @@ impl Core {
         );
         if !self
             .store()
-            .finish_run(p.org, run, None, time::now(), &event)
+            .finish_run(p.org, run, None, false, time::now(), &event)
             .await?
         {
             return Err(CoreError::NotFound("run"));

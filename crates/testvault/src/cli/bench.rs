@@ -194,6 +194,7 @@ pub(super) async fn setup(
                 scopes: Scopes::parse(["results:write", "read"]).map_err(invalid)?,
                 project: Some("bench".into()),
                 expires_in_days: Some(1),
+                form: Default::default(),
             },
         )
         .await?;

@@ -4,7 +4,7 @@
 use crate::StartError;
 use crate::config::Config;
 use clap::Subcommand;
-use testvault_core::{CoreError, Operator, TokenRequest};
+use testvault_core::{CoreError, Operator, TokenForm, TokenRequest};
 use testvault_domain::{DomainError, Email, OrgName, Scopes, TokenName, time};
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +29,10 @@ pub enum TokenCommand {
         /// What the token is for.
         #[arg(long, default_value = "created on the command line")]
         name: String,
+        /// `testomatio` writes a project token as `tstmt_…`, the key Testomat.io's reporters
+        /// take unchanged (docs/REPORTERS.md).
+        #[arg(long, default_value = "testvault")]
+        format: String,
     },
     /// List an organisation's live tokens (prefixes, never secrets).
     List {
@@ -64,6 +68,7 @@ pub async fn run(cfg: &Config, cmd: TokenCommand) -> Result<(), StartError> {
             scopes,
             expires,
             name,
+            format,
         } => {
             let org = OrgName::parse(&org).map_err(invalid)?;
             let user = user
@@ -76,6 +81,7 @@ pub async fn run(cfg: &Config, cmd: TokenCommand) -> Result<(), StartError> {
                 scopes: Scopes::parse(scopes.iter().map(String::as_str)).map_err(invalid)?,
                 project,
                 expires_in_days: expires.as_deref().map(parse_days).transpose()?,
+                form: TokenForm::parse(&format).map_err(invalid)?,
             };
             let issued = core
                 .create_token_as_operator(&op, &org, user.as_ref(), req)

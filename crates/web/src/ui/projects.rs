@@ -563,6 +563,9 @@ struct RunPage {
     /// The API address of this view's results as CSV (every page of them, up to 10,000).
     csv: String,
     drawer: Option<Drawer>,
+    /// The open result's files, and the run's id their addresses need.
+    files: Vec<testvault_core::cases::attachments::AttachmentView>,
+    run_id: String,
     suites: Vec<SuiteItem>,
     errors: Vec<ErrorItem>,
 }
@@ -653,6 +656,26 @@ pub async fn run(
             Some(id) => Some(state.core.run_result(read()?, &slug, run.id, id).await?),
             None => None,
         };
+        // The open result's files (reporters attach them to a test of the run).
+        let run_id = run.id.to_string();
+        let files = match &drawer {
+            Some(d) => {
+                let test = if d.result.suite.is_empty() {
+                    d.result.name.clone()
+                } else {
+                    format!("{} › {}", d.result.suite, d.result.name)
+                };
+                state
+                    .core
+                    .run_files(read()?, &slug, run.id)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.test.as_deref() == Some(test.as_str()))
+                    .map(|f| f.file)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let (mut suites, mut errors, mut results) = (Vec::new(), Vec::new(), Vec::new());
         match params.grouped() {
             Some("suite") => suites = state.core.run_suites(read()?, &slug, run.id).await?,
@@ -675,10 +698,18 @@ pub async fn run(
             }
         }
         let orgs = state.core.my_orgs(&p).await?;
-        Ok::<_, CoreError>((project, run, drawer, suites, errors, results, orgs))
+        Ok::<_, CoreError>((
+            project,
+            run,
+            (drawer, files, run_id),
+            suites,
+            errors,
+            results,
+            orgs,
+        ))
     }
     .await;
-    let (project, run, drawer, suites, errors, mut results, orgs) = match loaded {
+    let (project, run, (drawer, files, run_id), suites, errors, mut results, orgs) = match loaded {
         Ok(v) => v,
         Err(e) => return pages::error_page(e.into()),
     };
@@ -738,6 +769,8 @@ pub async fn run(
             first_shown: (page - 1) * RUN_PAGE_RESULTS + 1,
             here,
             drawer: drawer.map(Drawer::from),
+            files,
+            run_id,
             suites,
             errors,
             f: params,

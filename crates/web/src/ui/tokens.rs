@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use testvault_core::{CoreError, IssuedToken, Principal, TokenRequest};
+use testvault_core::{CoreError, IssuedToken, Principal, TokenForm, TokenRequest};
 use testvault_domain::{Permission, Scopes, TokenName};
 
 pub struct TokenItem {
@@ -116,6 +116,9 @@ pub struct CreateForm {
     scope_cases_write: Option<String>,
     #[serde(default)]
     scope_admin: Option<String>,
+    /// `testomatio` for a `tstmt_…` key.
+    #[serde(default)]
+    format: String,
     expires_in_days: String,
 }
 
@@ -140,6 +143,7 @@ pub async fn create(
             scopes: Scopes::parse(checked.iter().filter(|(on, _)| *on).map(|(_, s)| *s))?,
             project: Some(form.project.trim().to_string()).filter(|s| !s.is_empty()),
             expires_in_days: Some(days),
+            form: TokenForm::parse(form.format.trim())?,
         };
         state.core.create_token(&p, req).await
     }

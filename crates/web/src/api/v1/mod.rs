@@ -165,6 +165,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/projects/{slug}/runs/{run}", get(runs::get_run))
         .route(
+            "/projects/{slug}/runs/{run}/files",
+            get(runs::list_run_files),
+        )
+        .route(
+            "/projects/{slug}/runs/{run}/files/{file}",
+            get(runs::get_run_file),
+        )
+        .route(
             "/projects/{slug}/runs/{run}/results",
             get(runs::list_results).post(runs::append_results),
         )

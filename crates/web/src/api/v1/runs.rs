@@ -519,3 +519,32 @@ impl ResultBatch {
             .collect()
     }
 }
+
+/// Files reporters attached to the run's results.
+pub async fn list_run_files(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, run)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run: RunId = parse_id(&run, "run")?;
+    let allowed = p.allow(Permission::ReadProjects)?;
+    Ok(data(state.core.run_files(allowed, &slug, run).await?))
+}
+
+/// One of them, always as a download (an image may be shown inline with `?inline=1`).
+pub async fn get_run_file(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((slug, run, file)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let run: RunId = parse_id(&run, "run")?;
+    let file: uuid::Uuid = parse_id(&file, "file")?;
+    let allowed = p.allow(Permission::ReadProjects)?;
+    let (view, bytes) = state.core.run_file(allowed, &slug, run, file).await?;
+    Ok(crate::attachment::file_response(
+        &view,
+        bytes,
+        q.contains_key("inline"),
+    ))
+}

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use testvault_core::{CoreError, TokenRequest};
+use testvault_core::{CoreError, TokenForm, TokenRequest};
 use testvault_domain::{Scopes, TokenName};
 
 #[derive(Deserialize)]
@@ -20,6 +20,9 @@ pub struct CreateTokenBody {
     project: Option<String>,
     #[serde(default)]
     expires_in_days: Option<i64>,
+    /// `testomatio` for a `tstmt_…` project key that Testomat.io's reporters accept.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 pub async fn list_tokens(
@@ -39,6 +42,8 @@ pub async fn create_token(
         scopes: Scopes::parse(body.scopes.iter().map(String::as_str)).map_err(CoreError::from)?,
         project: body.project,
         expires_in_days: body.expires_in_days,
+        form: TokenForm::parse(body.format.as_deref().unwrap_or_default())
+            .map_err(CoreError::from)?,
     };
     Ok((
         StatusCode::CREATED,
