@@ -27,15 +27,15 @@ fn parsed<T: DeserializeOwned>(body: Value) -> Result<T, CompatError> {
     })
 }
 
-fn limit(state: &AppState) -> usize {
-    state.settings.batch_limit_bytes
+async fn read(state: &AppState, req: Request) -> Result<super::Call, CompatError> {
+    call(state, req, state.settings.batch_limit_bytes)
+        .await
+        .map_err(CompatError::testomatio)
 }
 
 /// `POST /api/reporter`: start a run (or join a shared one).
 pub async fn start_run(State(state): State<AppState>, req: Request) -> Answer {
-    let c = call(&state, req, limit(&state))
-        .await
-        .map_err(CompatError::testomatio)?;
+    let c = read(&state, req).await?;
     let body: StartRun = parsed(c.body)?;
     let allowed = c
         .principal
@@ -55,9 +55,7 @@ pub async fn update_run(
     Path(uid): Path<String>,
     req: Request,
 ) -> Answer {
-    let c = call(&state, req, limit(&state))
-        .await
-        .map_err(CompatError::testomatio)?;
+    let c = read(&state, req).await?;
     let body: UpdateRun = parsed(c.body)?;
     let allowed = c
         .principal
@@ -77,9 +75,7 @@ pub async fn report_tests(
     Path(uid): Path<String>,
     req: Request,
 ) -> Answer {
-    let c = call(&state, req, limit(&state))
-        .await
-        .map_err(CompatError::testomatio)?;
+    let c = read(&state, req).await?;
     let report: Report = parsed(c.body)?;
     let allowed = c
         .principal
@@ -95,9 +91,7 @@ pub async fn report_tests(
 
 /// `GET /api/test_grep?type=…&id=…`: the ids of the tests a filter selects.
 pub async fn grep_tests(State(state): State<AppState>, req: Request) -> Answer {
-    let c = call(&state, req, limit(&state))
-        .await
-        .map_err(CompatError::testomatio)?;
+    let c = read(&state, req).await?;
     let grep = Grep {
         kind: c.param("type").map(String::from),
         id: c.param("id").map(String::from),
@@ -116,9 +110,7 @@ pub async fn grep_tests(State(state): State<AppState>, req: Request) -> Answer {
 
 /// `POST /api/load?api_key=…`: `check-tests` sends the tests it found in the source.
 pub async fn load_tests(State(state): State<AppState>, req: Request) -> Answer {
-    let c = call(&state, req, limit(&state))
-        .await
-        .map_err(CompatError::testomatio)?;
+    let c = read(&state, req).await?;
     let load: Load = parsed(c.body)?;
     let allowed = c
         .principal
@@ -134,9 +126,7 @@ pub async fn load_tests(State(state): State<AppState>, req: Request) -> Answer {
 
 /// `GET /api/test_data?api_key=…`: the ids `check-tests --update-ids` writes into the source.
 pub async fn test_data(State(state): State<AppState>, req: Request) -> Answer {
-    let c = call(&state, req, limit(&state))
-        .await
-        .map_err(CompatError::testomatio)?;
+    let c = read(&state, req).await?;
     let allowed = c
         .principal
         .allow(Permission::ReadProjects)
@@ -155,9 +145,7 @@ pub async fn list_runs(
     Path(project): Path<String>,
     req: Request,
 ) -> Answer {
-    let c = call(&state, req, limit(&state))
-        .await
-        .map_err(CompatError::testomatio)?;
+    let c = read(&state, req).await?;
     let per_page = c
         .param("per_page")
         .and_then(|n| n.parse::<i64>().ok())
