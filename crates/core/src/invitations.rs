@@ -63,6 +63,13 @@ impl Core {
                 )
             },
         )?;
+        if crate::disposable::is_disposable(email.as_str()) {
+            return Err(DomainError::new(
+                "email",
+                "is at a disposable email service; invite an address the person keeps",
+            )
+            .into());
+        }
         if let Some(user) = self.store().find_user_by_email(email.as_str()).await?
             && self.store().member_role(p.org, user.id).await?.is_some()
         {

@@ -11,6 +11,7 @@ pub mod clusters;
 pub mod compare;
 pub mod csv;
 pub mod dashboard;
+pub mod disposable;
 mod error;
 pub mod flaky;
 pub mod history;

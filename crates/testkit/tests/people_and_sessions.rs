@@ -126,6 +126,18 @@ async fn session_cookie_is_host_only_secure_and_rotated_at_sign_in(backend: Back
 async fn invitation_is_single_use_and_expires(backend: Backend) {
     let app = TestApp::start(backend).await;
     let owner = app.setup_owner().await;
+    // Throwaway addresses (the vendored list, subdomains too) are refused, and nothing is kept.
+    for email in ["max@mailinator.com", "max@eu.mailinator.com"] {
+        let r = owner
+            .post_json("/api/v1/invitations", &json!({ "email": email }))
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.json()["error"]["field"], "email", "{}", r.body);
+    }
+    assert_eq!(
+        owner.get("/api/v1/invitations").await.json()["data"],
+        json!([])
+    );
     let inv = owner
         .post_json("/api/v1/invitations", &json!({ "email": "max@acme.test" }))
         .await;

@@ -683,6 +683,18 @@ async fn reporter_keys_reach_only_their_project_and_what_they_send_is_sealed(bac
         .expect("token")
         .to_string();
 
+    // The project page says how to connect each reporter to this server and project.
+    let page = s.owner.get("/projects/web").await;
+    assert!(
+        page.body.contains(&format!(
+            "RP_ENDPOINT={}/api/v1 RP_PROJECT_NAME=web",
+            s.app.url
+        )) || page.body.contains("RP_PROJECT_NAME=web"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("TESTOMATIO_URL="), "{}", page.body);
+
     // The Tokens page writes a project key in Testomat.io's form; a personal one cannot be.
     let page = s
         .owner

@@ -236,6 +236,8 @@ struct ProjectPage {
     /// Filters or a page are applied (the empty state says so).
     filtered: bool,
     f: RunsParams,
+    /// This server's public address, for the reporter set-up lines.
+    server: String,
 }
 
 async fn access_panel(
@@ -383,6 +385,12 @@ pub async fn show(
                     older,
                     filtered,
                     f: params,
+                    server: state
+                        .core
+                        .settings()
+                        .public_url
+                        .trim_end_matches('/')
+                        .to_string(),
                 },
             )
         }
