@@ -39,6 +39,9 @@ pub struct SignedIn {
     pub principal: Principal,
     /// For the cookie's `Max-Age`: the session's absolute lifetime.
     pub max_age_secs: i64,
+    /// What the session still waits for before it works: the second factor's code
+    /// (`CoreError::SecondFactorRequired`) or setting one up (`EnrolmentRequired`).
+    pub waiting: Option<CoreError>,
 }
 
 /// The throttle's state after one more failure.
@@ -185,6 +188,16 @@ impl Core {
         let now = time::now();
         let token = SecretToken::generate()?;
         let ua: String = client.user_agent.chars().take(300).collect();
+        let has_factor = self
+            .store()
+            .user_factor(user)
+            .await?
+            .is_some_and(|f| f.confirmed_at.is_some());
+        let stage = if has_factor {
+            crate::second_factor::STAGE_SECOND_FACTOR
+        } else {
+            crate::second_factor::STAGE_FULL
+        };
         let public_id = Uuid::new_v4();
         let email = self
             .store()
@@ -210,16 +223,25 @@ impl Core {
                     expires_at: now + org_row.policy.absolute_secs,
                     ip,
                     user_agent: &ua,
+                    stage,
                 },
                 &event,
             )
             .await?;
-        let principal = self.authenticate_session(token.expose(), client).await?;
+        let (principal, waiting) = match self.authenticate_session(token.expose(), client).await {
+            Ok(p) => (p, None),
+            Err(e @ (CoreError::SecondFactorRequired | CoreError::EnrolmentRequired)) => (
+                self.session_principal(token.expose(), client).await?.0,
+                Some(e),
+            ),
+            Err(e) => return Err(e),
+        };
         tracing::info!(user.id = %user, org.id = %org, "signed in");
         Ok(SignedIn {
             token,
             principal,
             max_age_secs: org_row.policy.absolute_secs,
+            waiting,
         })
     }
 
@@ -227,11 +249,31 @@ impl Core {
     /// their org's idle or absolute timeout (as configured now, not when they began).
     /// A session from an address outside the org's IP allowlist is refused (not ended: the
     /// member may come back through an allowed network).
+    /// Refused with `SecondFactorRequired` while the session waits for its code, and with
+    /// `EnrolmentRequired` while its org requires a second factor the member lacks.
     pub async fn authenticate_session(
         &self,
         cookie: &str,
         client: &ClientMeta,
     ) -> Result<Principal, CoreError> {
+        let (principal, stage) = self.session_principal(cookie, client).await?;
+        if stage == crate::second_factor::STAGE_SECOND_FACTOR {
+            return Err(CoreError::SecondFactorRequired);
+        }
+        if stage == "enrol" {
+            return Err(CoreError::EnrolmentRequired);
+        }
+        Ok(principal)
+    }
+
+    /// The principal behind a live session at whatever stage it is (`full`,
+    /// `second_factor`, or `enrol` when the org requires a factor the member lacks): for the
+    /// pages that finish a sign-in or set a factor up.
+    pub async fn session_principal(
+        &self,
+        cookie: &str,
+        client: &ClientMeta,
+    ) -> Result<(Principal, String), CoreError> {
         const EXPIRED: CoreError =
             CoreError::Unauthenticated("your session has ended; sign in again");
         let hash = TokenHash::of(cookie);
@@ -254,17 +296,28 @@ impl Core {
             self.store().touch_session(&hash.0, now).await?;
         }
         let access = self.access_of(s.org, s.user, &role).await?;
-        Ok(Principal {
-            user: s.user,
-            email: s.email,
-            display_name: s.display_name,
-            org: s.org,
-            org_name: s.org_name,
-            role,
-            access,
-            credential: crate::principal::Credential::Session(s.public_id),
-            client: client.clone(),
-        })
+        let stage = if s.stage == crate::second_factor::STAGE_FULL
+            && s.require_second_factor
+            && !s.has_second_factor
+        {
+            "enrol".to_string()
+        } else {
+            s.stage
+        };
+        Ok((
+            Principal {
+                user: s.user,
+                email: s.email,
+                display_name: s.display_name,
+                org: s.org,
+                org_name: s.org_name,
+                role,
+                access,
+                credential: crate::principal::Credential::Session(s.public_id),
+                client: client.clone(),
+            },
+            stage,
+        ))
     }
 
     /// What a member may do right now: their role's permissions and their project grants.

@@ -37,6 +37,12 @@ pub enum CoreError {
     /// A service we depend on (the mail server) did not do its part; nothing was stored.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The password was right; the session waits for the second factor's code.
+    #[error("enter the code from your authenticator app to finish signing in")]
+    SecondFactorRequired,
+    /// The org requires a second factor and this member has none yet.
+    #[error("your organisation requires two-factor authentication: set it up first")]
+    EnrolmentRequired,
     /// Anything else: logged in full, shown to clients as a generic message.
     #[error("internal error: {0}")]
     Internal(String),

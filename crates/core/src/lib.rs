@@ -28,6 +28,7 @@ mod roles;
 mod run_files;
 pub mod run_groups;
 mod runs;
+pub mod second_factor;
 mod sessions;
 mod settings;
 mod setup;

@@ -14,6 +14,8 @@ pub struct SecuritySettings {
     pub policy: SessionPolicy,
     pub ip_allowlist: IpAllowlist,
     pub audit_retention: AuditRetention,
+    /// Members must have a second factor before anything else works.
+    pub require_second_factor: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +63,7 @@ impl Core {
             policy: org.policy,
             ip_allowlist: IpAllowlist::parse(&org.ip_allowlist).map_err(stored)?,
             audit_retention: AuditRetention::parse(org.audit_retention_days).map_err(stored)?,
+            require_second_factor: org.require_second_factor,
         })
     }
 

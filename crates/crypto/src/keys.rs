@@ -152,6 +152,16 @@ impl MasterKey {
         ctx.sign().as_ref().to_vec()
     }
 
+    /// The key that seals what belongs to the instance rather than to one org (users' TOTP
+    /// secrets), derived so the master key itself seals nothing but data keys.
+    pub fn instance_key(&self) -> DataKey {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, self.key.as_ref());
+        let tag = hmac::sign(&k, b"testvault/instance-data-key/v1");
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        key.copy_from_slice(&tag.as_ref()[..KEY_LEN]);
+        DataKey { key }
+    }
+
     pub fn wrap(&self, data_key: &DataKey, org: &str) -> Result<WrappedKey, CryptoError> {
         seal_with(self.key.as_ref(), &wrap_aad(org), data_key.key.as_ref()).map(WrappedKey)
     }

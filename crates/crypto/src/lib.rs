@@ -9,6 +9,8 @@ pub mod hex;
 pub mod keys;
 pub mod password;
 pub mod token;
+pub mod totp;
 
 pub use keys::{BlindIndex, CryptoError, DataKey, MasterKey, SealPlace, Sealer, WrappedKey};
 pub use token::{ApiToken, SecretToken, TokenHash};
+pub use totp::TotpSecret;

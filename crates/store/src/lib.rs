@@ -10,6 +10,7 @@ mod cases;
 mod custom_fields;
 mod db;
 mod error;
+mod factors;
 mod invitations;
 pub mod migrate;
 mod orgs;
@@ -38,6 +39,7 @@ pub use cases::{
 pub use custom_fields::FieldRow;
 pub use db::{APP_ROLE, Backend, DatabaseTarget, Store};
 pub use error::StoreError;
+pub use factors::FactorRow;
 pub use invitations::{InvitationRow, NewInvitation};
 pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};
 pub use plans::{

@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_shared_steps"),
     migration!(14, "0014_verdict_files"),
     migration!(15, "0015_reporters"),
+    migration!(16, "0016_second_factor"),
 ];
 
 /// The newest schema version this binary knows.

@@ -33,6 +33,8 @@ pub struct OrgRow {
     pub ip_allowlist: String,
     /// Audit events older than this are purged by the retention job.
     pub audit_retention_days: i64,
+    /// Members must have a second factor before anything else works.
+    pub require_second_factor: bool,
     pub created_at: i64,
 }
 
@@ -57,6 +59,7 @@ macro_rules! org_from_row {
             },
             ip_allowlist: row.try_get("ip_allowlist")?,
             audit_retention_days: i64::from(row.try_get::<i32, _>("audit_retention_days")?),
+            require_second_factor: row.try_get("require_second_factor")?,
             created_at: row.try_get("created_at")?,
         })
     }};
@@ -126,7 +129,7 @@ impl Store {
 
     pub async fn find_org_by_name(&self, name: &str) -> Result<Option<OrgRow>, StoreError> {
         on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, created_at FROM orgs WHERE name_key = $1")
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, require_second_factor, created_at FROM orgs WHERE name_key = $1")
                 .bind(name.trim().to_lowercase())
                 .fetch_optional(pool)
                 .await?;
@@ -136,7 +139,7 @@ impl Store {
 
     pub async fn get_org(&self, org: OrgId) -> Result<Option<OrgRow>, StoreError> {
         on_org!(self, org, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, created_at FROM orgs WHERE id = $1")
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, require_second_factor, created_at FROM orgs WHERE id = $1")
                 .bind(org.0)
                 .fetch_optional(pool)
                 .await?;
@@ -222,6 +225,26 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         Ok(ids.into_iter().map(OrgId).collect())
+    }
+
+    pub async fn set_require_second_factor(
+        &self,
+        org: OrgId,
+        required: bool,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let is_pg = self.is_pg();
+        on_org!(self, org, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE orgs SET require_second_factor = $1 WHERE id = $2")
+                .bind(required)
+                .bind(org.0)
+                .execute(&mut *tx)
+                .await?;
+            crate::audit::append!(tx, audit, is_pg);
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     pub async fn set_ip_allowlist(

@@ -16,6 +16,8 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    /// `full`, `second_factor` (a code is still to come) or `enrol` (a factor is still to be set up).
+    pub stage: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,10 @@ pub struct SessionAuth {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    pub stage: String,
+    pub require_second_factor: bool,
+    /// The user has a confirmed second factor.
+    pub has_second_factor: bool,
 }
 
 macro_rules! session_from_row {
@@ -73,7 +79,7 @@ impl Store {
         let is_pg = self.is_pg();
         on_org!(self, s.org, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)")
+            sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent, stage) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)")
                 .bind(s.id_hash)
                 .bind(s.public_id)
                 .bind(s.user.0)
@@ -82,6 +88,7 @@ impl Store {
                 .bind(s.expires_at)
                 .bind(s.ip)
                 .bind(s.user_agent)
+                .bind(s.stage)
                 .execute(&mut *tx)
                 .await?;
             crate::audit::append!(tx, audit, is_pg);
@@ -94,7 +101,8 @@ impl Store {
         on_db!(self, pool => {
             let row = sqlx::query(
                 "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, \
-                 o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist, s.created_at, s.last_seen_at, s.expires_at \
+                 o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist, s.created_at, s.last_seen_at, s.expires_at, \
+                 s.stage, o.require_second_factor, (SELECT f.confirmed_at FROM user_factors f WHERE f.user_id = s.user_id) AS factor_confirmed \
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  LEFT JOIN members m ON m.org_id = s.org_id AND m.user_id = s.user_id \
                  LEFT JOIN org_roles cr ON cr.id = m.custom_role_id \
@@ -122,6 +130,9 @@ impl Store {
                         created_at: r.try_get("created_at")?,
                         last_seen_at: r.try_get("last_seen_at")?,
                         expires_at: r.try_get("expires_at")?,
+                        stage: r.try_get("stage")?,
+                        require_second_factor: r.try_get("require_second_factor")?,
+                        has_second_factor: r.try_get::<Option<i64>, _>("factor_confirmed")?.is_some(),
                     }))
                 }
             }
@@ -181,6 +192,32 @@ impl Store {
             .bind(public_id)
             .bind(user.map(|u| u.0)));
         Ok(n > 0)
+    }
+
+    /// Moves a session on to another stage (`full` once the second factor was given).
+    pub async fn set_session_stage(&self, id_hash: &[u8], stage: &str) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE sessions SET stage = $1 WHERE id_hash = $2")
+                .bind(stage)
+                .bind(id_hash)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Ends every session of a user, in every org, but the one with `keep` (after a change to
+    /// their second factor). Returns how many ended.
+    pub async fn end_other_sessions(&self, user: UserId, keep: &[u8]) -> Result<u64, StoreError> {
+        on_db!(self, pool => {
+            let n = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                .bind(user.0)
+                .bind(keep)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(n)
+        })
     }
 
     /// Ends every session a user has in the org. Returns how many ended.

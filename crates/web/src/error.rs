@@ -75,6 +75,16 @@ impl From<CoreError> for ApiError {
             CoreError::TooLarge(m) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m)
             }
+            e @ CoreError::SecondFactorRequired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                e.to_string(),
+            ),
+            e @ CoreError::EnrolmentRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "second_factor_enrolment_required",
+                e.to_string(),
+            ),
             CoreError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }

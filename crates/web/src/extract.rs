@@ -245,6 +245,12 @@ impl FromRequestParts<AppState> for PageAuth {
                 fill_slot(parts, &p);
                 Ok(PageAuth(p))
             }
+            Err(CoreError::SecondFactorRequired) => {
+                Err(Redirect::to("/sign-in/code").into_response())
+            }
+            Err(CoreError::EnrolmentRequired) => {
+                Err(Redirect::to("/account/two-factor").into_response())
+            }
             Err(CoreError::Unauthenticated(_)) => {
                 let mut resp = to_sign_in();
                 if let Some(c) = cookies::clear_session() {
@@ -275,5 +281,31 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSessionCookie {
 pub(crate) fn fill_slot(parts: &Parts, p: &Principal) {
     if let Some(slot) = parts.extensions.get::<crate::denials::PrincipalSlot>() {
         slot.fill(p);
+    }
+}
+
+/// A browser session that may still have to set up its second factor (its org requires one):
+/// what the enrolment endpoints and pages take. A session still waiting for its code is refused.
+pub struct EnrolSession {
+    pub principal: Principal,
+    pub cookie: String,
+}
+
+impl FromRequestParts<AppState> for EnrolSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(client) = crate::client::ClientInfo::from_request_parts(parts, state).await;
+        let cookie = cookies::read(&parts.headers, cookies::SESSION)
+            .ok_or(CoreError::Unauthenticated("sign in first"))?;
+        let (principal, stage) = state.core.session_principal(&cookie, &client).await?;
+        if stage == "second_factor" {
+            return Err(CoreError::SecondFactorRequired.into());
+        }
+        fill_slot(parts, &principal);
+        Ok(EnrolSession { principal, cookie })
     }
 }

@@ -15,6 +15,7 @@ mod headers;
 mod markdown;
 pub mod metrics;
 mod ops;
+mod qr;
 mod statics;
 mod ui;
 mod upload;

@@ -16,6 +16,12 @@ use testvault_domain::{Email, NewPassword, OrgId, OrgName, PersonName};
 
 /// Sets the new session cookie and sends the browser on.
 fn signed_in_redirect(signed: SignedIn, to: &str) -> Response {
+    // A sign-in that waits for the second factor goes on to its code, or to setting one up.
+    let to = match &signed.waiting {
+        Some(CoreError::SecondFactorRequired) => "/sign-in/code",
+        Some(_) => "/account/two-factor",
+        None => to,
+    };
     let mut resp = Redirect::to(to).into_response();
     match cookies::session(signed.token.expose(), signed.max_age_secs) {
         Some(c) => {

@@ -15,6 +15,7 @@ mod roles;
 mod security;
 mod sessions;
 mod tokens;
+mod two_factor;
 
 use crate::AppState;
 use crate::cookies;
@@ -31,6 +32,18 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(auth::home))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
+        .route(
+            "/sign-in/code",
+            get(two_factor::code_page).post(two_factor::submit_code),
+        )
+        .route("/account/two-factor", get(two_factor::show))
+        .route("/account/two-factor/start", post(two_factor::start))
+        .route("/account/two-factor/confirm", post(two_factor::confirm))
+        .route(
+            "/account/two-factor/recovery-codes",
+            post(two_factor::recovery_codes),
+        )
+        .route("/account/two-factor/disable", post(two_factor::disable))
         .route("/sign-out", post(auth::sign_out))
         .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
         .route(
@@ -174,6 +187,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/settings/security/network", post(security::update_network))
         .route("/settings/security/audit", post(security::update_retention))
+        .route(
+            "/settings/security/two-factor",
+            post(security::update_two_factor),
+        )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/audit", get(audit::list))
         .route("/tokens/{prefix}/revoke", post(tokens::revoke))

@@ -23,6 +23,7 @@ struct SecurityPage {
     allowlist: String,
     retention_days: String,
     client_ip: String,
+    require_second_factor: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -94,6 +95,7 @@ async fn page(
                 .retention
                 .unwrap_or_else(|| settings.audit_retention.days().to_string()),
             client_ip: client_ip.to_string(),
+            require_second_factor: settings.require_second_factor,
             error: shown.error,
             notice: shown.notice,
         },
@@ -204,6 +206,36 @@ pub async fn update_network(
 #[derive(Deserialize)]
 pub struct RetentionForm {
     audit_retention_days: String,
+}
+
+#[derive(Deserialize)]
+pub struct TwoFactorForm {
+    #[serde(default)]
+    require_second_factor: Option<String>,
+}
+
+pub async fn update_two_factor(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    client: ClientInfo,
+    PageCsrf(csrf): PageCsrf,
+    CsrfForm(form): CsrfForm<TwoFactorForm>,
+) -> Response {
+    let required = form.require_second_factor.is_some();
+    let result = async {
+        let allowed = p.allow(Permission::ManageSecurity)?;
+        state
+            .core
+            .set_require_second_factor(allowed, required)
+            .await
+    }
+    .await;
+    let saved = if required {
+        "Saved. Members without two-factor authentication set it up at their next request."
+    } else {
+        "Saved. Two-factor authentication is optional."
+    };
+    answer(&state, &p, &csrf, &client.ip, result, saved, |_| {}).await
 }
 
 pub async fn update_retention(

@@ -98,7 +98,14 @@ pub async fn create_session(
         .await?;
     let cookie = cookies::session(signed_in.token.expose(), signed_in.max_age_secs)
         .ok_or_else(crate::error::internal)?;
-    let mut resp = (StatusCode::OK, data(me(signed_in.principal))).into_response();
+    // A sign-in that still waits for the second factor (or for one to be set up) says so;
+    // the session works only for that until then.
+    let waiting = signed_in.waiting.as_ref().map(|e| match e {
+        testvault_core::CoreError::SecondFactorRequired => "second_factor_required",
+        _ => "second_factor_enrolment_required",
+    });
+    let body = serde_json::json!({ "data": me(signed_in.principal), "waiting": waiting });
+    let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
 }

@@ -14,6 +14,7 @@ mod projects;
 mod roles;
 mod run_groups;
 mod runs;
+mod second_factor;
 mod sessions;
 mod tokens;
 
@@ -28,6 +29,17 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/sign-out", post(auth::delete_session))
         .route("/audit", get(audit::list_audit))
         .route("/me", get(auth::get_me))
+        .route("/auth/second-factor", post(second_factor::complete_sign_in))
+        .route(
+            "/me/second-factor",
+            get(second_factor::get_status).post(second_factor::start),
+        )
+        .route("/me/second-factor/confirm", post(second_factor::confirm))
+        .route("/me/second-factor/disable", post(second_factor::disable))
+        .route(
+            "/me/second-factor/recovery-codes",
+            post(second_factor::recovery_codes),
+        )
         .route("/orgs", get(orgs::list_orgs))
         .route(
             "/org/security",

@@ -24,6 +24,7 @@ pub struct SecurityView {
     absolute_timeout_hours: i64,
     ip_allowlist: IpAllowlist,
     audit_retention_days: i64,
+    require_second_factor: bool,
 }
 
 /// Any subset of the settings; what is left out stays as it is.
@@ -43,6 +44,9 @@ pub struct SecurityBody {
     /// Required to save a list that shuts out the caller's own address.
     #[serde(default)]
     confirm_self_exclusion: bool,
+    /// Members must set up two-factor authentication before anything else works.
+    #[serde(default)]
+    require_second_factor: Option<bool>,
 }
 
 async fn view(state: &AppState, p: &Principal) -> Result<SecurityView, CoreError> {
@@ -55,6 +59,7 @@ async fn view(state: &AppState, p: &Principal) -> Result<SecurityView, CoreError
         absolute_timeout_hours: s.policy.absolute_hours(),
         ip_allowlist: s.ip_allowlist,
         audit_retention_days: s.audit_retention.days(),
+        require_second_factor: s.require_second_factor,
     })
 }
 
@@ -118,6 +123,12 @@ pub async fn update_security(
         state
             .core
             .set_session_policy(p.allow(Permission::ManageSecurity)?, policy)
+            .await?;
+    }
+    if let Some(required) = body.require_second_factor {
+        state
+            .core
+            .set_require_second_factor(p.allow(Permission::ManageSecurity)?, required)
             .await?;
     }
     Ok(data(view(&state, &p).await?))

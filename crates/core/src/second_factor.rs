@@ -1,0 +1,399 @@
+//! TOTP two-factor authentication (RFC 6238: 30 s steps, 6 digits, one step either side).
+//!
+//! - Enrolment: a secret is made and sealed (with the instance key, bound to the user), shown
+//!   once as a QR code and as text; a code from the authenticator confirms it, and 10
+//!   single-use recovery codes are shown once and kept only as hashes.
+//! - Sign-in: with a confirmed factor the password opens a session that only waits for the code
+//!   (or a recovery code). A code's time step is spent when accepted: it never works twice.
+//!   Wrong codes lock the account out for growing times after five.
+//! - Turning the factor on or off, and new recovery codes, end the user's other sessions and are
+//!   audited. An org may require a factor: its members without one must set it up before
+//!   anything else works.
+
+use crate::audit::{self, Change};
+use crate::{Allowed, Core, CoreError, Principal};
+use serde::Serialize;
+use testvault_crypto::totp::{self, TotpSecret};
+use testvault_crypto::{SealPlace, TokenHash};
+use testvault_domain::{DomainError, Email, Permission, UserId, time};
+
+/// Recovery codes made at a time.
+const RECOVERY_CODES: usize = 10;
+/// Wrong codes a user may enter before lock-outs start.
+const FREE_CODE_FAILURES: i32 = 5;
+/// The name authenticator apps show for the account.
+const ISSUER: &str = "Testvault";
+
+/// Where a session stands.
+pub(crate) const STAGE_FULL: &str = "full";
+pub(crate) const STAGE_SECOND_FACTOR: &str = "second_factor";
+
+/// A started enrolment: what the authenticator app is given (shown once).
+#[derive(Serialize)]
+pub struct Enrolment {
+    /// Base32, for typing into the app.
+    pub secret: String,
+    /// `otpauth://…`, what the QR code holds.
+    pub uri: String,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Enrolment(<secret>)")
+    }
+}
+
+/// The caller's second factor as the account page shows it.
+#[derive(Debug, Serialize)]
+pub struct FactorStatus {
+    pub enabled: bool,
+    pub recovery_codes_left: i64,
+    /// The org requires a factor.
+    pub required: bool,
+}
+
+fn place(user: UserId) -> String {
+    user.0.to_string()
+}
+
+impl Core {
+    fn seal_secret(&self, user: UserId, secret: &TotpSecret) -> Result<Vec<u8>, CoreError> {
+        let row = place(user);
+        let at = SealPlace {
+            org: "",
+            table: "user_factors",
+            column: "secret",
+            row: &row,
+        };
+        Ok(self
+            .keyring()
+            .master()
+            .instance_key()
+            .seal(&at, secret.as_bytes())?)
+    }
+
+    fn open_secret(&self, user: UserId, sealed: &[u8]) -> Result<TotpSecret, CoreError> {
+        let row = place(user);
+        let at = SealPlace {
+            org: "",
+            table: "user_factors",
+            column: "secret",
+            row: &row,
+        };
+        let bytes = self.keyring().master().instance_key().open(&at, sealed)?;
+        Ok(TotpSecret::from_bytes(bytes.to_vec()))
+    }
+
+    /// The caller's factor. Needs a session (any stage).
+    pub async fn second_factor_status(&self, p: &Principal) -> Result<FactorStatus, CoreError> {
+        p.require_session()?;
+        let factor = self.store().user_factor(p.user).await?;
+        let required = self
+            .store()
+            .get_org(p.org)
+            .await?
+            .is_some_and(|o| o.require_second_factor);
+        Ok(FactorStatus {
+            enabled: factor.is_some_and(|f| f.confirmed_at.is_some()),
+            recovery_codes_left: self.store().unused_recovery_codes(p.user).await?,
+            required,
+        })
+    }
+
+    /// Makes a new secret for the caller (replacing an unconfirmed one). 409 while a confirmed
+    /// factor exists.
+    pub async fn start_second_factor(&self, p: &Principal) -> Result<Enrolment, CoreError> {
+        p.require_session()?;
+        let secret = TotpSecret::generate()?;
+        let sealed = self.seal_secret(p.user, &secret)?;
+        if !self
+            .store()
+            .start_factor(p.user, &sealed, time::now())
+            .await?
+        {
+            return Err(CoreError::Conflict("a second factor"));
+        }
+        Ok(Enrolment {
+            secret: secret.to_base32().as_str().to_string(),
+            uri: totp::otpauth_uri(&secret, ISSUER, &p.email),
+        })
+    }
+
+    /// Confirms the enrolment with a code from the app: the factor is on, the other sessions
+    /// end, and the recovery codes are returned (the only time they are shown).
+    pub async fn confirm_second_factor(
+        &self,
+        p: &Principal,
+        cookie: &str,
+        code: &str,
+    ) -> Result<Vec<String>, CoreError> {
+        p.require_session()?;
+        let factor = self
+            .store()
+            .user_factor(p.user)
+            .await?
+            .filter(|f| f.confirmed_at.is_none())
+            .ok_or(CoreError::Gone(
+                "start setting up two-factor authentication again",
+            ))?;
+        let secret = self.open_secret(p.user, &factor.secret)?;
+        let step = self
+            .checked_code(p.user, &p.email, &p.client, || {
+                totp::verify(&secret, code, time::now(), None)
+            })
+            .await?;
+        let codes = totp::recovery_codes(RECOVERY_CODES)?;
+        let hashes: Vec<Vec<u8>> = codes
+            .iter()
+            .map(|c| TokenHash::of(&totp::normalise_recovery_code(c)).0)
+            .collect();
+        let event = audit::by(p, Change::new("auth.second_factor_enabled", "user", p.user));
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if !self
+            .store()
+            .confirm_factor(p.user, step, time::now(), &hashes, &event)
+            .await?
+        {
+            return Err(CoreError::Conflict("a second factor"));
+        }
+        self.after_factor_change(p, cookie).await?;
+        Ok(codes)
+    }
+
+    /// Turns the factor off, after the password is checked again. 422 when the org requires one.
+    pub async fn disable_second_factor(
+        &self,
+        p: &Principal,
+        cookie: &str,
+        password: &str,
+    ) -> Result<(), CoreError> {
+        p.require_session()?;
+        if self
+            .store()
+            .get_org(p.org)
+            .await?
+            .is_some_and(|o| o.require_second_factor)
+        {
+            return Err(CoreError::Refused(
+                "your organisation requires two-factor authentication",
+            ));
+        }
+        let email = Email::parse(&p.email)?;
+        self.verify_password_throttled(&email, password, &p.client)
+            .await?;
+        let event = audit::by(
+            p,
+            Change::new("auth.second_factor_disabled", "user", p.user),
+        );
+        if !self.store().delete_factor(p.user, &event).await? {
+            return Err(CoreError::NotFound("second factor"));
+        }
+        self.after_factor_change(p, cookie).await
+    }
+
+    /// New recovery codes (the old ones stop working), for a current code from the app.
+    pub async fn new_recovery_codes(
+        &self,
+        p: &Principal,
+        cookie: &str,
+        code: &str,
+    ) -> Result<Vec<String>, CoreError> {
+        p.require_session()?;
+        self.spend_code(p.user, &p.email, &p.client, code).await?;
+        let codes = totp::recovery_codes(RECOVERY_CODES)?;
+        let hashes: Vec<Vec<u8>> = codes
+            .iter()
+            .map(|c| TokenHash::of(&totp::normalise_recovery_code(c)).0)
+            .collect();
+        let event = audit::by(
+            p,
+            Change::new("auth.recovery_codes_replaced", "user", p.user),
+        );
+        self.store()
+            .replace_recovery_codes(p.user, &hashes, &event)
+            .await?;
+        self.after_factor_change(p, cookie).await?;
+        Ok(codes)
+    }
+
+    /// Ends the user's other sessions and makes this one whole.
+    async fn after_factor_change(&self, p: &Principal, cookie: &str) -> Result<(), CoreError> {
+        let hash = TokenHash::of(cookie);
+        let ended = self.store().end_other_sessions(p.user, &hash.0).await?;
+        self.store().set_session_stage(&hash.0, STAGE_FULL).await?;
+        tracing::info!(user.id = %p.user, sessions = ended, "second factor changed; other sessions ended");
+        Ok(())
+    }
+
+    /// Finishes a sign-in that waits for the second factor: a code from the app or an unused
+    /// recovery code. Wrong codes count towards a growing lock-out.
+    pub async fn complete_sign_in(
+        &self,
+        cookie: &str,
+        client: &crate::ClientMeta,
+        code: &str,
+    ) -> Result<Principal, CoreError> {
+        let (p, stage) = self.session_principal(cookie, client).await?;
+        if stage != STAGE_SECOND_FACTOR {
+            return Err(CoreError::Gone("this sign-in needs no code"));
+        }
+        let looks_like_totp = code.chars().filter(char::is_ascii_digit).count() == 6
+            && code
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_whitespace());
+        if looks_like_totp {
+            self.spend_code(p.user, &p.email, client, code).await?;
+        } else {
+            self.spend_recovery_code(&p, client, code).await?;
+        }
+        let hash = TokenHash::of(cookie);
+        self.store().set_session_stage(&hash.0, STAGE_FULL).await?;
+        let event = audit::by(&p, Change::new("auth.second_factor_passed", "user", p.user));
+        self.store().record_audit(&event).await?;
+        self.authenticate_session(cookie, client).await
+    }
+
+    /// Accepts a current code from the user's app and spends its step.
+    async fn spend_code(
+        &self,
+        user: UserId,
+        email: &str,
+        client: &crate::ClientMeta,
+        code: &str,
+    ) -> Result<(), CoreError> {
+        let factor = self
+            .store()
+            .user_factor(user)
+            .await?
+            .filter(|f| f.confirmed_at.is_some())
+            .ok_or(CoreError::NotFound("second factor"))?;
+        let secret = self.open_secret(user, &factor.secret)?;
+        let last = factor.last_step.and_then(|s| u64::try_from(s).ok());
+        let step = self
+            .checked_code(user, email, client, || {
+                totp::verify(&secret, code, time::now(), last)
+            })
+            .await?;
+        // Spent atomically: of two requests with one code, one wins.
+        if !self
+            .store()
+            .spend_factor_step(user, i64::try_from(step).unwrap_or(i64::MAX))
+            .await?
+        {
+            return Err(DomainError::new(
+                "code",
+                "this code was used already; wait for the next one",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn spend_recovery_code(
+        &self,
+        p: &Principal,
+        client: &crate::ClientMeta,
+        code: &str,
+    ) -> Result<(), CoreError> {
+        let hash = TokenHash::of(&totp::normalise_recovery_code(code));
+        self.not_locked(p.user).await?;
+        if !self
+            .store()
+            .spend_recovery_code(p.user, &hash.0, time::now())
+            .await?
+        {
+            self.code_failed(p.user, &p.email, client).await?;
+            return Err(DomainError::new("code", "wrong or used code").into());
+        }
+        self.store()
+            .clear_throttle(&self.throttle_key(p.user))
+            .await?;
+        let event = audit::by(p, Change::new("auth.recovery_code_used", "user", p.user));
+        self.store().record_audit(&event).await?;
+        Ok(())
+    }
+
+    fn throttle_key(&self, user: UserId) -> Vec<u8> {
+        self.keyring()
+            .master()
+            .keyed_hash("second-factor/user", &user.0.to_string())
+    }
+
+    /// 429 while the user is locked out after wrong codes.
+    async fn not_locked(&self, user: UserId) -> Result<(), CoreError> {
+        let state = self
+            .store()
+            .throttle_state(&self.throttle_key(user))
+            .await?;
+        let now = time::now();
+        if state.locked_until > now {
+            return Err(CoreError::Throttled {
+                retry_after_secs: state.locked_until - now,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `check` under the per-user code throttle: a wrong code counts a failure.
+    async fn checked_code(
+        &self,
+        user: UserId,
+        email: &str,
+        client: &crate::ClientMeta,
+        check: impl FnOnce() -> Option<u64>,
+    ) -> Result<u64, CoreError> {
+        self.not_locked(user).await?;
+        match check() {
+            Some(step) => {
+                // Failures count while they are consecutive.
+                self.store()
+                    .clear_throttle(&self.throttle_key(user))
+                    .await?;
+                Ok(step)
+            }
+            None => {
+                self.code_failed(user, email, client).await?;
+                Err(
+                    DomainError::new("code", "wrong code; check your authenticator app's clock")
+                        .into(),
+                )
+            }
+        }
+    }
+
+    async fn code_failed(
+        &self,
+        user: UserId,
+        email: &str,
+        client: &crate::ClientMeta,
+    ) -> Result<(), CoreError> {
+        let key = self.throttle_key(user);
+        let state = self.store().throttle_state(&key).await?;
+        let next = crate::auth::after_failure(state, time::now(), FREE_CODE_FAILURES);
+        self.store().save_throttle_state(&key, next).await?;
+        for org in self.store().orgs_of_user(user).await? {
+            let change = Change::new("auth.second_factor_failed", "user", user);
+            let event = audit::by_anonymous(org.id, email, client, change);
+            self.store().record_audit(&event).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the org requires a second factor of its members. Needs `manage_security`.
+    pub async fn set_require_second_factor(
+        &self,
+        allowed: Allowed<'_>,
+        required: bool,
+    ) -> Result<(), CoreError> {
+        let p = allowed.require(Permission::ManageSecurity)?;
+        let event = audit::by(
+            p,
+            Change::new("security.second_factor_requirement_changed", "org", p.org)
+                .after(serde_json::json!({ "required": required })),
+        );
+        self.store()
+            .set_require_second_factor(p.org, required, &event)
+            .await?;
+        Ok(())
+    }
+}
