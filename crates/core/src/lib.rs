@@ -32,6 +32,7 @@ pub mod second_factor;
 mod sessions;
 mod settings;
 mod setup;
+pub mod sign_in_links;
 mod tokens;
 
 pub use audit::{AuditVerification, AuditView, ClientMeta};

@@ -104,8 +104,11 @@ impl Core {
         Ok(n)
     }
 
-    /// Housekeeping for a background tick: forget sessions past their absolute lifetime.
+    /// Housekeeping for a background tick: forget sessions past their absolute lifetime, and
+    /// sign-in links that are spent or expired.
     pub async fn purge_expired_sessions(&self) -> Result<u64, CoreError> {
-        Ok(self.store().delete_expired_sessions(time::now()).await?)
+        let now = time::now();
+        let links = self.store().delete_old_sign_in_links(now).await?;
+        Ok(self.store().delete_expired_sessions(now).await? + links)
     }
 }

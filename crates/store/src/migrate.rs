@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_verdict_files"),
     migration!(15, "0015_reporters"),
     migration!(16, "0016_second_factor"),
+    migration!(17, "0017_sign_in_links"),
 ];
 
 /// The newest schema version this binary knows.

@@ -35,6 +35,17 @@ pub fn clear_session() -> Option<HeaderValue> {
     build(SESSION, "", 0, "Lax")
 }
 
+/// Binds an emailed sign-in link to the browser that asked for it (as long as the link lives).
+pub const LINK: &str = "__Host-tv_link";
+
+pub fn link(value: &str) -> Option<HeaderValue> {
+    build(LINK, value, 10 * 60, "Lax")
+}
+
+pub fn clear_link() -> Option<HeaderValue> {
+    build(LINK, "", 0, "Lax")
+}
+
 pub fn csrf(value: &str) -> Option<HeaderValue> {
     build(CSRF, value, 12 * 3600, "Strict")
 }

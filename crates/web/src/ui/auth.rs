@@ -15,7 +15,7 @@ use testvault_core::{CoreError, SignIn, SignedIn};
 use testvault_domain::{Email, NewPassword, OrgId, OrgName, PersonName};
 
 /// Sets the new session cookie and sends the browser on.
-fn signed_in_redirect(signed: SignedIn, to: &str) -> Response {
+pub(super) fn signed_in_redirect(signed: SignedIn, to: &str) -> Response {
     // A sign-in that waits for the second factor goes on to its code, or to setting one up.
     let to = match &signed.waiting {
         Some(CoreError::SecondFactorRequired) => "/sign-in/code",

@@ -14,6 +14,7 @@ mod projects;
 mod roles;
 mod security;
 mod sessions;
+mod sign_in_link;
 mod tokens;
 mod two_factor;
 
@@ -32,6 +33,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(auth::home))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
+        .route(
+            "/sign-in/link",
+            get(sign_in_link::request_page).post(sign_in_link::request),
+        )
+        .route(
+            "/sign-in/link/{token}",
+            get(sign_in_link::open_page).post(sign_in_link::open),
+        )
         .route(
             "/sign-in/code",
             get(two_factor::code_page).post(two_factor::submit_code),

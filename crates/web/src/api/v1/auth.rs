@@ -127,3 +127,33 @@ pub async fn delete_session(
 pub async fn get_me(ApiAuth(p): ApiAuth) -> impl IntoResponse {
     data(me(p))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    /// One address: an array (or a second `email`) is refused, never mailed to twice.
+    email: String,
+}
+
+/// `POST /auth/sign-in-link`: emails a sign-in link when the address has an account; 202 either
+/// way. The cookie set here binds the link to this browser.
+pub async fn request_sign_in_link(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> Result<Response, ApiError> {
+    let nonce = testvault_core::sign_in_links::browser_nonce()?;
+    state
+        .core
+        .request_sign_in_link(&body.email, &nonce, &client)
+        .await?;
+    let mut resp = (
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({ "message": "if an account exists for that address, a sign-in link is on its way; it works once, for 10 minutes, in this browser" })),
+    )
+        .into_response();
+    if let Some(c) = cookies::link(&nonce) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(audit::list_audit))
         .route("/me", get(auth::get_me))
         .route("/auth/second-factor", post(second_factor::complete_sign_in))
+        .route("/auth/sign-in-link", post(auth::request_sign_in_link))
         .route(
             "/me/second-factor",
             get(second_factor::get_status).post(second_factor::start),
