@@ -4,6 +4,7 @@
 //! validates, applies the rules, and calls the store. HTTP handlers and CLI commands are thin
 //! wrappers around these functions, so one rule has one code path.
 
+pub mod altcha;
 pub mod audit;
 mod auth;
 pub mod cases;

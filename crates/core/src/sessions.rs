@@ -108,7 +108,8 @@ impl Core {
     /// sign-in links that are spent or expired.
     pub async fn purge_expired_sessions(&self) -> Result<u64, CoreError> {
         let now = time::now();
-        let links = self.store().delete_old_sign_in_links(now).await?;
+        let links = self.store().delete_old_sign_in_links(now).await?
+            + self.store().delete_expired_pow(now).await?;
         Ok(self.store().delete_expired_sessions(now).await? + links)
     }
 }

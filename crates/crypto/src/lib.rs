@@ -12,5 +12,11 @@ pub mod token;
 pub mod totp;
 
 pub use keys::{BlindIndex, CryptoError, DataKey, MasterKey, SealPlace, Sealer, WrappedKey};
+pub use token::constant_time_eq;
 pub use token::{ApiToken, SecretToken, TokenHash};
 pub use totp::TotpSecret;
+
+/// Fills `buf` from the system CSPRNG.
+pub fn random_fill(buf: &mut [u8]) -> Result<(), CryptoError> {
+    aws_lc_rs::rand::fill(buf).map_err(|_| CryptoError::Random)
+}

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_reporters"),
     migration!(16, "0016_second_factor"),
     migration!(17, "0017_sign_in_links"),
+    migration!(18, "0018_proof_of_work"),
 ];
 
 /// The newest schema version this binary knows.

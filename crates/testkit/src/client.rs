@@ -212,6 +212,21 @@ impl Client {
     }
 
     /// Signs in over the API with email and password.
+    /// Solves a proof-of-work challenge the way the page script does, for a public form's
+    /// `altcha` field.
+    pub async fn altcha(&self) -> String {
+        let c = self.get("/altcha/challenge").await.json();
+        let text = |k: &str| c[k].as_str().expect("challenge field").to_string();
+        testvault_core::altcha::solve(&testvault_core::altcha::Challenge {
+            algorithm: "SHA-256",
+            challenge: text("challenge"),
+            maxnumber: c["maxnumber"].as_u64().expect("maxnumber"),
+            salt: text("salt"),
+            signature: text("signature"),
+        })
+        .expect("solvable")
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> Resp {
         self.post_json(
             "/api/v1/auth/sign-in",

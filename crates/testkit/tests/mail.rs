@@ -49,7 +49,10 @@ async fn sign_in_links_are_emailed_single_use_and_bound_to_the_browser(backend: 
     let asked = browser
         .post_form(
             "/sign-in/link",
-            &[("email", testvault_testkit::OWNER_EMAIL)],
+            &[
+                ("email", testvault_testkit::OWNER_EMAIL),
+                ("altcha", &browser.altcha().await),
+            ],
         )
         .await;
     assert_eq!(asked.status, 200, "{}", asked.body);
@@ -58,7 +61,13 @@ async fn sign_in_links_are_emailed_single_use_and_bound_to_the_browser(backend: 
     // An address without an account gets the same answer, and no mail.
     let stranger = app.client();
     let other = stranger
-        .post_form("/sign-in/link", &[("email", "nobody@acme.test")])
+        .post_form(
+            "/sign-in/link",
+            &[
+                ("email", "nobody@acme.test"),
+                ("altcha", &stranger.altcha().await),
+            ],
+        )
         .await;
     assert_eq!(other.status, 200);
     assert!(other.body.contains("a sign-in link is on its way"));
@@ -124,7 +133,10 @@ async fn sign_in_links_are_emailed_single_use_and_bound_to_the_browser(backend: 
     let asked = b2
         .post_form(
             "/sign-in/link",
-            &[("email", testvault_testkit::OWNER_EMAIL)],
+            &[
+                ("email", testvault_testkit::OWNER_EMAIL),
+                ("altcha", &b2.altcha().await),
+            ],
         )
         .await;
     assert_eq!(asked.status, 200, "{}", asked.body);
@@ -146,7 +158,10 @@ async fn sign_in_links_are_emailed_single_use_and_bound_to_the_browser(backend: 
     let b3 = app.client();
     b3.post_form(
         "/sign-in/link",
-        &[("email", testvault_testkit::OWNER_EMAIL)],
+        &[
+            ("email", testvault_testkit::OWNER_EMAIL),
+            ("altcha", &b3.altcha().await),
+        ],
     )
     .await;
     let third = next_mail(&smtp, &mut seen).await;
@@ -182,11 +197,12 @@ async fn sign_in_links_are_emailed_single_use_and_bound_to_the_browser(backend: 
     // Rate-limited per address (whether or not it has an account).
     let mut limited = None;
     for _ in 0..6 {
-        let r = app
-            .client()
+        let c = app.client();
+        let pow = c.altcha().await;
+        let r = c
             .post_json(
                 "/api/v1/auth/sign-in-link",
-                &json!({ "email": "flood@acme.test" }),
+                &json!({ "email": "flood@acme.test", "altcha": pow }),
             )
             .await;
         if r.status == 429 {

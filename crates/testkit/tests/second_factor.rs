@@ -326,13 +326,39 @@ async fn the_pages_set_the_factor_up_and_ask_for_the_code(backend: Backend) {
 
     // Signing in on the page goes on to the code, and the code to the projects.
     let browser = app.client();
+    // The form needs its proof of work (the page script solves it): without one, refused.
     let r = browser
         .post_form(
             "/sign-in",
             &[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)],
         )
         .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let pow = browser.altcha().await;
+    let r = browser
+        .post_form(
+            "/sign-in",
+            &[
+                ("email", OWNER_EMAIL),
+                ("password", OWNER_PASSWORD),
+                ("altcha", &pow),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 303);
+    // A solution works once.
+    let replayed = app
+        .client()
+        .post_form(
+            "/sign-in",
+            &[
+                ("email", OWNER_EMAIL),
+                ("password", OWNER_PASSWORD),
+                ("altcha", &pow),
+            ],
+        )
+        .await;
+    assert_eq!(replayed.status, 422, "{}", replayed.body);
     assert_eq!(r.header("location").as_deref(), Some("/sign-in/code"));
     let projects = browser.get("/projects").await;
     assert_eq!(

@@ -167,6 +167,7 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     // Pages
     ("GET", "/", Kind::Public),
     ("GET", "/sign-in", Kind::Public),
+    ("GET", "/altcha/challenge", Kind::Public),
     ("POST", "/sign-in", Kind::Public),
     ("GET", "/sign-in/link", Kind::Public),
     ("POST", "/sign-in/link", Kind::Public),

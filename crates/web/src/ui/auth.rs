@@ -79,6 +79,24 @@ pub async fn sign_in_page(PageCsrf(csrf): PageCsrf) -> Response {
 pub struct SignInForm {
     email: String,
     password: String,
+    /// The solved proof-of-work challenge (page script fills it in).
+    #[serde(default)]
+    altcha: String,
+}
+
+/// `GET /altcha/challenge`: a proof-of-work challenge for a public form (ALTCHA's format).
+pub async fn altcha_challenge(State(state): State<AppState>) -> Response {
+    match state.core.altcha_challenge() {
+        Ok(c) => {
+            let mut resp = axum::Json(c).into_response();
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
+        Err(e) => pages::error_page(e.into()),
+    }
 }
 
 pub async fn sign_in(
@@ -88,22 +106,28 @@ pub async fn sign_in(
     MaybeSessionCookie(previous): MaybeSessionCookie,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Response {
-    let result = state
-        .core
-        .sign_in(SignIn {
-            email: &form.email,
-            password: &form.password,
-            client: &client,
-            previous_session: previous.as_deref(),
-            org: None,
-        })
-        .await;
+    let result = match state.core.verify_altcha(&form.altcha).await {
+        Ok(()) => {
+            state
+                .core
+                .sign_in(SignIn {
+                    email: &form.email,
+                    password: &form.password,
+                    client: &client,
+                    previous_session: previous.as_deref(),
+                    org: None,
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(signed) => signed_in_redirect(signed, "/projects"),
         Err(e) => {
             let status = match &e {
                 CoreError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 CoreError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                CoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::BAD_REQUEST,
             };
             render(

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(auth::home))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
+        .route("/altcha/challenge", get(auth::altcha_challenge))
         .route(
             "/sign-in/link",
             get(sign_in_link::request_page).post(sign_in_link::request),

@@ -34,6 +34,9 @@ struct OpenPage {
 #[derive(Deserialize)]
 pub struct RequestForm {
     email: String,
+    /// The solved proof-of-work challenge (page script fills it in).
+    #[serde(default)]
+    altcha: String,
 }
 
 #[derive(Deserialize)]
@@ -74,11 +77,16 @@ pub async fn request(
         Ok(n) => n,
         Err(e) => return crate::ui::pages::error_page(e.into()),
     };
-    match state
-        .core
-        .request_sign_in_link(&form.email, &nonce, &client)
-        .await
-    {
+    let asked = match state.core.verify_altcha(&form.altcha).await {
+        Ok(()) => {
+            state
+                .core
+                .request_sign_in_link(&form.email, &nonce, &client)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match asked {
         Ok(()) => {
             let mut resp = render(StatusCode::OK, &page(true, None));
             if let Some(c) = cookies::link(&nonce) {

@@ -133,6 +133,8 @@ pub async fn get_me(ApiAuth(p): ApiAuth) -> impl IntoResponse {
 pub struct LinkBody {
     /// One address: an array (or a second `email`) is refused, never mailed to twice.
     email: String,
+    /// A solved proof-of-work challenge from `GET /altcha/challenge` (ALTCHA's payload).
+    altcha: String,
 }
 
 /// `POST /auth/sign-in-link`: emails a sign-in link when the address has an account; 202 either
@@ -143,6 +145,7 @@ pub async fn request_sign_in_link(
     ApiJson(body): ApiJson<LinkBody>,
 ) -> Result<Response, ApiError> {
     let nonce = testvault_core::sign_in_links::browser_nonce()?;
+    state.core.verify_altcha(&body.altcha).await?;
     state
         .core
         .request_sign_in_link(&body.email, &nonce, &client)

@@ -1,0 +1,6 @@
+-- Proof-of-work challenges (ALTCHA-compatible) already solved on a public form: a solution is
+-- accepted once. Rows outlive their challenge's expiry only until housekeeping drops them.
+CREATE TABLE pow_spent (
+    challenge  BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
