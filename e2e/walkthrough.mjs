@@ -4,7 +4,7 @@
 //
 // Env: TV_URL (https://127.0.0.1:port), TV_SETUP_LINK, TV_CERT (PEM path), TV_SCREENSHOTS (dir).
 import { chromium } from "playwright-core";
-import { X509Certificate, createHash } from "node:crypto";
+import { X509Certificate, createHash, createHmac } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -55,6 +55,29 @@ async function shot(page, name) {
 
 function expect(cond, message) {
   if (!cond) throw new Error(message);
+}
+
+// What an authenticator app shows (RFC 6238: HMAC-SHA1, 30 s, 6 digits), `offset` steps away.
+function totp(base32, offset = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const bytes = [];
+  for (const ch of base32.replace(/=+$/, "").toUpperCase()) {
+    const i = alphabet.indexOf(ch);
+    if (i < 0) continue;
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + offset));
+  const h = createHmac("sha1", Buffer.from(bytes)).update(msg).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
 }
 
 const ownerPassword = "walkthrough owner passphrase";
@@ -475,6 +498,38 @@ try {
   await stranger.waitForSelector(".alert-error");
   expect((await stranger.textContent(".alert-error")).includes("wrong email or password"), "sign-in error");
   await shot(stranger, "sign-in-error");
+
+  // 7b. The member turns on two-factor authentication: a QR code drawn by the server, the key
+  // as text, a code from "the app", recovery codes shown once; then signing in asks for a code.
+  await member.click("nav >> text=Two-factor");
+  await member.waitForURL(`${base}/account/two-factor`);
+  await member.click("text=Set up two-factor authentication");
+  await member.waitForSelector(".qr svg");
+  const key = (await member.textContent("p:has-text('Key:') code")).trim();
+  await shot(member, "two-factor-setup");
+  await member.fill("#code", totp(key));
+  await member.click("text=Turn it on");
+  await member.waitForSelector("text=Your recovery codes");
+  await shot(member, "two-factor-recovery-codes");
+  await member.click("text=Sign out");
+  await member.waitForURL(`${base}/sign-in`);
+  await member.fill("#email", "max@acme.test");
+  await member.fill("#password", memberPassword);
+  await member.click("button[type=submit]");
+  await member.waitForURL(`${base}/sign-in/code`);
+  await shot(member, "two-factor-code");
+  await member.fill("#code", totp(key, 1));
+  await member.click("text=Continue");
+  await member.waitForURL(`${base}/projects`);
+
+  // 7c. Sign-in by email link: the same calm answer whatever the address.
+  await stranger.goto(`${base}/sign-in`);
+  await stranger.click("text=Email me a sign-in link instead");
+  await stranger.waitForURL(`${base}/sign-in/link`);
+  await stranger.fill("#email", "someone@acme.test");
+  await stranger.click("button[type=submit]");
+  await stranger.waitForSelector("text=a sign-in link is on its way");
+  await shot(stranger, "sign-in-link-sent");
 
   // 8. Narrow screens: the layout reflows.
   await owner.setViewportSize({ width: 390, height: 800 });
