@@ -11,9 +11,6 @@ use testvault_domain::{Access, Email, IpAllowlist, MemberRole, OrgId, UserId, ti
 use testvault_store::{NewSession, ThrottleState};
 use uuid::Uuid;
 
-/// Failures an account may have before lock-outs start; an IP (maybe a shared NAT) gets more.
-const ACCOUNT_FREE_FAILURES: i32 = 5;
-const IP_FREE_FAILURES: i32 = 20;
 /// Lock-outs double from 2 s up to this.
 const MAX_LOCK_SECS: i64 = 15 * 60;
 /// Failures older than this are forgotten.
@@ -112,11 +109,18 @@ impl Core {
                 self.store()
                     .save_throttle_state(
                         &account_key,
-                        after_failure(account, now, ACCOUNT_FREE_FAILURES),
+                        after_failure(
+                            account,
+                            now,
+                            self.settings().rate_limits.sign_in_per_account,
+                        ),
                     )
                     .await?;
                 self.store()
-                    .save_throttle_state(&ip_key, after_failure(ip_state, now, IP_FREE_FAILURES))
+                    .save_throttle_state(
+                        &ip_key,
+                        after_failure(ip_state, now, self.settings().rate_limits.sign_in_per_ip),
+                    )
                     .await?;
                 tracing::info!(client.ip = ip, "password check failed");
                 // A wrong password for a real account is recorded in each of its orgs.

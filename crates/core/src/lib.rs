@@ -71,6 +71,8 @@ pub struct CoreSettings {
     /// API token lifetime when none is asked for, and the longest allowed.
     pub token_default_days: i64,
     pub token_max_days: i64,
+    /// How many attempts each throttle lets through before lock-outs start.
+    pub rate_limits: testvault_domain::RateLimits,
 }
 
 impl Default for CoreSettings {
@@ -81,6 +83,7 @@ impl Default for CoreSettings {
             setup_ttl_secs: 24 * 3600,
             token_default_days: 90,
             token_max_days: 365,
+            rate_limits: testvault_domain::RateLimits::default(),
         }
     }
 }

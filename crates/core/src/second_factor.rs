@@ -19,8 +19,6 @@ use testvault_domain::{DomainError, Email, Permission, UserId, time};
 
 /// Recovery codes made at a time.
 const RECOVERY_CODES: usize = 10;
-/// Wrong codes a user may enter before lock-outs start.
-const FREE_CODE_FAILURES: i32 = 5;
 /// The name authenticator apps show for the account.
 const ISSUER: &str = "Testvault";
 
@@ -369,13 +367,39 @@ impl Core {
     ) -> Result<(), CoreError> {
         let key = self.throttle_key(user);
         let state = self.store().throttle_state(&key).await?;
-        let next = crate::auth::after_failure(state, time::now(), FREE_CODE_FAILURES);
+        let next = crate::auth::after_failure(
+            state,
+            time::now(),
+            self.settings().rate_limits.second_factor_per_user,
+        );
         self.store().save_throttle_state(&key, next).await?;
         for org in self.store().orgs_of_user(user).await? {
             let change = Change::new("auth.second_factor_failed", "user", user);
             let event = audit::by_anonymous(org.id, email, client, change);
             self.store().record_audit(&event).await?;
         }
+        Ok(())
+    }
+
+    /// Removes a member's factor (a lost phone) and ends all their sessions; they sign in with
+    /// the password again (and must set a factor up again where one is required). Needs
+    /// `manage_security`; audited.
+    pub async fn reset_member_second_factor(
+        &self,
+        allowed: Allowed<'_>,
+        user: UserId,
+    ) -> Result<(), CoreError> {
+        let p = allowed.require(Permission::ManageSecurity)?;
+        // Someone outside this org is "not found".
+        if self.store().member_role(p.org, user).await?.is_none() {
+            return Err(CoreError::NotFound("member"));
+        }
+        let event = audit::by(p, Change::new("auth.second_factor_reset", "user", user));
+        if !self.store().delete_factor(user, &event).await? {
+            return Err(CoreError::NotFound("second factor"));
+        }
+        let ended = self.store().end_other_sessions(user, &[]).await?;
+        tracing::info!(org.id = %p.org, user.id = %user, sessions = ended, "member's second factor reset");
         Ok(())
     }
 

@@ -12,9 +12,6 @@ use testvault_domain::{DomainError, Email, time};
 
 /// How long a link works.
 const LINK_TTL_SECS: i64 = 10 * 60;
-/// Requests an address, and an IP, may make before lock-outs start (they grow from there).
-const FREE_PER_ADDRESS: i32 = 3;
-const FREE_PER_IP: i32 = 10;
 
 const USED_OR_EXPIRED: &str =
     "this sign-in link is used, expired, or was asked for in another browser; ask for a new one";
@@ -43,11 +40,11 @@ impl Core {
         let keys = [
             (
                 master.keyed_hash("sign-in-link/address", email.as_str()),
-                FREE_PER_ADDRESS,
+                self.settings().rate_limits.sign_in_links_per_address,
             ),
             (
                 master.keyed_hash("sign-in-link/ip", &client.ip),
-                FREE_PER_IP,
+                self.settings().rate_limits.sign_in_links_per_ip,
             ),
         ];
         for (key, _) in &keys {

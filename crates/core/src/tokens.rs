@@ -16,8 +16,6 @@ use testvault_store::{NewToken, TokenRow};
 use uuid::Uuid;
 
 const INVALID_TOKEN: &str = "invalid, revoked or expired API token";
-/// Failed token attempts one IP may make before lock-outs start.
-const IP_FREE_TOKEN_FAILURES: i32 = 20;
 /// `last_used_at` is written at most this often per token (or when the IP changes).
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -296,7 +294,11 @@ impl Core {
         match self.token_principal(presented, client, now).await? {
             Some(p) => Ok(p),
             None => {
-                let next = crate::auth::after_failure(state, now, IP_FREE_TOKEN_FAILURES);
+                let next = crate::auth::after_failure(
+                    state,
+                    now,
+                    self.settings().rate_limits.token_failures_per_ip,
+                );
                 self.store()
                     .save_throttle_state(&throttle_key, next)
                     .await?;

@@ -25,4 +25,4 @@ pub use network::{Cidr, IpAllowlist};
 pub use password::NewPassword;
 pub use permission::{Permission, PermissionSet, Role};
 pub use scope::{Scope, Scopes};
-pub use settings::{AuditRetention, SessionPolicy};
+pub use settings::{AuditRetention, RateLimits, SessionPolicy};

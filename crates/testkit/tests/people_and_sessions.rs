@@ -64,6 +64,28 @@ async fn sign_in_errors_do_not_reveal_whether_the_account_exists(backend: Backen
     assert!(wrong_password.body.contains("wrong email or password"));
 }
 
+/// The instance's `rate_limits` setting moves where the lock-outs start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockouts_start_where_the_configured_limit_says() {
+    let db = testvault_testkit::TestDb::create(Backend::Sqlite).await;
+    let app = TestApp::start_with(db, |mut l| {
+        l.rate_limits = Some("sign_in_per_account=1".into());
+        l
+    })
+    .await;
+    app.setup_owner().await;
+    let c = app.client();
+    for _ in 0..2 {
+        assert_eq!(
+            c.sign_in(OWNER_EMAIL, "wrong password number one")
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(c.sign_in(OWNER_EMAIL, OWNER_PASSWORD).await.status, 429);
+}
+
 async fn failed_sign_ins_are_throttled_with_retry_after(backend: Backend) {
     let app = TestApp::start(backend).await;
     app.setup_owner().await;

@@ -289,6 +289,36 @@ async fn an_org_can_require_members_to_set_a_second_factor_up(backend: Backend) 
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+
+    // A lost phone: an owner resets the member's factor; every session of theirs ends, and
+    // the next sign-in must set one up again (the org requires it).
+    let max = member.get("/api/v1/me").await.json()["data"]["user"]
+        .as_str()
+        .expect("user")
+        .to_string();
+    let by_member = c
+        .delete(&format!("/api/v1/members/{max}/second-factor"))
+        .await;
+    assert_eq!(by_member.status, 403, "a member cannot reset factors");
+    let reset = owner
+        .delete(&format!("/api/v1/members/{max}/second-factor"))
+        .await;
+    assert_eq!(reset.status, 204, "{}", reset.body);
+    assert_eq!(
+        c.get("/api/v1/me").await.status,
+        401,
+        "the member's sessions ended"
+    );
+    let (again, waiting) = sign_in(&app, "max@acme.test", "max's long passphrase").await;
+    assert_eq!(waiting, "second_factor_enrolment_required");
+    assert_eq!(again.get("/api/v1/me").await.status, 403);
+    assert!(
+        owner
+            .get("/api/v1/audit")
+            .await
+            .body
+            .contains("auth.second_factor_reset")
+    );
 }
 
 async fn the_pages_set_the_factor_up_and_ask_for_the_code(backend: Backend) {

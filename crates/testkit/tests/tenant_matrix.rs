@@ -152,6 +152,11 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/api/v1/members", Kind::NoId),
     ("PUT", "/api/v1/members/{user}/role", Kind::OthersId),
     ("DELETE", "/api/v1/members/{user}/sessions", Kind::OthersId),
+    (
+        "DELETE",
+        "/api/v1/members/{user}/second-factor",
+        Kind::OthersId,
+    ),
     ("GET", "/api/v1/invitations", Kind::NoId),
     ("POST", "/api/v1/invitations", Kind::NoId),
     ("DELETE", "/api/v1/invitations/{id}", Kind::OthersId),
@@ -230,6 +235,11 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ),
     ("POST", "/members/invitations/{id}/revoke", Kind::OthersId),
     ("POST", "/members/{user}/sessions/revoke", Kind::OthersId),
+    (
+        "POST",
+        "/members/{user}/second-factor/reset",
+        Kind::OthersId,
+    ),
     ("GET", "/sessions", Kind::NoId),
     ("POST", "/sessions/{id}/revoke", Kind::OthersId),
     ("POST", "/org/sessions/{id}/revoke", Kind::OthersId),

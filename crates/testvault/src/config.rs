@@ -41,6 +41,8 @@ pub struct Layer {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub token_max_days: Option<i64>,
+    /// `name=count,…`: see `RateLimits`.
+    pub rate_limits: Option<String>,
 }
 
 macro_rules! overlay {
@@ -68,7 +70,8 @@ impl Layer {
             upload_limit_bytes,
             smtp_url,
             mail_from,
-            token_max_days
+            token_max_days,
+            rate_limits
         );
         self
     }
@@ -94,6 +97,7 @@ const ENV_KEYS: &[&str] = &[
     "SMTP_URL",
     "MAIL_FROM",
     "TOKEN_MAX_DAYS",
+    "RATE_LIMITS",
 ];
 const SECRET_KEYS: &[&str] = &["DATABASE_URL", "MASTER_KEY", "SMTP_URL"];
 
@@ -161,6 +165,7 @@ pub fn from_env(
                 layer.token_max_days = Some(value.parse().map_err(|e| parse_err(&e))?)
             }
             "MAIL_FROM" => layer.mail_from = Some(value),
+            "RATE_LIMITS" => layer.rate_limits = Some(value),
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (known: {})",
                 ENV_KEYS
@@ -222,6 +227,8 @@ pub struct Config {
     pub mail_from: String,
     /// The longest API token lifetime anyone may ask for.
     pub token_max_days: i64,
+    /// How many attempts each throttle lets through before lock-outs start.
+    pub rate_limits: testvault_domain::RateLimits,
     /// Where each layer came from, for `config show`.
     pub sources: Vec<String>,
 }
@@ -326,6 +333,10 @@ impl Config {
                     ));
                 }
             },
+            rate_limits: testvault_domain::RateLimits::parse(
+                m.rate_limits.as_deref().unwrap_or(""),
+            )
+            .map_err(|e| StartError::Config(e.to_string()))?,
             sources,
         })
     }
@@ -350,6 +361,7 @@ impl Config {
             smtp_url: String,
             mail_from: &'a str,
             token_max_days: i64,
+            rate_limits: String,
         }
         let (cert, key) = match &self.tls {
             TlsSource::SelfSigned => (None, None),
@@ -394,6 +406,7 @@ impl Config {
             ),
             mail_from: &self.mail_from,
             token_max_days: self.token_max_days,
+            rate_limits: self.rate_limits.to_setting(),
         };
         let body = toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
         format!(
@@ -454,6 +467,25 @@ mod tests {
         assert_eq!(cfg.log_level, "debug");
         assert_eq!(cfg.data_dir, PathBuf::from("/flag"));
         assert_eq!(cfg.public_url_for(cfg.listen), "https://127.0.0.1:9100");
+        Ok(())
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_file_or_the_environment_and_are_checked() -> Result<(), StartError>
+    {
+        let file: Layer = toml::from_str("rate_limits = \"sign_in_per_ip=50\"")
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let (from_vars, _) = from_env(env(&[(
+            "TESTVAULT_RATE_LIMITS",
+            "second_factor_per_user=3",
+        )]))?;
+        let cfg = Config::resolve(Some(("t.toml".into(), file)), from_vars, Layer::default())?;
+        // The environment's whole setting wins over the file's.
+        assert_eq!(cfg.rate_limits.second_factor_per_user, 3);
+        assert_eq!(cfg.rate_limits.sign_in_per_ip, 20);
+        assert!(cfg.show().contains("second_factor_per_user=3"));
+        let (bad, _) = from_env(env(&[("TESTVAULT_RATE_LIMITS", "sign_in_per_ip=0")]))?;
+        assert!(Config::resolve(None, bad, Layer::default()).is_err());
         Ok(())
     }
 

@@ -43,6 +43,7 @@ pub async fn open_core(cfg: &Config, public_url: String) -> Result<Core, StartEr
         CoreSettings {
             public_url,
             token_max_days: cfg.token_max_days,
+            rate_limits: cfg.rate_limits,
             ..CoreSettings::default()
         },
         mailer,

@@ -57,6 +57,8 @@ struct MembersPage {
     /// Every role the viewer may give (built-in and custom), for the per-member selects.
     assignable: Vec<RoleOption>,
     can_revoke: bool,
+    /// May reset members' second factors.
+    can_security: bool,
     issued: Option<IssuedItem>,
     error: Option<String>,
     form_email: String,
@@ -150,6 +152,7 @@ async fn members_page(
                 )
                 .collect(),
             can_revoke: p.can(Permission::ManageSessions),
+            can_security: p.can(Permission::ManageSecurity),
             issued: issued.map(|i| IssuedItem {
                 email: i.email,
                 link: i.link,
@@ -289,6 +292,25 @@ pub async fn revoke_sessions(
         state
             .core
             .revoke_member_sessions(p.allow(Permission::ManageSessions)?, user)
+            .await
+    }
+    .await;
+    finish(result, &headers, "/members")
+}
+
+/// An owner resets a member's lost second factor (every session of theirs ends).
+pub async fn reset_second_factor(
+    State(state): State<AppState>,
+    PageAuth(p): PageAuth,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    CsrfForm(_): CsrfForm<EmptyForm>,
+) -> Response {
+    let result = async {
+        let user: UserId = user.parse().map_err(|_| CoreError::NotFound("member"))?;
+        state
+            .core
+            .reset_member_second_factor(p.allow(Permission::ManageSecurity)?, user)
             .await
     }
     .await;

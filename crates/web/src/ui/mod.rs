@@ -185,6 +185,10 @@ pub fn routes() -> Router<AppState> {
             post(members::revoke_invitation),
         )
         .route(
+            "/members/{user}/second-factor/reset",
+            post(members::reset_second_factor),
+        )
+        .route(
             "/members/{user}/sessions/revoke",
             post(members::revoke_sessions),
         )

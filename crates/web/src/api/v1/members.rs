@@ -40,3 +40,18 @@ pub async fn delete_member_sessions(
         revoked_sessions: n,
     }))
 }
+
+/// `DELETE /members/{user}/second-factor`: an owner resets a member's lost second factor; every
+/// session of theirs ends.
+pub async fn delete_member_second_factor(
+    State(state): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(user): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user: UserId = parse_id(&user, "member")?;
+    state
+        .core
+        .reset_member_second_factor(p.allow(Permission::ManageSecurity)?, user)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

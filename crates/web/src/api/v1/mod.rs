@@ -234,6 +234,10 @@ pub fn routes() -> Router<AppState> {
             delete(members::delete_member_sessions),
         )
         .route(
+            "/members/{user}/second-factor",
+            delete(members::delete_member_second_factor),
+        )
+        .route(
             "/invitations",
             get(invitations::list_invitations).post(invitations::create_invitation),
         )
