@@ -11,7 +11,7 @@ use testvault_crypto::TokenHash;
 use testvault_domain::{DomainError, time};
 
 /// Numbers a solution may be (a browser tries half of them on average).
-const MAX_NUMBER: u64 = 20_000;
+const MAX_NUMBER: u64 = 100_000;
 /// How long a challenge can be solved and submitted.
 const TTL_SECS: i64 = 10 * 60;
 const ALGORITHM: &str = "SHA-256";

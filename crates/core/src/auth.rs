@@ -192,16 +192,7 @@ impl Core {
         let now = time::now();
         let token = SecretToken::generate()?;
         let ua: String = client.user_agent.chars().take(300).collect();
-        let has_factor = self
-            .store()
-            .user_factor(user)
-            .await?
-            .is_some_and(|f| f.confirmed_at.is_some());
-        let stage = if has_factor {
-            crate::second_factor::STAGE_SECOND_FACTOR
-        } else {
-            crate::second_factor::STAGE_FULL
-        };
+
         let public_id = Uuid::new_v4();
         let email = self
             .store()
@@ -227,7 +218,6 @@ impl Core {
                     expires_at: now + org_row.policy.absolute_secs,
                     ip,
                     user_agent: &ua,
-                    stage,
                 },
                 &event,
             )
@@ -289,7 +279,13 @@ impl Core {
             self.store().delete_session(&hash.0).await?;
             return Err(EXPIRED);
         };
-        if now >= absolute_end || now >= idle_end {
+        // A session that waits for its second factor lives minutes, not hours.
+        let pending_end = if s.stage == crate::second_factor::STAGE_SECOND_FACTOR {
+            s.created_at + crate::second_factor::PENDING_SECS
+        } else {
+            i64::MAX
+        };
+        if now >= absolute_end || now >= idle_end || now >= pending_end {
             self.store().delete_session(&hash.0).await?;
             return Err(EXPIRED);
         }

@@ -11,6 +11,10 @@ use testvault_domain::{ProjectId, RunId, time};
 use testvault_ingest::{Attempt, TestResult};
 use testvault_store::{IngestInto, RunCounts};
 
+/// Earlier attempts kept on one result (the oldest go first): a test reported thousands of
+/// times in one run must not grow one row without end.
+const MAX_ATTEMPTS: usize = 20;
+
 /// What a repeated report of a test in the same run means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repeat {
@@ -122,6 +126,10 @@ impl Core {
                     }
                     tx.retract(&last).await?;
                 }
+            }
+            if result.attempts.len() > MAX_ATTEMPTS {
+                let extra = result.attempts.len() - MAX_ATTEMPTS;
+                result.attempts.drain(..extra);
             }
             // One row at a time: the next report of the same test must find this one.
             let row = maker.row(result)?;

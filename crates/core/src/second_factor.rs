@@ -25,6 +25,8 @@ const ISSUER: &str = "Testvault";
 /// Where a session stands.
 pub(crate) const STAGE_FULL: &str = "full";
 pub(crate) const STAGE_SECOND_FACTOR: &str = "second_factor";
+/// How long a session that waits for its code lives.
+pub(crate) const PENDING_SECS: i64 = 10 * 60;
 
 /// A started enrolment: what the authenticator app is given (shown once).
 #[derive(Serialize)]
@@ -141,10 +143,7 @@ impl Core {
             })
             .await?;
         let codes = totp::recovery_codes(RECOVERY_CODES)?;
-        let hashes: Vec<Vec<u8>> = codes
-            .iter()
-            .map(|c| TokenHash::of(&totp::normalise_recovery_code(c)).0)
-            .collect();
+        let hashes: Vec<Vec<u8>> = codes.iter().map(|c| self.recovery_hash(c)).collect();
         let event = audit::by(p, Change::new("auth.second_factor_enabled", "user", p.user));
         let step = i64::try_from(step).unwrap_or(i64::MAX);
         if !self
@@ -199,10 +198,7 @@ impl Core {
         p.require_session()?;
         self.spend_code(p.user, &p.email, &p.client, code).await?;
         let codes = totp::recovery_codes(RECOVERY_CODES)?;
-        let hashes: Vec<Vec<u8>> = codes
-            .iter()
-            .map(|c| TokenHash::of(&totp::normalise_recovery_code(c)).0)
-            .collect();
+        let hashes: Vec<Vec<u8>> = codes.iter().map(|c| self.recovery_hash(c)).collect();
         let event = audit::by(
             p,
             Change::new("auth.recovery_codes_replaced", "user", p.user),
@@ -224,13 +220,14 @@ impl Core {
     }
 
     /// Finishes a sign-in that waits for the second factor: a code from the app or an unused
-    /// recovery code. Wrong codes count towards a growing lock-out.
+    /// recovery code. Wrong codes count towards a growing lock-out. The session gets a new id
+    /// (its cookie is `SignedIn::token`): the one that waited for the code stops working.
     pub async fn complete_sign_in(
         &self,
         cookie: &str,
         client: &crate::ClientMeta,
         code: &str,
-    ) -> Result<Principal, CoreError> {
+    ) -> Result<crate::SignedIn, CoreError> {
         let (p, stage) = self.session_principal(cookie, client).await?;
         if stage != STAGE_SECOND_FACTOR {
             return Err(CoreError::Gone("this sign-in needs no code"));
@@ -244,11 +241,30 @@ impl Core {
         } else {
             self.spend_recovery_code(&p, client, code).await?;
         }
-        let hash = TokenHash::of(cookie);
-        self.store().set_session_stage(&hash.0, STAGE_FULL).await?;
+        let token = testvault_crypto::SecretToken::generate()?;
+        if !self
+            .store()
+            .promote_session(&TokenHash::of(cookie).0, &token.hash().0)
+            .await?
+        {
+            return Err(CoreError::Unauthenticated(
+                "your session has ended; sign in again",
+            ));
+        }
         let event = audit::by(&p, Change::new("auth.second_factor_passed", "user", p.user));
         self.store().record_audit(&event).await?;
-        self.authenticate_session(cookie, client).await
+        let max_age_secs = self
+            .store()
+            .get_org(p.org)
+            .await?
+            .map_or(3600, |o| o.policy.absolute_secs);
+        let principal = self.authenticate_session(token.expose(), client).await?;
+        Ok(crate::SignedIn {
+            token,
+            principal,
+            max_age_secs,
+            waiting: None,
+        })
     }
 
     /// Accepts a current code from the user's app and spends its step.
@@ -293,46 +309,44 @@ impl Core {
         client: &crate::ClientMeta,
         code: &str,
     ) -> Result<(), CoreError> {
-        let hash = TokenHash::of(&totp::normalise_recovery_code(code));
-        self.not_locked(p.user).await?;
+        let hash = self.recovery_hash(code);
+        self.reserve_attempt(p.user).await?;
         if !self
             .store()
-            .spend_recovery_code(p.user, &hash.0, time::now())
+            .spend_recovery_code(p.user, &hash, time::now())
             .await?
         {
             self.code_failed(p.user, &p.email, client).await?;
             return Err(DomainError::new("code", "wrong or used code").into());
         }
-        self.store()
-            .clear_throttle(&self.throttle_key(p.user))
-            .await?;
+        self.store().clear_code_attempts(p.user).await?;
         let event = audit::by(p, Change::new("auth.recovery_code_used", "user", p.user));
         self.store().record_audit(&event).await?;
         Ok(())
     }
 
-    fn throttle_key(&self, user: UserId) -> Vec<u8> {
-        self.keyring()
-            .master()
-            .keyed_hash("second-factor/user", &user.0.to_string())
-    }
-
-    /// 429 while the user is locked out after wrong codes.
-    async fn not_locked(&self, user: UserId) -> Result<(), CoreError> {
-        let state = self
-            .store()
-            .throttle_state(&self.throttle_key(user))
-            .await?;
+    /// Reserves one code attempt (atomically: parallel guesses cannot pass the limit); 429
+    /// while the user is locked out. Lock-outs double from 2 s up to 15 minutes.
+    async fn reserve_attempt(&self, user: UserId) -> Result<(), CoreError> {
         let now = time::now();
-        if state.locked_until > now {
-            return Err(CoreError::Throttled {
-                retry_after_secs: state.locked_until - now,
-            });
+        let free = self.settings().rate_limits.second_factor_per_user;
+        let lock = |strikes: i32| {
+            let exp = u32::try_from(strikes.clamp(0, 20)).unwrap_or(20);
+            (2i64 << exp).min(15 * 60)
+        };
+        match self
+            .store()
+            .reserve_code_attempt(user, free, now, lock)
+            .await?
+        {
+            None => Ok(()),
+            Some(until) => Err(CoreError::Throttled {
+                retry_after_secs: (until - now).max(1),
+            }),
         }
-        Ok(())
     }
 
-    /// Runs `check` under the per-user code throttle: a wrong code counts a failure.
+    /// Runs `check` on a reserved attempt; a right code frees the attempts again.
     async fn checked_code(
         &self,
         user: UserId,
@@ -340,13 +354,11 @@ impl Core {
         client: &crate::ClientMeta,
         check: impl FnOnce() -> Option<u64>,
     ) -> Result<u64, CoreError> {
-        self.not_locked(user).await?;
+        self.reserve_attempt(user).await?;
         match check() {
             Some(step) => {
-                // Failures count while they are consecutive.
-                self.store()
-                    .clear_throttle(&self.throttle_key(user))
-                    .await?;
+                // Wrong codes count while they are consecutive.
+                self.store().clear_code_attempts(user).await?;
                 Ok(step)
             }
             None => {
@@ -359,26 +371,28 @@ impl Core {
         }
     }
 
+    /// Records a wrong code in each of the user's orgs' trails (the attempt was counted when it
+    /// was reserved).
     async fn code_failed(
         &self,
         user: UserId,
         email: &str,
         client: &crate::ClientMeta,
     ) -> Result<(), CoreError> {
-        let key = self.throttle_key(user);
-        let state = self.store().throttle_state(&key).await?;
-        let next = crate::auth::after_failure(
-            state,
-            time::now(),
-            self.settings().rate_limits.second_factor_per_user,
-        );
-        self.store().save_throttle_state(&key, next).await?;
         for org in self.store().orgs_of_user(user).await? {
             let change = Change::new("auth.second_factor_failed", "user", user);
             let event = audit::by_anonymous(org.id, email, client, change);
             self.store().record_audit(&event).await?;
         }
         Ok(())
+    }
+
+    /// A recovery code as stored: keyed (an unkeyed hash of ~49 bits could be cracked from a
+    /// copy of the database).
+    fn recovery_hash(&self, code: &str) -> Vec<u8> {
+        self.keyring()
+            .master()
+            .keyed_hash("recovery-code", &totp::normalise_recovery_code(code))
     }
 
     /// Removes a member's factor (a lost phone) and ends all their sessions; they sign in with
@@ -393,6 +407,18 @@ impl Core {
         // Someone outside this org is "not found".
         if self.store().member_role(p.org, user).await?.is_none() {
             return Err(CoreError::NotFound("member"));
+        }
+        if user == p.user {
+            return Err(CoreError::Refused(
+                "turn your own second factor off with your password on the Two-factor page",
+            ));
+        }
+        // The factor is the user's, for every org they belong to: one org's owner may not
+        // lift it for the others.
+        if self.store().orgs_of_user(user).await?.len() > 1 {
+            return Err(CoreError::Refused(
+                "this member also belongs to other organisations; they can turn the factor off with their password, or an operator can reset it",
+            ));
         }
         let event = audit::by(p, Change::new("auth.second_factor_reset", "user", user));
         if !self.store().delete_factor(user, &event).await? {

@@ -349,6 +349,21 @@ impl Core {
         let principal = match (t.user, t.project) {
             (Some(user), None) => {
                 let Some(role) = t.role else { return Ok(None) };
+                // A personal token acts as its user: where the org requires a second factor,
+                // a user without one gets nothing done through a token either.
+                if self
+                    .store()
+                    .get_org(t.org)
+                    .await?
+                    .is_some_and(|o| o.require_second_factor)
+                    && self
+                        .store()
+                        .user_factor(user)
+                        .await?
+                        .is_none_or(|f| f.confirmed_at.is_none())
+                {
+                    return Err(CoreError::EnrolmentRequired);
+                }
                 let access = self.access_of(t.org, user, &role).await?;
                 Principal {
                     user,

@@ -254,12 +254,21 @@ impl Store {
 
     /// Appends one event on its own (for events with no other change, like a failed sign-in).
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let is_pg = self.is_pg();
-        on_org!(self, entry.org, pool => {
-            let mut tx = pool.begin().await?;
-            append!(tx, entry, is_pg);
-            tx.commit().await?;
-        });
+        // The append reads the chain's last hash, then writes: on SQLite the transaction takes
+        // the write lock first (a read snapshot could not be upgraded under concurrent writes).
+        match &self.db {
+            crate::db::Db::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                append!(tx, entry, false);
+                tx.commit().await?;
+            }
+            crate::db::Db::Pg(pool) => {
+                let mut tx =
+                    crate::db::begin_scoped(pool, crate::db::Scope::Org(entry.org)).await?;
+                append!(tx, entry, true);
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

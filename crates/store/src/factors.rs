@@ -96,6 +96,67 @@ impl Store {
         })
     }
 
+    /// Reserves one code attempt, atomically: `Ok(None)` when one is free (the code may be
+    /// checked), `Ok(Some(locked_until))` when the user is locked out. At most `free` attempts
+    /// are reserved between successes, however many requests race; the one that finds them
+    /// used up starts the next, growing, lock-out (`lock_secs(strikes)`).
+    pub async fn reserve_code_attempt(
+        &self,
+        user: UserId,
+        free: i32,
+        now: i64,
+        lock_secs: impl Fn(i32) -> i64,
+    ) -> Result<Option<i64>, StoreError> {
+        on_db!(self, pool => {
+            // Writes first: on SQLite the transaction takes the write lock at once.
+            let mut tx = pool.begin().await?;
+            let reserved = sqlx::query("UPDATE user_factors SET attempts = attempts + 1 \
+                 WHERE user_id = $1 AND locked_until <= $2 AND attempts < $3")
+                .bind(user.0)
+                .bind(now)
+                .bind(free)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let verdict = if reserved == 1 {
+                None
+            } else {
+                let strikes: i32 = sqlx::query_scalar("SELECT strikes FROM user_factors WHERE user_id = $1")
+                    .bind(user.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .unwrap_or(0);
+                // Used up and not locked yet: lock once (racing requests agree on the row).
+                sqlx::query("UPDATE user_factors SET locked_until = $1, strikes = strikes + 1, attempts = 0 \
+                     WHERE user_id = $2 AND locked_until <= $3 AND attempts >= $4")
+                    .bind(now + lock_secs(strikes))
+                    .bind(user.0)
+                    .bind(now)
+                    .bind(free)
+                    .execute(&mut *tx)
+                    .await?;
+                let locked: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM user_factors WHERE user_id = $1")
+                    .bind(user.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                Some(locked.unwrap_or(now + 1).max(now + 1))
+            };
+            tx.commit().await?;
+            Ok(verdict)
+        })
+    }
+
+    /// A right code: the attempts and strikes start again.
+    pub async fn clear_code_attempts(&self, user: UserId) -> Result<(), StoreError> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE user_factors SET attempts = 0, strikes = 0, locked_until = 0 WHERE user_id = $1")
+                .bind(user.0)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
     /// Spends a time step: `true` only when it is later than the last one spent (a code is
     /// usable once, even by two requests at the same moment).
     pub async fn spend_factor_step(&self, user: UserId, step: i64) -> Result<bool, StoreError> {

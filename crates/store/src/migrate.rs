@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_second_factor"),
     migration!(17, "0017_sign_in_links"),
     migration!(18, "0018_proof_of_work"),
+    migration!(19, "0019_second_factor_attempts"),
 ];
 
 /// The newest schema version this binary knows.

@@ -1208,17 +1208,26 @@ impl Store {
                 IngestConn::Pg(c) => insert_run!(*c, new, true),
             });
         }
-        let status: Option<String> = ingest_conn!(tx, c => sqlx::query_scalar("SELECT status FROM runs WHERE org_id = $1 AND id = $2 AND project_id = $3")
+        let status: Option<(String, Option<i64>)> = ingest_conn!(tx, c => sqlx::query_as("SELECT status, finished_at FROM runs WHERE org_id = $1 AND id = $2 AND project_id = $3")
             .bind(org.0)
             .bind(run.0)
             .bind(project.0)
             .fetch_optional(&mut **c)
             .await)?;
-        match status.as_deref() {
+        match status {
             None => return Err(StoreError::Stale("no such run")),
-            Some("finished") if !into_finished => {
+            Some((s, _)) if s == "finished" && !into_finished => {
                 return Err(StoreError::Refused(
                     "this run has finished; start a new run",
+                ));
+            }
+            // Reporters' late results are taken for a while after the finish, not for ever:
+            // a finished run's history stays as it was.
+            Some((s, finished_at))
+                if s == "finished" && finished_at.is_some_and(|t| t < now - LATE_RESULTS_SECS) =>
+            {
+                return Err(StoreError::Refused(
+                    "this run finished over an hour ago; start a new run",
                 ));
             }
             _ => {}
@@ -1272,6 +1281,9 @@ impl Store {
     }
 }
 
+/// How long after its finish a run still takes a reporter's late results.
+const LATE_RESULTS_SECS: i64 = 3600;
+
 /// Which run an upload goes into.
 #[derive(Clone, Copy)]
 pub enum IngestInto<'a> {
@@ -1279,7 +1291,8 @@ pub enum IngestInto<'a> {
     NewRun(&'a NewRun<'a>),
     /// An existing run that has not finished.
     Running,
-    /// An existing run, finished or not (reporters send late results).
+    /// An existing run, finished or not (reporters send late results: up to an hour after
+    /// the finish).
     AnyStatus,
 }
 

@@ -16,8 +16,6 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub ip: &'a str,
     pub user_agent: &'a str,
-    /// `full`, `second_factor` (a code is still to come) or `enrol` (a factor is still to be set up).
-    pub stage: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -79,7 +77,11 @@ impl Store {
         let is_pg = self.is_pg();
         on_org!(self, s.org, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent, stage) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)")
+            // The stage is decided in the insert itself: a factor confirmed a moment ago (while
+            // this password was being checked) still makes the session wait for its code.
+            sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent, stage) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, \
+                 CASE WHEN EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = $3 AND f.confirmed_at IS NOT NULL) THEN 'second_factor' ELSE 'full' END)")
                 .bind(s.id_hash)
                 .bind(s.public_id)
                 .bind(s.user.0)
@@ -88,7 +90,6 @@ impl Store {
                 .bind(s.expires_at)
                 .bind(s.ip)
                 .bind(s.user_agent)
-                .bind(s.stage)
                 .execute(&mut *tx)
                 .await?;
             crate::audit::append!(tx, audit, is_pg);
@@ -192,6 +193,24 @@ impl Store {
             .bind(public_id)
             .bind(user.map(|u| u.0)));
         Ok(n > 0)
+    }
+
+    /// Gives a session a new id and makes it whole (the second factor was given): the id that
+    /// waited for the code stops working.
+    pub async fn promote_session(
+        &self,
+        old_hash: &[u8],
+        new_hash: &[u8],
+    ) -> Result<bool, StoreError> {
+        on_db!(self, pool => {
+            let n = sqlx::query("UPDATE sessions SET id_hash = $1, stage = 'full' WHERE id_hash = $2")
+                .bind(new_hash)
+                .bind(old_hash)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
     }
 
     /// Moves a session on to another stage (`full` once the second factor was given).

@@ -43,17 +43,43 @@ async fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) -
             cmd.env_remove(k);
         }
     }
+    // Each run its own temporary folder: the Testomat.io reporter keeps its last run id and an
+    // artifact folder there, and clears that folder when it starts — shared between the tests
+    // running in parallel, one run would clear or reuse another's.
+    let tmp = tempfile::tempdir().expect("tmp");
     cmd.env("NO_COLOR", "1")
         .env("FORCE_COLOR", "0")
         .env("REPORTPORTAL_CLIENT_JS_NO_ANALYTICS", "true")
-        .env("TMPDIR", std::env::temp_dir());
+        .env("TMPDIR", tmp.path());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("joins")
-        .expect("the client starts");
+    cmd.stdin(std::process::Stdio::null());
+    // A client that hangs fails the test after two minutes instead of holding CI.
+    let out = tokio::task::spawn_blocking(move || {
+        let child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let id = child.id();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if wait
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .is_err()
+            {
+                let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            }
+        });
+        let out = child.wait_with_output();
+        let _ = done.send(());
+        let _ = watchdog.join();
+        out
+    })
+    .await
+    .expect("joins")
+    .expect("the client starts");
+    drop(tmp);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

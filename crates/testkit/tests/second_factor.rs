@@ -114,11 +114,17 @@ async fn codes_finish_sign_ins_once_each_and_wrong_ones_lock_out(backend: Backen
         .await;
     assert_eq!(replay.status, 422, "{}", replay.body);
     let next = code(&secret, 1);
+    let waiting_cookie = c.cookie("__Host-tv_session").expect("a session cookie");
     let ok = c
         .post_json("/api/v1/auth/second-factor", &json!({ "code": next }))
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(c.get("/api/v1/me").await.status, 200);
+    // The session got a new id: the one that waited for the code is dead.
+    assert_ne!(c.cookie("__Host-tv_session"), Some(waiting_cookie.clone()));
+    let stale = app.client();
+    stale.set_cookie_value("__Host-tv_session", &waiting_cookie);
+    assert_eq!(stale.get("/api/v1/me").await.status, 401);
     // The same code on another sign-in: refused.
     let (c2, _) = sign_in(&app, OWNER_EMAIL, OWNER_PASSWORD).await;
     let again = c2
@@ -185,6 +191,36 @@ async fn codes_finish_sign_ins_once_each_and_wrong_ones_lock_out(backend: Backen
     // On again with a new secret, for the lock-out.
     let (secret, _) = enrol(&d).await;
     let (c3, _) = sign_in(&app, OWNER_EMAIL, OWNER_PASSWORD).await;
+    // A burst of parallel guesses: at most five are checked, the rest wait (the attempt is
+    // reserved atomically before its code is looked at).
+    let pending = c3.cookie("__Host-tv_session").expect("a session cookie");
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let guesser = app.client();
+        guesser.set_cookie_value("__Host-tv_session", &pending);
+        let csrf = c3.cookie("__Host-tv_csrf");
+        if let Some(t) = csrf {
+            guesser.set_cookie_value("__Host-tv_csrf", &t);
+        }
+        burst.spawn(async move {
+            guesser
+                .post_json(
+                    "/api/v1/auth/second-factor",
+                    &json!({ "code": format!("{:06}", 100_000 + i) }),
+                )
+                .await
+                .status
+        });
+    }
+    let statuses: Vec<u16> = burst.join_all().await;
+    let checked = statuses.iter().filter(|s| **s == 422).count();
+    assert!(checked <= 5, "{checked} guesses were checked: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 422 || *s == 429),
+        "{statuses:?}"
+    );
+    // Wait the lock-out out (2 s), then the single-request path below.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     // Wrong codes: five are free, then growing lock-outs (429 with Retry-After).
     let mut locked = None;
     for _ in 0..8 {
@@ -237,6 +273,17 @@ async fn an_org_can_require_members_to_set_a_second_factor_up(backend: Backend) 
     let member = app
         .add_member(&owner, "max@acme.test", "max's long passphrase")
         .await;
+    // A personal token the member made before the requirement.
+    let token = member
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "name": "laptop", "scopes": ["read"] }),
+        )
+        .await
+        .json()["data"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     // The owner enrols, then requires it of everyone.
     enrol(&owner).await;
     let r = owner
@@ -262,6 +309,15 @@ async fn an_org_can_require_members_to_set_a_second_factor_up(backend: Backend) 
         me.json()["error"]["code"],
         "second_factor_enrolment_required"
     );
+    let by_token = app
+        .client()
+        .send(
+            testvault_testkit::http_client(app.ca_pem())
+                .get(app.client().url("/api/v1/projects"))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(by_token.status, 403, "{}", by_token.body);
     let page = member.get("/projects").await;
     assert_eq!(page.status, 303);
     assert_eq!(
@@ -300,6 +356,18 @@ async fn an_org_can_require_members_to_set_a_second_factor_up(backend: Backend) 
         .delete(&format!("/api/v1/members/{max}/second-factor"))
         .await;
     assert_eq!(by_member.status, 403, "a member cannot reset factors");
+    let owner_id = owner.get("/api/v1/me").await.json()["data"]["user"]
+        .as_str()
+        .expect("user")
+        .to_string();
+    let own = owner
+        .delete(&format!("/api/v1/members/{owner_id}/second-factor"))
+        .await;
+    assert_eq!(
+        own.status, 409,
+        "one's own factor goes off with the password: {}",
+        own.body
+    );
     let reset = owner
         .delete(&format!("/api/v1/members/{max}/second-factor"))
         .await;

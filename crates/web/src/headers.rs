@@ -58,6 +58,16 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     crate::error::internal().into_response()
 }
 
+/// A request path as logs may show it: the secret of a sign-in, invitation or setup link is cut.
+fn loggable_path(path: &str) -> &str {
+    for prefix in ["/sign-in/link/", "/invite/", "/setup/"] {
+        if path.starts_with(prefix) && path.len() > prefix.len() {
+            return prefix;
+        }
+    }
+    path
+}
+
 /// Applies every layer above to a router.
 pub fn apply(router: axum::Router) -> axum::Router {
     let mut router = router.layer(CatchPanicLayer::custom(panic_response));
@@ -74,10 +84,26 @@ pub fn apply(router: axum::Router) -> axum::Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    // The path only: query strings may carry secrets and are never logged.
-                    tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.uri().path())
+                    // The path only: query strings may carry secrets and are never logged; nor
+                    // are the single-use secrets some paths carry.
+                    let path = loggable_path(req.uri().path());
+                    tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %path)
                 }),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
     )
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::loggable_path;
+
+    #[test]
+    fn link_secrets_never_reach_the_log() {
+        assert_eq!(loggable_path("/sign-in/link/abc123"), "/sign-in/link/");
+        assert_eq!(loggable_path("/invite/abc123/x"), "/invite/");
+        assert_eq!(loggable_path("/setup/abc"), "/setup/");
+        assert_eq!(loggable_path("/projects/web"), "/projects/web");
+        assert_eq!(loggable_path("/sign-in/link"), "/sign-in/link");
+    }
 }

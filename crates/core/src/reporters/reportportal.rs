@@ -24,6 +24,9 @@ pub const MAX_FILE: usize = 10 * 1024 * 1024;
 const MAX_FILES: i64 = 10_000;
 /// Longest log message kept.
 const MAX_LOG: usize = 256 * 1024;
+/// Logs folded into one test's result (the latest), and the most text they make.
+const MAX_ITEM_LOGS: usize = 200;
+const MAX_RESULT_TEXT: usize = 1024 * 1024;
 
 /// `{key, value}` (a tag when there is no key); `system` ones describe the agent.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -546,7 +549,11 @@ impl Core {
         result.labels = labels;
         let mut ids = vec![row.id];
         ids.extend(steps.iter().map(|s| s.id));
-        let logs = self.store().reporter_logs(p.org, &ids).await?;
+        let mut logs = self.store().reporter_logs(p.org, &ids).await?;
+        // The latest logs only: one item's result stays a readable size.
+        if logs.len() > MAX_ITEM_LOGS {
+            logs.drain(..logs.len() - MAX_ITEM_LOGS);
+        }
         let mut errors = Vec::new();
         let mut output = Vec::new();
         for log in logs {
@@ -590,8 +597,9 @@ impl Core {
             .as_deref()
             .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
             .map(|l| l.trim().to_string());
-        result.trace = trace;
-        result.stdout = (!output.is_empty()).then(|| strip_ansi(&output.join("\n")));
+        result.trace = trace.map(|t| clip(&t, MAX_RESULT_TEXT));
+        result.stdout =
+            (!output.is_empty()).then(|| clip(&strip_ansi(&output.join("\n")), MAX_RESULT_TEXT));
         Ok(result)
     }
 

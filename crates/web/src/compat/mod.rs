@@ -170,9 +170,18 @@ impl Call {
 
 const KEY: &str = "api_key";
 
+/// Only the key of a JSON body: read without building the rest (no allocation per value), so a
+/// large body costs nothing before its key is checked.
+#[derive(serde::Deserialize)]
+struct KeyOnly {
+    #[serde(default)]
+    api_key: Option<String>,
+}
+
 /// Reads a reporter's request and authenticates its key, wherever the client put it: the
-/// `Authorization: Bearer` header, the `api_key` query parameter, or `api_key` in the JSON body.
-/// The key is taken out of the body so nothing downstream sees or stores it.
+/// `Authorization: Bearer` header or the `api_key` query parameter (checked before the body is
+/// read), or `api_key` in the JSON body (found without building the body, which is parsed only
+/// once the key is good). The key is taken out of the body so nothing downstream sees it.
 pub async fn call(state: &AppState, req: Request, limit: usize) -> Result<Call, ApiError> {
     let (mut parts, body) = req.into_parts();
     let Ok(client) = crate::client::ClientInfo::from_request_parts(&mut parts, state).await;
@@ -184,12 +193,44 @@ pub async fn call(state: &AppState, req: Request, limit: usize) -> Result<Call, 
                 "the query string is not valid",
             )
         })?;
+    let from_header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_string);
+    let from_query = query.iter().find(|(k, _)| k == KEY).map(|(_, v)| v.clone());
+    let mut principal = match from_header.or(from_query).filter(|k| !k.trim().is_empty()) {
+        Some(key) => Some(state.core.authenticate_token(key.trim(), &client).await?),
+        None => None,
+    };
     let boundary = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(testvault_ingest::multipart::boundary);
     let bytes = crate::extract::body_bytes_within(Request::new(body), limit).await?;
+    let json = boundary.is_none() && !bytes.iter().all(u8::is_ascii_whitespace);
+    if principal.is_none() {
+        let key = if json {
+            serde_json::from_slice::<KeyOnly>(&bytes)
+                .ok()
+                .and_then(|k| k.api_key)
+        } else {
+            None
+        };
+        let key = key
+            .filter(|k| !k.trim().is_empty())
+            .ok_or(CoreError::Unauthenticated(
+                "no API key: send a Testvault project token as the reporter's key",
+            ))?;
+        principal = Some(state.core.authenticate_token(key.trim(), &client).await?);
+    }
+    let principal = principal.ok_or(CoreError::Unauthenticated("no API key"))?;
+    crate::extract::fill_slot(&parts, &principal);
     let mut form = Vec::new();
     let mut body: Value = if let Some(boundary) = &boundary {
         form = testvault_ingest::multipart::read_parts(
@@ -205,7 +246,7 @@ pub async fn call(state: &AppState, req: Request, limit: usize) -> Result<Call, 
             )
         })?;
         Value::Null
-    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+    } else if !json {
         Value::Null
     } else {
         serde_json::from_slice(&bytes).map_err(|e| {
@@ -216,32 +257,9 @@ pub async fn call(state: &AppState, req: Request, limit: usize) -> Result<Call, 
             )
         })?
     };
-    let from_body = match &mut body {
-        Value::Object(map) => match map.remove(KEY) {
-            Some(Value::String(k)) => Some(k),
-            _ => None,
-        },
-        _ => None,
-    };
-    let from_header = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::to_string);
-    let from_query = query.iter().find(|(k, _)| k == KEY).map(|(_, v)| v.clone());
-    let key = from_header
-        .or(from_body)
-        .or(from_query)
-        .filter(|k| !k.trim().is_empty())
-        .ok_or(CoreError::Unauthenticated(
-            "no API key: send a Testvault project token as the reporter's key",
-        ))?;
-    let principal = state.core.authenticate_token(key.trim(), &client).await?;
-    crate::extract::fill_slot(&parts, &principal);
+    if let Value::Object(map) = &mut body {
+        map.remove(KEY);
+    }
     let query = query.into_iter().filter(|(k, _)| k != KEY).collect();
     Ok(Call {
         principal,

@@ -60,7 +60,7 @@ pub async fn submit_code(
         .complete_sign_in(&cookie, &client, &form.code)
         .await
     {
-        Ok(_) => Redirect::to("/projects").into_response(),
+        Ok(signed) => super::auth::signed_in_redirect(signed, "/projects"),
         Err(CoreError::Unauthenticated(_)) => Redirect::to("/sign-in").into_response(),
         Err(e) => {
             let status = match &e {

@@ -104,7 +104,14 @@ pub async fn create_session(
         testvault_core::CoreError::SecondFactorRequired => "second_factor_required",
         _ => "second_factor_enrolment_required",
     });
-    let body = serde_json::json!({ "data": me(signed_in.principal), "waiting": waiting });
+    // Until the code is given, nothing about the account's access is told.
+    let body = match waiting {
+        Some(w) => serde_json::json!({
+            "data": { "user": signed_in.principal.user, "org": signed_in.principal.org },
+            "waiting": w,
+        }),
+        None => serde_json::json!({ "data": me(signed_in.principal), "waiting": null }),
+    };
     let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)

@@ -7,7 +7,7 @@ use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, EnrolSession, MaybeSessionCookie};
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use testvault_core::CoreError;
 
@@ -30,13 +30,19 @@ pub async fn complete_sign_in(
     client: ClientInfo,
     MaybeSessionCookie(cookie): MaybeSessionCookie,
     ApiJson(body): ApiJson<CodeBody>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let cookie = cookie.ok_or(CoreError::Unauthenticated("sign in first"))?;
-    let p = state
+    let signed = state
         .core
         .complete_sign_in(&cookie, &client, &body.code)
         .await?;
-    Ok(data(super::auth::me(p)))
+    // A new session id: the one that waited for the code stops working.
+    let set = crate::cookies::session(signed.token.expose(), signed.max_age_secs)
+        .ok_or_else(crate::error::internal)?;
+    let mut resp = data(super::auth::me(signed.principal)).into_response();
+    resp.headers_mut()
+        .append(axum::http::header::SET_COOKIE, set);
+    Ok(resp)
 }
 
 pub async fn get_status(
