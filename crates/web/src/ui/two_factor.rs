@@ -173,27 +173,32 @@ pub async fn start(
     page(&state, &s.principal, &csrf, shown).await
 }
 
-pub async fn confirm(
-    State(state): State<AppState>,
-    PageCsrf(csrf): PageCsrf,
-    s: EnrolSession,
-    CsrfForm(form): CsrfForm<CodeForm>,
-) -> Response {
-    let shown = match state
-        .core
-        .confirm_second_factor(&s.principal, &s.cookie, &form.code)
-        .await
-    {
+/// What a form's result shows: recovery codes (once) or the error.
+fn shown(result: Result<Option<Vec<String>>, CoreError>) -> Shown {
+    match result {
         Ok(codes) => Shown {
-            recovery_codes: Some(codes),
+            recovery_codes: codes,
             ..Shown::default()
         },
         Err(e) => Shown {
             error: Some(form_error(e)),
             ..Shown::default()
         },
-    };
-    page(&state, &s.principal, &csrf, shown).await
+    }
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    PageCsrf(csrf): PageCsrf,
+    s: EnrolSession,
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> Response {
+    let result = state
+        .core
+        .confirm_second_factor(&s.principal, &s.cookie, &form.code)
+        .await
+        .map(Some);
+    page(&state, &s.principal, &csrf, shown(result)).await
 }
 
 pub async fn recovery_codes(
@@ -202,21 +207,12 @@ pub async fn recovery_codes(
     s: EnrolSession,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
-    let shown = match state
+    let result = state
         .core
         .new_recovery_codes(&s.principal, &s.cookie, &form.code)
         .await
-    {
-        Ok(codes) => Shown {
-            recovery_codes: Some(codes),
-            ..Shown::default()
-        },
-        Err(e) => Shown {
-            error: Some(form_error(e)),
-            ..Shown::default()
-        },
-    };
-    page(&state, &s.principal, &csrf, shown).await
+        .map(Some);
+    page(&state, &s.principal, &csrf, shown(result)).await
 }
 
 pub async fn disable(
@@ -225,16 +221,10 @@ pub async fn disable(
     s: EnrolSession,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
-    let shown = match state
+    let result = state
         .core
         .disable_second_factor(&s.principal, &s.cookie, &form.password)
         .await
-    {
-        Ok(()) => Shown::default(),
-        Err(e) => Shown {
-            error: Some(form_error(e)),
-            ..Shown::default()
-        },
-    };
-    page(&state, &s.principal, &csrf, shown).await
+        .map(|()| None);
+    page(&state, &s.principal, &csrf, shown(result)).await
 }
