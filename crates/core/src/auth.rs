@@ -254,7 +254,7 @@ impl Core {
         if stage == crate::second_factor::STAGE_SECOND_FACTOR {
             return Err(CoreError::SecondFactorRequired);
         }
-        if stage == "enrol" {
+        if stage == crate::second_factor::STAGE_ENROL {
             return Err(CoreError::EnrolmentRequired);
         }
         Ok(principal)
@@ -300,7 +300,7 @@ impl Core {
             && s.require_second_factor
             && !s.has_second_factor
         {
-            "enrol".to_string()
+            crate::second_factor::STAGE_ENROL.to_string()
         } else {
             s.stage
         };

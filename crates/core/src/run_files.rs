@@ -5,7 +5,6 @@
 use crate::cases::attachments::{AttachmentView, is_image};
 use crate::{Allowed, Core, CoreError};
 use serde::Serialize;
-use std::collections::HashMap;
 use testvault_domain::{Permission, RunId};
 use testvault_store::ResultFileRow;
 use uuid::Uuid;
@@ -33,41 +32,27 @@ fn view(run: RunId, r: ResultFileRow) -> AttachmentView {
 }
 
 impl Core {
-    /// A run's files. Needs `read_projects`.
+    /// A run's files: all of them, or those of one of its results. Needs `read_projects`.
     pub async fn run_files(
         &self,
         allowed: Allowed<'_>,
         slug: &str,
         run: RunId,
+        of: Option<&crate::ResultView>,
     ) -> Result<Vec<RunFileView>, CoreError> {
         let p = allowed.require(Permission::ReadProjects)?;
         let project = self.project_in_scope(&allowed, slug).await?;
         self.run_in(p.org, project, run).await?;
-        let rows = self.store().result_files(p.org, run, None).await?;
-        let mut hashes: Vec<i64> = rows.iter().map(|r| r.identity_hash).collect();
-        hashes.sort_unstable();
-        hashes.dedup();
-        let ids: HashMap<i64, i64> = self
-            .store()
-            .test_ids_by_hash(p.org, project, &hashes)
-            .await?
-            .into_iter()
-            .collect();
-        let mut names: HashMap<i64, String> = HashMap::new();
-        for (hash, id) in &ids {
-            if let Some(t) = self.store().get_test(p.org, project, *id).await? {
-                let name = if t.suite.is_empty() {
-                    t.name
-                } else {
-                    format!("{} › {}", t.suite, t.name)
-                };
-                names.insert(*hash, name);
-            }
-        }
+        // Files belong to a test by its identity hash (what the result's seal is bound to).
+        let test = of.map(|r| {
+            let hash = testvault_ingest::identity::identity_hash(&r.suite, &r.key);
+            i64::from_ne_bytes(hash.to_ne_bytes())
+        });
+        let rows = self.store().result_files(p.org, run, test).await?;
         Ok(rows
             .into_iter()
-            .map(|r| RunFileView {
-                test: names.get(&r.identity_hash).cloned(),
+            .map(|mut r| RunFileView {
+                test: r.test.take(),
                 file: view(run, r),
             })
             .collect())

@@ -23,8 +23,10 @@ const RECOVERY_CODES: usize = 10;
 const ISSUER: &str = "Testvault";
 
 /// Where a session stands.
-pub(crate) const STAGE_FULL: &str = "full";
-pub(crate) const STAGE_SECOND_FACTOR: &str = "second_factor";
+pub const STAGE_FULL: &str = "full";
+pub const STAGE_SECOND_FACTOR: &str = "second_factor";
+/// Not stored: a `full` session whose org requires a factor its user lacks.
+pub const STAGE_ENROL: &str = "enrol";
 /// How long a session that waits for its code lives.
 pub(crate) const PENDING_SECS: i64 = 10 * 60;
 
@@ -210,11 +212,11 @@ impl Core {
         Ok(codes)
     }
 
-    /// Ends the user's other sessions and makes this one whole.
+    /// Ends the user's other sessions (this one is whole: the changes are made from whole
+    /// sessions, or from one that had only to enrol, which enrolling makes whole).
     async fn after_factor_change(&self, p: &Principal, cookie: &str) -> Result<(), CoreError> {
         let hash = TokenHash::of(cookie);
         let ended = self.store().end_other_sessions(p.user, &hash.0).await?;
-        self.store().set_session_stage(&hash.0, STAGE_FULL).await?;
         tracing::info!(user.id = %p.user, sessions = ended, "second factor changed; other sessions ended");
         Ok(())
     }

@@ -47,6 +47,7 @@ impl Core {
                 self.settings().rate_limits.sign_in_links_per_ip,
             ),
         ];
+        let mut states = Vec::with_capacity(keys.len());
         for (key, _) in &keys {
             let state = self.store().throttle_state(key).await?;
             if state.locked_until > now {
@@ -54,11 +55,11 @@ impl Core {
                     retry_after_secs: state.locked_until - now,
                 });
             }
+            states.push(state);
         }
         // Every request counts towards the limits (a request is not a failure, but it is what
         // a flood of them is made of).
-        for (key, free) in &keys {
-            let state = self.store().throttle_state(key).await?;
+        for ((key, free), state) in keys.iter().zip(states) {
             let next = crate::auth::after_failure(state, now, *free);
             self.store().save_throttle_state(key, next).await?;
         }

@@ -90,4 +90,20 @@ impl Store {
             row.map(|r| project_from_row!(r)).transpose()
         })
     }
+
+    /// A project by its id (a project token names its project by id).
+    pub async fn get_project(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+    ) -> Result<Option<ProjectRow>, StoreError> {
+        on_org!(self, org, pool => {
+            let row = sqlx::query("SELECT id, org_id, slug, name, description_sealed, created_at FROM projects WHERE org_id = $1 AND id = $2")
+                .bind(org.0)
+                .bind(project.0)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| project_from_row!(r)).transpose()
+        })
+    }
 }

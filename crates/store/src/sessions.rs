@@ -213,18 +213,6 @@ impl Store {
         })
     }
 
-    /// Moves a session on to another stage (`full` once the second factor was given).
-    pub async fn set_session_stage(&self, id_hash: &[u8], stage: &str) -> Result<(), StoreError> {
-        on_db!(self, pool => {
-            sqlx::query("UPDATE sessions SET stage = $1 WHERE id_hash = $2")
-                .bind(stage)
-                .bind(id_hash)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
-    }
-
     /// Ends every session of a user, in every org, but the one with `keep` (after a change to
     /// their second factor). Returns how many ended.
     pub async fn end_other_sessions(&self, user: UserId, keep: &[u8]) -> Result<u64, StoreError> {

@@ -821,6 +821,49 @@ async fn reporter_keys_reach_only_their_project_and_what_they_send_is_sealed(bac
     let run_ = s.run_titled("web run").await;
     assert_eq!(run_["counts"]["total"], 1, "{run_}");
 
+    // A test reported again and again is one result that keeps its latest 20 earlier tries.
+    let again: Vec<Value> = (0..25)
+        .map(|i| json!({ "status": if i % 2 == 0 { "failed" } else { "passed" }, "title": "again", "run_time": 1 }))
+        .collect();
+    let r = s
+        .app
+        .client()
+        .post_json(
+            &format!("/api/reporter/{uid}/testrun"),
+            &json!({ "api_key": s.key, "tests": again }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = s.results(&run_).await;
+    assert_eq!(one(&results, "again")["tries"], 21);
+
+    // Finished: late results still land for an hour, then the run's history stays as it was.
+    let r = send(
+        &s,
+        "PUT",
+        &format!("/api/reporter/{uid}"),
+        &s.key,
+        json!({ "status_event": "finish" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let late = json!({ "api_key": s.key, "status": "passed", "title": "late", "run_time": 1 });
+    let r = s
+        .app
+        .client()
+        .post_json(&format!("/api/reporter/{uid}/testrun"), &late)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.app
+        .sql("UPDATE runs SET finished_at = finished_at - 7200 WHERE title = 'web run'")
+        .await;
+    let r = s
+        .app
+        .client()
+        .post_json(&format!("/api/reporter/{uid}/testrun"), &late)
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+
     // ReportPortal: web's launch, item and log; the other key reaches none of them.
     let r = send(
         &s,

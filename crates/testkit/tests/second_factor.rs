@@ -125,6 +125,25 @@ async fn codes_finish_sign_ins_once_each_and_wrong_ones_lock_out(backend: Backen
     let stale = app.client();
     stale.set_cookie_value("__Host-tv_session", &waiting_cookie);
     assert_eq!(stale.get("/api/v1/me").await.status, 401);
+    // A session waiting for its code lives ten minutes.
+    let (slow, _) = sign_in(&app, OWNER_EMAIL, OWNER_PASSWORD).await;
+    app.sql("UPDATE sessions SET created_at = created_at - 601 WHERE stage = 'second_factor'")
+        .await;
+    let r = slow
+        .post_json(
+            "/api/v1/auth/second-factor",
+            &json!({ "code": code(&secret, 1) }),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    // Recovery codes are kept as keyed hashes, not as plain SHA-256 of the code.
+    let plain = testvault_crypto::TokenHash::of(&totp::normalise_recovery_code(&recovery[0])).0;
+    let stored = app
+        .sql_bytes("SELECT code_hash FROM recovery_codes")
+        .await
+        .expect("codes");
+    assert_eq!(stored.len(), 32);
+    assert_ne!(stored, plain);
     // The same code on another sign-in: refused.
     let (c2, _) = sign_in(&app, OWNER_EMAIL, OWNER_PASSWORD).await;
     let again = c2

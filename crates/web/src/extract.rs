@@ -302,7 +302,7 @@ impl FromRequestParts<AppState> for EnrolSession {
         let cookie = cookies::read(&parts.headers, cookies::SESSION)
             .ok_or(CoreError::Unauthenticated("sign in first"))?;
         let (principal, stage) = state.core.session_principal(&cookie, &client).await?;
-        if stage == "second_factor" {
+        if stage == testvault_core::second_factor::STAGE_SECOND_FACTOR {
             return Err(CoreError::SecondFactorRequired.into());
         }
         fill_slot(parts, &principal);

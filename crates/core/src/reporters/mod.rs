@@ -26,10 +26,8 @@ impl Core {
         };
         let row = self
             .store()
-            .list_projects(p.org)
+            .get_project(p.org, *project)
             .await?
-            .into_iter()
-            .find(|r| r.id == *project)
             .ok_or(CoreError::NotFound("project"))?;
         Ok((row.id, row.slug))
     }

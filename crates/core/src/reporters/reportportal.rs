@@ -4,7 +4,7 @@
 //! any instance can take the next request; a test item becomes a result when it finishes,
 //! with its logs, its nested steps and its earlier tries (`retry: true` items) folded in.
 
-use super::text::{strip_ansi, without_ids};
+use super::text::{clip, strip_ansi, without_ids};
 use crate::live::{LiveResult, Repeat};
 use crate::{Allowed, Core, CoreError, Principal, RunSpec, RunView};
 use serde::{Deserialize, Serialize};
@@ -158,13 +158,6 @@ fn value_text(v: &Option<Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
-    }
-}
-
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
     }
 }
 
@@ -708,6 +701,7 @@ impl Core {
             size: i64::try_from(file.bytes.len()).unwrap_or(i64::MAX),
             created_at: time::now(),
             content: Some(sealed),
+            test: None,
         };
         self.store().add_result_file(p.org, &row, MAX_FILES).await?;
         Ok(())

@@ -170,12 +170,9 @@ fn duration_ms(v: &Option<Value>, seconds: bool) -> Option<u64> {
     (ms.is_finite() && ms >= 0.0).then(|| ms.round() as u64)
 }
 
+/// `s` trimmed, then clipped: what clients send carries stray spaces and newlines.
 fn clip(s: &str, max: usize) -> String {
-    let s = s.trim();
-    match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
-    }
+    super::text::clip(s.trim(), max)
 }
 
 /// A value as parameter text: strings as they are, anything else as JSON.

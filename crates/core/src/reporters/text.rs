@@ -1,5 +1,13 @@
 //! Cleaning what reporters send: terminal colours out of messages, local paths made relative.
 
+/// At most `max` characters of `s` (cut on a character boundary).
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
 /// Removes ANSI escape sequences (`ESC [ … letter`) that reporters leave in messages and
 /// stacks for terminals.
 pub fn strip_ansi(s: &str) -> String {

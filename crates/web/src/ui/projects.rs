@@ -667,21 +667,13 @@ pub async fn run(
         // The open result's files (reporters attach them to a test of the run).
         let run_id = run.id.to_string();
         let files = match &drawer {
-            Some(d) => {
-                let test = if d.result.suite.is_empty() {
-                    d.result.name.clone()
-                } else {
-                    format!("{} › {}", d.result.suite, d.result.name)
-                };
-                state
-                    .core
-                    .run_files(read()?, &slug, run.id)
-                    .await?
-                    .into_iter()
-                    .filter(|f| f.test.as_deref() == Some(test.as_str()))
-                    .map(|f| f.file)
-                    .collect()
-            }
+            Some(d) => state
+                .core
+                .run_files(read()?, &slug, run.id, Some(&d.result))
+                .await?
+                .into_iter()
+                .map(|f| f.file)
+                .collect(),
             None => Vec::new(),
         };
         let (mut suites, mut errors, mut results) = (Vec::new(), Vec::new(), Vec::new());

@@ -528,7 +528,7 @@ pub async fn list_run_files(
 ) -> Result<impl IntoResponse, ApiError> {
     let run: RunId = parse_id(&run, "run")?;
     let allowed = p.allow(Permission::ReadProjects)?;
-    Ok(data(state.core.run_files(allowed, &slug, run).await?))
+    Ok(data(state.core.run_files(allowed, &slug, run, None).await?))
 }
 
 /// One of them, always as a download (an image may be shown inline with `?inline=1`).
