@@ -41,6 +41,36 @@ pub struct SignedIn {
     pub waiting: Option<CoreError>,
 }
 
+/// How a session was signed in; kept with the session, because an org that requires single
+/// sign-on accepts only `Sso` sessions, and a passkey proves both factors at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+    Link,
+    Sso,
+    Passkey,
+}
+
+impl SignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::Link => "link",
+            SignInMethod::Sso => "sso",
+            SignInMethod::Passkey => "passkey",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> SignInMethod {
+        match text {
+            "link" => SignInMethod::Link,
+            "sso" => SignInMethod::Sso,
+            "passkey" => SignInMethod::Passkey,
+            _ => SignInMethod::Password,
+        }
+    }
+}
+
 /// The throttle's state after one more failure.
 pub(crate) fn after_failure(prev: ThrottleState, now: i64, free: i32) -> ThrottleState {
     let failures = if now - prev.last_failure > FAILURE_MEMORY_SECS {
@@ -93,15 +123,19 @@ impl Core {
             });
         }
         let user = self.store().find_user_by_email(email.as_str()).await?;
-        let stored = user.as_ref().map_or_else(
-            || testvault_crypto::password::dummy_hash().to_string(),
-            |u| u.password_hash.clone(),
-        );
+        // An unknown email, and an account without a password (made by single sign-on), cost
+        // the same work as a wrong password: timing tells nothing.
+        let stored = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| testvault_crypto::password::dummy_hash().to_string());
+        let has_password = user.as_ref().is_some_and(|u| !u.password_hash.is_empty());
         let password = password.to_string();
         let matches =
             crate::blocking(move || testvault_crypto::password::verify(&password, &stored)).await?;
         match user {
-            Some(u) if matches => {
+            Some(u) if matches && has_password => {
                 self.store().clear_throttle(&account_key).await?;
                 Ok(u)
             }
@@ -157,16 +191,37 @@ impl Core {
             .into_iter()
             .collect();
         candidates.extend(orgs.iter().map(|o| o.id).filter(|id| Some(*id) != req.org));
-        for org in candidates {
+        self.start_session_in_first(
+            user.id,
+            candidates,
+            req.client,
+            req.previous_session,
+            SignInMethod::Password,
+        )
+        .await
+    }
+
+    /// A session in the first of `orgs` that lets this sign-in in: its network rules allow the
+    /// client, and it does not require single sign-on of this member.
+    pub(crate) async fn start_session_in_first(
+        &self,
+        user: UserId,
+        orgs: Vec<OrgId>,
+        client: &ClientMeta,
+        previous_session: Option<&str>,
+        method: SignInMethod,
+    ) -> Result<SignedIn, CoreError> {
+        let mut refusal = CoreError::NetworkNotAllowed;
+        for org in orgs {
             match self
-                .start_session(user.id, org, req.client, req.previous_session)
+                .start_session(user, org, client, previous_session, method)
                 .await
             {
-                Err(CoreError::NetworkNotAllowed) => continue,
+                Err(e @ (CoreError::NetworkNotAllowed | CoreError::SsoRequired)) => refusal = e,
                 other => return other,
             }
         }
-        Err(CoreError::NetworkNotAllowed)
+        Err(refusal)
     }
 
     /// Creates a session for a user already proven (password checked, invitation spent).
@@ -176,11 +231,9 @@ impl Core {
         org: OrgId,
         client: &ClientMeta,
         previous_session: Option<&str>,
+        method: SignInMethod,
     ) -> Result<SignedIn, CoreError> {
         let ip = client.ip.as_str();
-        if let Some(old) = previous_session {
-            self.store().delete_session(&TokenHash::of(old).0).await?;
-        }
         let org_row = self
             .store()
             .get_org(org)
@@ -188,6 +241,15 @@ impl Core {
             .ok_or(CoreError::NotFound("organisation"))?;
         if !allowlist_allows(&org_row.ip_allowlist, ip) {
             return Err(CoreError::NetworkNotAllowed);
+        }
+        if org_row.sso_required && method != SignInMethod::Sso {
+            let role = self.store().member_role(org, user).await?;
+            if !role.as_ref().is_some_and(is_owner) {
+                return Err(CoreError::SsoRequired);
+            }
+        }
+        if let Some(old) = previous_session {
+            self.store().delete_session(&TokenHash::of(old).0).await?;
         }
         let now = time::now();
         let token = SecretToken::generate()?;
@@ -218,6 +280,7 @@ impl Core {
                     expires_at: now + org_row.policy.absolute_secs,
                     ip,
                     user_agent: &ua,
+                    method: method.as_str(),
                 },
                 &event,
             )
@@ -292,6 +355,13 @@ impl Core {
         if !allowlist_allows(&s.ip_allowlist, &client.ip) {
             return Err(CoreError::NetworkNotAllowed);
         }
+        // Turning the policy on ends every other way in at the next request (owners keep
+        // theirs, so a broken identity provider cannot lock the org out).
+        if s.sso_required && SignInMethod::parse(&s.method) != SignInMethod::Sso && !is_owner(&role)
+        {
+            self.store().delete_session(&hash.0).await?;
+            return Err(CoreError::SsoRequired);
+        }
         if now - s.last_seen_at >= TOUCH_EVERY_SECS {
             self.store().touch_session(&hash.0, now).await?;
         }
@@ -338,6 +408,12 @@ impl Core {
             .await?;
         Ok(())
     }
+}
+
+/// Owners are exempt from the single-sign-on requirement: someone must be able to mend a
+/// broken connection.
+fn is_owner(role: &MemberRole) -> bool {
+    matches!(role, MemberRole::Builtin(testvault_domain::Role::Owner))
 }
 
 /// Whether the stored allowlist lets `ip` in. A list that no longer parses refuses everyone:

@@ -43,6 +43,13 @@ pub enum CoreError {
     /// The org requires a second factor and this member has none yet.
     #[error("your organisation requires two-factor authentication: set it up first")]
     EnrolmentRequired,
+    /// The org requires its members to sign in through single sign-on.
+    #[error("your organisation requires single sign-on: use “Sign in with single sign-on”")]
+    SsoRequired,
+    /// An identity provider answered, but not in a way we accept (named in the message;
+    /// nothing was stored).
+    #[error("single sign-on failed: {0}")]
+    Federation(String),
     /// Anything else: logged in full, shown to clients as a generic message.
     #[error("internal error: {0}")]
     Internal(String),

@@ -272,8 +272,14 @@ impl Core {
             }
         };
         tracing::info!(org.id = %org, user.id = %user, "invitation accepted");
-        self.start_session(user, org, client, previous_session)
-            .await
+        self.start_session(
+            user,
+            org,
+            client,
+            previous_session,
+            crate::auth::SignInMethod::Password,
+        )
+        .await
     }
 }
 

@@ -21,6 +21,7 @@ mod keyring;
 pub mod live;
 pub mod mail;
 mod orgs;
+pub mod outbound;
 pub mod plans;
 mod principal;
 mod projects;
@@ -34,10 +35,11 @@ mod sessions;
 mod settings;
 mod setup;
 pub mod sign_in_links;
+pub mod sso;
 mod tokens;
 
 pub use audit::{AuditVerification, AuditView, ClientMeta};
-pub use auth::{SignIn, SignedIn};
+pub use auth::{SignIn, SignInMethod, SignedIn};
 pub use error::CoreError;
 pub use invitations::{InvitationInfo, InvitationView, IssuedInvitation};
 pub use orgs::{CreatedOrg, Operator, OrgView};
@@ -99,15 +101,19 @@ struct Inner {
     keyring: Keyring,
     settings: CoreSettings,
     mailer: Option<Arc<dyn mail::Mailer>>,
+    outbound: Arc<dyn outbound::Outbound>,
+    sso_cache: sso::oidc::Cache,
 }
 
 impl Core {
-    /// `mailer`: how to send email; `None` when no mail server is configured.
+    /// `mailer`: how to send email; `None` when no mail server is configured. `outbound`: how
+    /// to reach identity providers over HTTPS.
     pub fn new(
         store: Store,
         master: MasterKey,
         settings: CoreSettings,
         mailer: Option<Arc<dyn mail::Mailer>>,
+        outbound: Arc<dyn outbound::Outbound>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -115,8 +121,18 @@ impl Core {
                 keyring: Keyring::new(master),
                 settings,
                 mailer,
+                outbound,
+                sso_cache: sso::oidc::Cache::default(),
             }),
         }
+    }
+
+    pub(crate) fn outbound(&self) -> &Arc<dyn outbound::Outbound> {
+        &self.inner.outbound
+    }
+
+    pub(crate) fn sso_cache(&self) -> &sso::oidc::Cache {
+        &self.inner.sso_cache
     }
 
     pub(crate) fn mailer(&self) -> Option<&Arc<dyn mail::Mailer>> {

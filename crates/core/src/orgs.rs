@@ -189,7 +189,15 @@ impl Core {
         if self.store().member_role(org, p.user).await?.is_none() {
             return Err(CoreError::NotFound("organisation"));
         }
-        self.start_session(p.user, org, client, Some(current_cookie))
+        // The new session was signed in the way this one was.
+        let method = self
+            .store()
+            .session_auth(&testvault_crypto::TokenHash::of(current_cookie).0)
+            .await?
+            .map_or(crate::auth::SignInMethod::Password, |s| {
+                crate::auth::SignInMethod::parse(&s.method)
+            });
+        self.start_session(p.user, org, client, Some(current_cookie), method)
             .await
     }
 }

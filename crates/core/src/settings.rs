@@ -16,6 +16,8 @@ pub struct SecuritySettings {
     pub audit_retention: AuditRetention,
     /// Members must have a second factor before anything else works.
     pub require_second_factor: bool,
+    /// Members other than owners sign in only through single sign-on.
+    pub sso_required: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +66,7 @@ impl Core {
             ip_allowlist: IpAllowlist::parse(&org.ip_allowlist).map_err(stored)?,
             audit_retention: AuditRetention::parse(org.audit_retention_days).map_err(stored)?,
             require_second_factor: org.require_second_factor,
+            sso_required: org.sso_required,
         })
     }
 

@@ -147,16 +147,20 @@ impl Core {
             )
             .await?
             .ok_or(CoreError::Gone(USED_OR_EXPIRED))?;
-        let orgs = self.store().orgs_of_user(user).await?;
-        for org in orgs {
-            match self
-                .start_session(user, org.id, client, previous_session)
-                .await
-            {
-                Err(CoreError::NetworkNotAllowed) => continue,
-                other => return other,
-            }
-        }
-        Err(CoreError::NetworkNotAllowed)
+        let orgs: Vec<_> = self
+            .store()
+            .orgs_of_user(user)
+            .await?
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        self.start_session_in_first(
+            user,
+            orgs,
+            client,
+            previous_session,
+            crate::auth::SignInMethod::Link,
+        )
+        .await
     }
 }

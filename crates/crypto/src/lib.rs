@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod hex;
+pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod token;

@@ -26,6 +26,7 @@ mod sessions;
 mod setup;
 mod shared_steps;
 mod sign_in_links;
+mod sso;
 mod throttle;
 mod tokens;
 mod upkeep;
@@ -58,6 +59,9 @@ pub use runs::{
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionAuth, SessionRow};
 pub use shared_steps::SharedStepsRow;
+pub use sso::{
+    NewSsoFlow, NewSsoIdentity, SsoConnectionRow, SsoConnectionWrite, SsoFlowRow, SsoIdentityRow,
+};
 pub use throttle::ThrottleState;
 pub use tokens::{NewToken, TokenAuth, TokenRow};
 pub use users::{MemberRow, NewUser, UserRow};

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_sign_in_links"),
     migration!(18, "0018_proof_of_work"),
     migration!(19, "0019_second_factor_attempts"),
+    migration!(20, "0020_single_sign_on"),
 ];
 
 /// The newest schema version this binary knows.

@@ -35,6 +35,8 @@ pub struct OrgRow {
     pub audit_retention_days: i64,
     /// Members must have a second factor before anything else works.
     pub require_second_factor: bool,
+    /// Members other than owners sign in only through single sign-on.
+    pub sso_required: bool,
     pub created_at: i64,
 }
 
@@ -60,6 +62,7 @@ macro_rules! org_from_row {
             ip_allowlist: row.try_get("ip_allowlist")?,
             audit_retention_days: i64::from(row.try_get::<i32, _>("audit_retention_days")?),
             require_second_factor: row.try_get("require_second_factor")?,
+            sso_required: row.try_get("sso_required")?,
             created_at: row.try_get("created_at")?,
         })
     }};
@@ -129,7 +132,7 @@ impl Store {
 
     pub async fn find_org_by_name(&self, name: &str) -> Result<Option<OrgRow>, StoreError> {
         on_db!(self, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, require_second_factor, created_at FROM orgs WHERE name_key = $1")
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, require_second_factor, sso_required, created_at FROM orgs WHERE name_key = $1")
                 .bind(name.trim().to_lowercase())
                 .fetch_optional(pool)
                 .await?;
@@ -139,7 +142,7 @@ impl Store {
 
     pub async fn get_org(&self, org: OrgId) -> Result<Option<OrgRow>, StoreError> {
         on_org!(self, org, pool => {
-            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, require_second_factor, created_at FROM orgs WHERE id = $1")
+            let row = sqlx::query("SELECT id, name, idle_timeout_secs, absolute_timeout_secs, ip_allowlist, audit_retention_days, require_second_factor, sso_required, created_at FROM orgs WHERE id = $1")
                 .bind(org.0)
                 .fetch_optional(pool)
                 .await?;
@@ -244,6 +247,22 @@ impl Store {
             crate::audit::append!(tx, audit, is_pg);
             tx.commit().await?;
         });
+        Ok(())
+    }
+
+    pub async fn set_sso_required(
+        &self,
+        org: OrgId,
+        required: bool,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        crate::audit::change_if_any!(
+            self,
+            audit,
+            sqlx::query("UPDATE orgs SET sso_required = $1 WHERE id = $2")
+                .bind(required)
+                .bind(org.0)
+        );
         Ok(())
     }
 

@@ -16,6 +16,9 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    /// `password`, `link`, `sso` or `passkey`. A passkey proves both factors: its session
+    /// never waits for a code.
+    pub method: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +53,10 @@ pub struct SessionAuth {
     pub require_second_factor: bool,
     /// The user has a confirmed second factor.
     pub has_second_factor: bool,
+    /// How the session was signed in (`password`, `link`, `sso`, `passkey`).
+    pub method: String,
+    /// The org accepts only single sign-on sessions from members other than owners.
+    pub sso_required: bool,
 }
 
 macro_rules! session_from_row {
@@ -79,9 +86,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             // The stage is decided in the insert itself: a factor confirmed a moment ago (while
             // this password was being checked) still makes the session wait for its code.
-            sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent, stage) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, \
-                 CASE WHEN EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = $3 AND f.confirmed_at IS NOT NULL) THEN 'second_factor' ELSE 'full' END)")
+            sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent, method, stage) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, \
+                 CASE WHEN $9 <> 'passkey' AND EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = $3 AND f.confirmed_at IS NOT NULL) THEN 'second_factor' ELSE 'full' END)")
                 .bind(s.id_hash)
                 .bind(s.public_id)
                 .bind(s.user.0)
@@ -90,6 +97,7 @@ impl Store {
                 .bind(s.expires_at)
                 .bind(s.ip)
                 .bind(s.user_agent)
+                .bind(s.method)
                 .execute(&mut *tx)
                 .await?;
             crate::audit::append!(tx, audit, is_pg);
@@ -103,7 +111,7 @@ impl Store {
             let row = sqlx::query(
                 "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, \
                  o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist, s.created_at, s.last_seen_at, s.expires_at, \
-                 s.stage, o.require_second_factor, (SELECT f.confirmed_at FROM user_factors f WHERE f.user_id = s.user_id) AS factor_confirmed \
+                 s.stage, s.method, o.require_second_factor, o.sso_required, (SELECT f.confirmed_at FROM user_factors f WHERE f.user_id = s.user_id) AS factor_confirmed \
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  LEFT JOIN members m ON m.org_id = s.org_id AND m.user_id = s.user_id \
                  LEFT JOIN org_roles cr ON cr.id = m.custom_role_id \
@@ -134,6 +142,8 @@ impl Store {
                         stage: r.try_get("stage")?,
                         require_second_factor: r.try_get("require_second_factor")?,
                         has_second_factor: r.try_get::<Option<i64>, _>("factor_confirmed")?.is_some(),
+                        method: r.try_get("method")?,
+                        sso_required: r.try_get("sso_required")?,
                     }))
                 }
             }

@@ -237,7 +237,7 @@ impl Client {
 }
 
 /// `a=1&b=2`, percent-encoding what forms encode.
-fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+pub fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str) -> String {
         s.bytes()
             .map(|b| match b {

@@ -13,6 +13,7 @@
 
 mod client;
 mod db;
+pub mod idp;
 mod smtp;
 
 pub use client::{Client, Resp, http_client};
@@ -227,6 +228,31 @@ impl TestApp {
             }
         };
         result.map_err(|e| e.to_string())
+    }
+
+    /// The first column of the first row of `query`, a number (`COUNT(*)`, an id).
+    pub async fn sql_i64(&self, query: &str) -> i64 {
+        let q = || sqlx::AssertSqlSafe(query.to_string());
+        match self.db.backend {
+            Backend::Postgres => {
+                let mut conn = self.pg_conn().await;
+                let v = sqlx::query_scalar(q())
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("query runs");
+                let _ = sqlx::Connection::close(conn).await;
+                v
+            }
+            Backend::Sqlite => {
+                let mut conn = self.sqlite_conn().await;
+                let v = sqlx::query_scalar(q())
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("query runs");
+                let _ = sqlx::Connection::close(conn).await;
+                v
+            }
+        }
     }
 
     /// The first column of the first row of `query`, as bytes.

@@ -46,6 +46,7 @@ const TENANT_TABLES: &[&str] = &[
     "reporter_items",
     "reporter_logs",
     "result_files",
+    "sso_connections",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

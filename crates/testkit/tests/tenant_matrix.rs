@@ -46,6 +46,12 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("GET", "/api/v1/org/security", Kind::NoId),
     ("PUT", "/api/v1/org/security", Kind::NoId),
     ("GET", "/api/v1/org/sessions", Kind::NoId),
+    ("GET", "/api/v1/org/sso/connections", Kind::NoId),
+    ("POST", "/api/v1/org/sso/connections", Kind::NoId),
+    ("PUT", "/api/v1/org/sso/connections/{id}", Kind::OthersId),
+    ("DELETE", "/api/v1/org/sso/connections/{id}", Kind::OthersId),
+    ("GET", "/api/v1/me/sso", Kind::NoId),
+    ("POST", "/api/v1/me/sso/unlink", Kind::NoId),
     ("DELETE", "/api/v1/org/sessions/{id}", Kind::OthersId),
     ("GET", "/api/v1/projects", Kind::NoId),
     ("POST", "/api/v1/projects", Kind::NoId),
@@ -248,6 +254,23 @@ const ROUTES: &[(&str, &str, Kind)] = &[
     ("POST", "/settings/security/network", Kind::NoId),
     ("POST", "/settings/security/audit", Kind::NoId),
     ("POST", "/settings/security/two-factor", Kind::NoId),
+    // Single sign-on: starting, answering and SP metadata are public by design (a shared
+    // link, the IdP's answer); everything an org manages is its own.
+    ("GET", "/sign-in/sso", Kind::Public),
+    ("POST", "/sign-in/sso", Kind::Public),
+    ("GET", "/sso/{id}/start", Kind::Public),
+    ("GET", "/sso/oidc/callback", Kind::Public),
+    ("POST", "/sso/oidc/callback", Kind::Public),
+    ("GET", "/sso/saml/{id}/metadata", Kind::Public),
+    ("POST", "/sso/saml/{id}/acs", Kind::Public),
+    ("GET", "/account/sso", Kind::NoId),
+    ("POST", "/account/sso/{id}/link", Kind::OthersId),
+    ("POST", "/account/sso/unlink", Kind::NoId),
+    ("GET", "/settings/sso", Kind::NoId),
+    ("POST", "/settings/sso", Kind::NoId),
+    ("POST", "/settings/sso/required", Kind::NoId),
+    ("POST", "/settings/sso/{id}", Kind::OthersId),
+    ("POST", "/settings/sso/{id}/delete", Kind::OthersId),
     ("GET", "/tokens", Kind::NoId),
     ("POST", "/tokens", Kind::NoId),
     ("POST", "/tokens/{prefix}/revoke", Kind::OthersId),
@@ -580,6 +603,7 @@ struct OrgB {
     suite: String,
     case: String,
     field: String,
+    sso: String,
     canaries: Vec<String>,
 }
 
@@ -656,6 +680,19 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         )
         .await
         .json();
+    // A SAML connection from pasted metadata: no provider needs to be reachable.
+    let metadata = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.globex.test/GLOBEX-IDP-CANARY"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.globex.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        "R0xPQkVY"
+    );
+    let sso = hank
+        .post_json(
+            "/api/v1/org/sso/connections",
+            &json!({ "preset": "saml", "name": "GLOBEX-SSO-CANARY", "idp_metadata_xml": metadata }),
+        )
+        .await;
+    assert_eq!(sso.status, 201, "B's connection: {}", sso.body);
+    let sso = sso.json();
     let me = hank.get("/api/v1/me").await.json();
     let b = OrgB {
         org: created.org.to_string(),
@@ -669,6 +706,7 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         suite: suite["data"]["id"].as_str().expect("suite").to_string(),
         case: case["data"]["key"].as_str().expect("case").to_string(),
         field: field["data"]["id"].as_str().expect("field").to_string(),
+        sso: sso["data"]["id"].as_str().expect("connection").to_string(),
         canaries: vec![],
     };
     let canaries = vec![
@@ -693,6 +731,8 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
         "GLOBEX-CASE-CANARY".into(),
         "GLOBEX-STEP-CANARY".into(),
         "GLOBEX-FIELD-CANARY".into(),
+        "GLOBEX-SSO-CANARY".into(),
+        "GLOBEX-IDP-CANARY".into(),
     ];
     (hank, OrgB { canaries, ..b })
 }
@@ -700,6 +740,8 @@ async fn make_org_b(app: &TestApp) -> (Client, OrgB) {
 fn fill(path: &str, b: &OrgB) -> String {
     let id = if path.contains("invitations") {
         &b.invitation
+    } else if path.contains("/sso/") {
+        &b.sso
     } else {
         &b.session
     };
@@ -749,6 +791,8 @@ async fn call(c: &Client, method: &str, path: &str, b: &OrgB, bearer: Option<&st
                 || path.ends_with("/plans")
             {
                 json!({ "name": "From A", "status": "closed", "outcome": "passed", "keys": [format!("T{}", b.case)], "selection": { "keys": [format!("T{}", b.case)] } })
+            } else if path.contains("/sso/connections") {
+                json!({ "preset": "generic", "name": "From A", "issuer": "https://idp.acme.test", "client_id": "a" })
             } else if path.contains("/shared-steps") {
                 json!({ "title": "From A", "steps": [{ "action": "x" }] })
             } else if path.ends_with("/import-tests") {

@@ -43,6 +43,8 @@ pub struct Layer {
     pub token_max_days: Option<i64>,
     /// `name=count,…`: see `RateLimits`.
     pub rate_limits: Option<String>,
+    /// PEM certificates trusted (besides the system's) for HTTPS to identity providers.
+    pub trusted_ca_file: Option<PathBuf>,
 }
 
 macro_rules! overlay {
@@ -71,7 +73,8 @@ impl Layer {
             smtp_url,
             mail_from,
             token_max_days,
-            rate_limits
+            rate_limits,
+            trusted_ca_file
         );
         self
     }
@@ -98,6 +101,7 @@ const ENV_KEYS: &[&str] = &[
     "MAIL_FROM",
     "TOKEN_MAX_DAYS",
     "RATE_LIMITS",
+    "TRUSTED_CA_FILE",
 ];
 const SECRET_KEYS: &[&str] = &["DATABASE_URL", "MASTER_KEY", "SMTP_URL"];
 
@@ -166,6 +170,7 @@ pub fn from_env(
             }
             "MAIL_FROM" => layer.mail_from = Some(value),
             "RATE_LIMITS" => layer.rate_limits = Some(value),
+            "TRUSTED_CA_FILE" => layer.trusted_ca_file = Some(value.into()),
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (known: {})",
                 ENV_KEYS
@@ -229,6 +234,8 @@ pub struct Config {
     pub token_max_days: i64,
     /// How many attempts each throttle lets through before lock-outs start.
     pub rate_limits: testvault_domain::RateLimits,
+    /// PEM certificates trusted (besides the system's) for HTTPS to identity providers.
+    pub trusted_ca_file: Option<PathBuf>,
     /// Where each layer came from, for `config show`.
     pub sources: Vec<String>,
 }
@@ -337,6 +344,7 @@ impl Config {
                 m.rate_limits.as_deref().unwrap_or(""),
             )
             .map_err(|e| StartError::Config(e.to_string()))?,
+            trusted_ca_file: m.trusted_ca_file,
             sources,
         })
     }
@@ -362,6 +370,7 @@ impl Config {
             mail_from: &'a str,
             token_max_days: i64,
             rate_limits: String,
+            trusted_ca_file: Option<String>,
         }
         let (cert, key) = match &self.tls {
             TlsSource::SelfSigned => (None, None),
@@ -407,6 +416,10 @@ impl Config {
             mail_from: &self.mail_from,
             token_max_days: self.token_max_days,
             rate_limits: self.rate_limits.to_setting(),
+            trusted_ca_file: self
+                .trusted_ca_file
+                .as_ref()
+                .map(|p| p.display().to_string()),
         };
         let body = toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
         format!(

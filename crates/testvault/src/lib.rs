@@ -7,6 +7,7 @@ pub mod config;
 pub mod keyfile;
 pub mod logging;
 pub mod mail;
+pub mod outbound;
 pub mod server;
 pub mod tls;
 

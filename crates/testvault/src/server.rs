@@ -36,6 +36,14 @@ pub async fn open_core(cfg: &Config, public_url: String) -> Result<Core, StartEr
         }
         None => None,
     };
+    let roots = match &cfg.trusted_ca_file {
+        Some(path) => Some(
+            std::fs::read(path).map_err(StartError::io(format!("reading {}", path.display())))?,
+        ),
+        None => None,
+    };
+    let outbound =
+        crate::outbound::HttpsClient::new(roots.as_deref()).map_err(StartError::Config)?;
     let store = Store::connect(&target).await?;
     Ok(Core::new(
         store,
@@ -47,6 +55,7 @@ pub async fn open_core(cfg: &Config, public_url: String) -> Result<Core, StartEr
             ..CoreSettings::default()
         },
         mailer,
+        std::sync::Arc::new(outbound),
     ))
 }
 

@@ -46,6 +46,19 @@ pub fn clear_link() -> Option<HeaderValue> {
     build(LINK, "", 0, "Lax")
 }
 
+/// Binds a single sign-on attempt to the browser that began it. `SameSite=None`: providers
+/// answering with a POST (SAML, Apple's `form_post`) come back cross-site, and the cookie must
+/// come along; it is only a binding, useless without the attempt's `state`.
+pub const SSO: &str = "__Host-tv_sso";
+
+pub fn sso(value: &str) -> Option<HeaderValue> {
+    build(SSO, value, 10 * 60, "None")
+}
+
+pub fn clear_sso() -> Option<HeaderValue> {
+    build(SSO, "", 0, "None")
+}
+
 pub fn csrf(value: &str) -> Option<HeaderValue> {
     build(CSRF, value, 12 * 3600, "Strict")
 }

@@ -85,6 +85,12 @@ impl From<CoreError> for ApiError {
                 "second_factor_enrolment_required",
                 e.to_string(),
             ),
+            e @ CoreError::SsoRequired => {
+                ApiError::new(StatusCode::FORBIDDEN, "sso_required", e.to_string())
+            }
+            e @ CoreError::Federation(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "sso_failed", e.to_string())
+            }
             CoreError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }

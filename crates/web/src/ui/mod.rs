@@ -15,6 +15,7 @@ mod roles;
 mod security;
 mod sessions;
 mod sign_in_link;
+mod sso;
 mod tokens;
 mod two_factor;
 
@@ -42,6 +43,19 @@ pub fn routes() -> Router<AppState> {
             "/sign-in/link/{token}",
             get(sign_in_link::open_page).post(sign_in_link::open),
         )
+        .route("/sign-in/sso", get(sso::find_page).post(sso::find))
+        .route("/sso/{id}/start", get(sso::start))
+        .route(
+            "/sso/oidc/callback",
+            get(sso::oidc_callback_get).post(sso::oidc_callback_post),
+        )
+        .route("/account/sso", get(sso::account))
+        .route("/account/sso/{id}/link", post(sso::link))
+        .route("/account/sso/unlink", post(sso::unlink))
+        .route("/settings/sso", get(sso::settings).post(sso::create))
+        .route("/settings/sso/required", post(sso::set_required))
+        .route("/settings/sso/{id}", post(sso::update))
+        .route("/settings/sso/{id}/delete", post(sso::delete))
         .route(
             "/sign-in/code",
             get(two_factor::code_page).post(two_factor::submit_code),
@@ -208,6 +222,19 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/audit", get(audit::list))
         .route("/tokens/{prefix}/revoke", post(tokens::revoke))
+        .merge(saml_routes())
+}
+
+#[cfg(feature = "saml")]
+fn saml_routes() -> Router<AppState> {
+    Router::new()
+        .route("/sso/saml/{id}/metadata", get(sso::saml_metadata))
+        .route("/sso/saml/{id}/acs", post(sso::saml_acs))
+}
+
+#[cfg(not(feature = "saml"))]
+fn saml_routes() -> Router<AppState> {
+    Router::new()
 }
 
 /// The CSRF token for this browser, put in every form.

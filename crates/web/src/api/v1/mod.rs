@@ -16,6 +16,7 @@ mod run_groups;
 mod runs;
 mod second_factor;
 mod sessions;
+mod sso;
 mod tokens;
 
 use crate::AppState;
@@ -46,6 +47,16 @@ pub fn routes() -> Router<AppState> {
             "/org/security",
             get(orgs::get_security).put(orgs::update_security),
         )
+        .route(
+            "/org/sso/connections",
+            get(sso::list_connections).post(sso::create_connection),
+        )
+        .route(
+            "/org/sso/connections/{id}",
+            put(sso::update_connection).delete(sso::delete_connection),
+        )
+        .route("/me/sso", get(sso::get_my_identities))
+        .route("/me/sso/unlink", post(sso::unlink_my_identity))
         .route("/org/sessions", get(sessions::list_org_sessions))
         .route("/org/sessions/{id}", delete(sessions::delete_org_session))
         .route(

@@ -25,6 +25,7 @@ pub struct SecurityView {
     ip_allowlist: IpAllowlist,
     audit_retention_days: i64,
     require_second_factor: bool,
+    sso_required: bool,
 }
 
 /// Any subset of the settings; what is left out stays as it is.
@@ -47,6 +48,10 @@ pub struct SecurityBody {
     /// Members must set up two-factor authentication before anything else works.
     #[serde(default)]
     require_second_factor: Option<bool>,
+    /// Members other than owners sign in only through single sign-on (needs an enabled
+    /// connection).
+    #[serde(default)]
+    sso_required: Option<bool>,
 }
 
 async fn view(state: &AppState, p: &Principal) -> Result<SecurityView, CoreError> {
@@ -60,6 +65,7 @@ async fn view(state: &AppState, p: &Principal) -> Result<SecurityView, CoreError
         ip_allowlist: s.ip_allowlist,
         audit_retention_days: s.audit_retention.days(),
         require_second_factor: s.require_second_factor,
+        sso_required: s.sso_required,
     })
 }
 
@@ -129,6 +135,12 @@ pub async fn update_security(
         state
             .core
             .set_require_second_factor(p.allow(Permission::ManageSecurity)?, required)
+            .await?;
+    }
+    if let Some(required) = body.sso_required {
+        state
+            .core
+            .set_sso_required(p.allow(Permission::ManageSecurity)?, required)
             .await?;
     }
     Ok(data(view(&state, &p).await?))
