@@ -92,6 +92,56 @@ fn refuse_dtd(xml: &str) -> bool {
     xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY")
 }
 
+const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+
+/// A response we accept has one shape: a `samlp:Response` root holding exactly one
+/// `saml:Assertion` (and no encrypted one) and no other `Response`. Signature-wrapping attacks
+/// need a second assertion or response somewhere (the signed original hidden beside the forged
+/// one), so any document that has one is refused before its signatures are even looked at.
+fn single_assertion(xml: &str) -> Result<(), SamlError> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    let (mut responses, mut assertions, mut depth, mut root_ok) = (0, 0, 0usize, false);
+    loop {
+        let event = reader
+            .read_resolved_event()
+            .map_err(|_| response("is not well-formed XML"))?;
+        let (ns, start, empty) = match event {
+            (ns, Event::Start(e)) => (ns, e, false),
+            (ns, Event::Empty(e)) => (ns, e, true),
+            (_, Event::End(_)) => {
+                depth = depth.saturating_sub(1);
+                continue;
+            }
+            (_, Event::Eof) => break,
+            _ => continue,
+        };
+        let in_ns = |want: &str| matches!(&ns, ResolveResult::Bound(n) if n.into_inner() == want);
+        let name = start.local_name();
+        let local: &str = name.into_inner();
+        if in_ns(PROTOCOL_NS) && local == "Response" {
+            responses += 1;
+            root_ok |= depth == 0;
+        }
+        if in_ns(ASSERTION_NS) && (local == "Assertion" || local == "EncryptedAssertion") {
+            assertions += 1;
+        }
+        if !empty {
+            depth += 1;
+        }
+    }
+    match (root_ok, responses, assertions) {
+        (true, 1, 1) => Ok(()),
+        (false, _, _) | (_, 0, _) => Err(response("is not a SAML Response")),
+        (_, _, 0) => Err(response("carries no assertion")),
+        _ => Err(response(
+            "carries more than one assertion or response (a signature-wrapping attempt?)",
+        )),
+    }
+}
+
 /// Reads an IdP's metadata: its entity id, HTTP-Redirect SSO address (https) and signing
 /// certificates (at least one: without one, nothing could be verified).
 pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, SamlError> {
@@ -265,6 +315,7 @@ pub fn verify_response(
     if refuse_dtd(&xml) {
         return Err(response("contains a DTD, which is not accepted"));
     }
+    single_assertion(&xml)?;
     let unsolicited = expected_request.is_none();
     if unsolicited && !allow_unsolicited {
         return Err(response(
@@ -369,6 +420,19 @@ mod tests {
     }
 
     #[test]
+    fn only_one_response_with_one_assertion_is_read() {
+        let one = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Issuer>x</saml:Issuer><saml:Assertion ID="a"/></samlp:Response>"#;
+        assert_eq!(single_assertion(one), Ok(()));
+        let two = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><samlp:Extensions><saml:Assertion ID="a"/></samlp:Extensions><saml:Assertion ID="b"/></samlp:Response>"#;
+        assert!(single_assertion(two).is_err());
+        let nested = r#"<r:Response xmlns:r="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:a="urn:oasis:names:tc:SAML:2.0:assertion"><a:Assertion ID="b"><r:Response><a:Assertion ID="a"/></r:Response></a:Assertion></r:Response>"#;
+        assert!(single_assertion(nested).is_err());
+        let bare = r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="a"/>"#;
+        assert!(single_assertion(bare).is_err());
+        assert!(single_assertion("<unclosed").is_err());
+    }
+
+    #[test]
     fn unsolicited_responses_need_the_connection_to_allow_them() {
         let sp = SpConfig {
             entity_id: "https://tv.example/m".into(),
@@ -379,7 +443,9 @@ mod tests {
             sso_url: "https://idp.example/sso".into(),
             certificates: vec!["AAAA".into()],
         };
-        let encoded = STANDARD.encode("<samlp:Response/>");
+        let encoded = STANDARD.encode(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Assertion ID="a"/></samlp:Response>"#,
+        );
         assert!(matches!(
             verify_response(&sp, &idp, &encoded, None, false, 0),
             Err(SamlError::Response(m)) if m.contains("not asked for")

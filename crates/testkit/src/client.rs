@@ -170,6 +170,20 @@ impl Client {
         .await
     }
 
+    /// A form post as another site's page sends it (an IdP's auto-posted form): no CSRF token.
+    pub async fn post_form_plain(&self, path: &str, fields: &[(String, String)]) -> Resp {
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.post_body(
+            path,
+            "application/x-www-form-urlencoded",
+            serde_urlencoded_pairs(&pairs),
+        )
+        .await
+    }
+
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Resp {
         self.send(
             self.http

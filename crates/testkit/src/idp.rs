@@ -362,20 +362,14 @@ pub async fn follow(tv: &Client, idp: &Client, mut resp: Resp) -> Resp {
             let (action, fields) = auto_post_form(&resp.body).unwrap_or_else(|| {
                 panic!("the provider showed a page without a form: {}", resp.body)
             });
-            let pairs: Vec<(&str, &str)> = fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let body = serde_urlencoded_pairs(&pairs);
-            let form = "application/x-www-form-urlencoded";
             if let Some(path) = action.strip_prefix(&tv.base) {
-                return tv.post_body(path, form, body).await;
+                return tv.post_form_plain(path, &fields).await;
             }
             let path = action
                 .strip_prefix(&idp.base)
                 .map(str::to_string)
                 .unwrap_or(action);
-            resp = idp.post_body(&path, form, body).await;
+            resp = idp.post_form_plain(&path, &fields).await;
             continue;
         }
         return resp;
