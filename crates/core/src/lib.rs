@@ -22,6 +22,7 @@ pub mod live;
 pub mod mail;
 mod orgs;
 pub mod outbound;
+pub mod passkeys;
 pub mod plans;
 mod principal;
 mod projects;
@@ -103,6 +104,8 @@ struct Inner {
     mailer: Option<Arc<dyn mail::Mailer>>,
     outbound: Arc<dyn outbound::Outbound>,
     sso_cache: sso::oidc::Cache,
+    /// Passkeys' relying party, from the public URL (or why this address cannot have one).
+    relying_party: Result<webauthn_rs::prelude::Webauthn, String>,
 }
 
 impl Core {
@@ -115,8 +118,10 @@ impl Core {
         mailer: Option<Arc<dyn mail::Mailer>>,
         outbound: Arc<dyn outbound::Outbound>,
     ) -> Self {
+        let relying_party = passkeys::relying_party(&settings.public_url);
         Self {
             inner: Arc::new(Inner {
+                relying_party,
                 store,
                 keyring: Keyring::new(master),
                 settings,
@@ -129,6 +134,10 @@ impl Core {
 
     pub(crate) fn outbound(&self) -> &Arc<dyn outbound::Outbound> {
         &self.inner.outbound
+    }
+
+    pub(crate) fn relying_party(&self) -> Result<&webauthn_rs::prelude::Webauthn, &str> {
+        self.inner.relying_party.as_ref().map_err(String::as_str)
     }
 
     pub(crate) fn sso_cache(&self) -> &sso::oidc::Cache {

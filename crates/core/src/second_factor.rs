@@ -214,7 +214,11 @@ impl Core {
 
     /// Ends the user's other sessions (this one is whole: the changes are made from whole
     /// sessions, or from one that had only to enrol, which enrolling makes whole).
-    async fn after_factor_change(&self, p: &Principal, cookie: &str) -> Result<(), CoreError> {
+    pub(crate) async fn after_factor_change(
+        &self,
+        p: &Principal,
+        cookie: &str,
+    ) -> Result<(), CoreError> {
         let hash = TokenHash::of(cookie);
         let ended = self.store().end_other_sessions(p.user, &hash.0).await?;
         tracing::info!(user.id = %p.user, sessions = ended, "second factor changed; other sessions ended");
@@ -243,6 +247,18 @@ impl Core {
         } else {
             self.spend_recovery_code(&p, client, code).await?;
         }
+        self.second_factor_passed(&p, cookie, client, "code").await
+    }
+
+    /// The second factor was given (`how`: a code or a passkey): the waiting session is
+    /// promoted under a new id (its cookie is `SignedIn::token`; the old one stops working).
+    pub(crate) async fn second_factor_passed(
+        &self,
+        p: &Principal,
+        cookie: &str,
+        client: &crate::ClientMeta,
+        how: &str,
+    ) -> Result<crate::SignedIn, CoreError> {
         let token = testvault_crypto::SecretToken::generate()?;
         if !self
             .store()
@@ -253,7 +269,11 @@ impl Core {
                 "your session has ended; sign in again",
             ));
         }
-        let event = audit::by(&p, Change::new("auth.second_factor_passed", "user", p.user));
+        let event = audit::by(
+            p,
+            Change::new("auth.second_factor_passed", "user", p.user)
+                .after(serde_json::json!({ "with": how })),
+        );
         self.store().record_audit(&event).await?;
         let max_age_secs = self
             .store()
@@ -422,9 +442,27 @@ impl Core {
                 "this member also belongs to other organisations; they can turn the factor off with their password, or an operator can reset it",
             ));
         }
-        let event = audit::by(p, Change::new("auth.second_factor_reset", "user", user));
-        if !self.store().delete_factor(user, &event).await? {
+        // Every second factor goes: the TOTP app and the passkeys (a lost phone holds both).
+        let passkeys = self.store().passkeys_of(user).await?;
+        let event = audit::by(
+            p,
+            Change::new("auth.second_factor_reset", "user", user)
+                .after(serde_json::json!({ "passkeys_removed": passkeys.len() })),
+        );
+        let had_totp = self.store().delete_factor(user, &event).await?;
+        if !had_totp && passkeys.is_empty() {
             return Err(CoreError::NotFound("second factor"));
+        }
+        if !had_totp {
+            self.store().record_audit(&event).await?;
+        }
+        for k in passkeys {
+            let removed = audit::by(
+                p,
+                Change::new("auth.passkey_removed", "user", user)
+                    .before(serde_json::json!({ "passkey": k.id })),
+            );
+            self.store().delete_passkey(user, k.id, &removed).await?;
         }
         let ended = self.store().end_other_sessions(user, &[]).await?;
         tracing::info!(org.id = %p.org, user.id = %user, sessions = ended, "member's second factor reset");

@@ -105,11 +105,14 @@ impl Core {
     }
 
     /// Housekeeping for a background tick: forget sessions past their absolute lifetime, and
-    /// sign-in links that are spent or expired.
+    /// sign-in links, single sign-on attempts, spent SAML assertions and passkey ceremonies that
+    /// are spent or expired.
     pub async fn purge_expired_sessions(&self) -> Result<u64, CoreError> {
         let now = time::now();
         let links = self.store().delete_old_sign_in_links(now).await?
-            + self.store().delete_expired_pow(now).await?;
+            + self.store().delete_expired_pow(now).await?
+            + self.store().delete_old_sso_state(now).await?
+            + self.store().delete_expired_ceremonies(now).await?;
         Ok(self.store().delete_expired_sessions(now).await? + links)
     }
 }

@@ -361,6 +361,7 @@ impl Core {
                         .user_factor(user)
                         .await?
                         .is_none_or(|f| f.confirmed_at.is_none())
+                    && self.store().passkey_count(user).await? == 0
                 {
                     return Err(CoreError::EnrolmentRequired);
                 }

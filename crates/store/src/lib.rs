@@ -14,6 +14,7 @@ mod factors;
 mod invitations;
 pub mod migrate;
 mod orgs;
+mod passkeys;
 mod plans;
 mod pow;
 mod projects;
@@ -45,6 +46,7 @@ pub use error::StoreError;
 pub use factors::FactorRow;
 pub use invitations::{InvitationRow, NewInvitation};
 pub use orgs::{NewOrg, OrgRow, OrgSummary, OwnerSpec};
+pub use passkeys::{NewPasskey, PasskeyRow};
 pub use plans::{
     CaseManualRow, ManualProgress, ManualRow, ManualVerdict, MilestoneRow, NewManualItem, PlanRow,
 };

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(18, "0018_proof_of_work"),
     migration!(19, "0019_second_factor_attempts"),
     migration!(20, "0020_single_sign_on"),
+    migration!(21, "0021_passkeys"),
 ];
 
 /// The newest schema version this binary knows.

@@ -88,7 +88,8 @@ impl Store {
             // this password was being checked) still makes the session wait for its code.
             sqlx::query("INSERT INTO sessions (id_hash, public_id, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent, method, stage) \
                  VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, \
-                 CASE WHEN $9 <> 'passkey' AND EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = $3 AND f.confirmed_at IS NOT NULL) THEN 'second_factor' ELSE 'full' END)")
+                 CASE WHEN $9 <> 'passkey' AND (EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = $3 AND f.confirmed_at IS NOT NULL) \
+                      OR EXISTS (SELECT 1 FROM passkeys k WHERE k.user_id = $3)) THEN 'second_factor' ELSE 'full' END)")
                 .bind(s.id_hash)
                 .bind(s.public_id)
                 .bind(s.user.0)
@@ -111,7 +112,8 @@ impl Store {
             let row = sqlx::query(
                 "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, \
                  o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist, s.created_at, s.last_seen_at, s.expires_at, \
-                 s.stage, s.method, o.require_second_factor, o.sso_required, (SELECT f.confirmed_at FROM user_factors f WHERE f.user_id = s.user_id) AS factor_confirmed \
+                 s.stage, s.method, o.require_second_factor, o.sso_required, (SELECT f.confirmed_at FROM user_factors f WHERE f.user_id = s.user_id) AS factor_confirmed, \
+                 (SELECT COUNT(*) FROM passkeys k WHERE k.user_id = s.user_id) AS passkeys \
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  LEFT JOIN members m ON m.org_id = s.org_id AND m.user_id = s.user_id \
                  LEFT JOIN org_roles cr ON cr.id = m.custom_role_id \
@@ -141,7 +143,8 @@ impl Store {
                         expires_at: r.try_get("expires_at")?,
                         stage: r.try_get("stage")?,
                         require_second_factor: r.try_get("require_second_factor")?,
-                        has_second_factor: r.try_get::<Option<i64>, _>("factor_confirmed")?.is_some(),
+                        has_second_factor: r.try_get::<Option<i64>, _>("factor_confirmed")?.is_some()
+                            || r.try_get::<i64, _>("passkeys")? > 0,
                         method: r.try_get("method")?,
                         sso_required: r.try_get("sso_required")?,
                     }))

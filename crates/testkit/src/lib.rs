@@ -11,6 +11,7 @@
 //! no server answers, PostgreSQL tests are skipped with a loud message — unless `CI` is set, in
 //! which case they fail.
 
+pub mod authenticator;
 mod client;
 mod db;
 pub mod idp;

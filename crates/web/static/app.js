@@ -160,3 +160,81 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Passkeys (WebAuthn): buttons marked `data-passkey="register|sign-in|second-factor"` run one
+// ceremony against the JSON API — options from the server, the authenticator through
+// `navigator.credentials`, its answer back — then go on to `data-next`. Binary fields travel as
+// base64url. Errors land in the page's `[data-passkey-error]` element.
+document.addEventListener("DOMContentLoaded", () => {
+  const buttons = document.querySelectorAll("[data-passkey]");
+  if (!buttons.length) return;
+  const supported = !!(window.PublicKeyCredential && navigator.credentials);
+  const toBytes = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  const toText = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const withIds = (list) => (list || []).map((c) => ({ ...c, id: toBytes(c.id) }));
+  function creationOptions(o) {
+    return { ...o, challenge: toBytes(o.challenge), user: { ...o.user, id: toBytes(o.user.id) }, excludeCredentials: withIds(o.excludeCredentials) };
+  }
+  function requestOptions(o) {
+    return { ...o, challenge: toBytes(o.challenge), allowCredentials: withIds(o.allowCredentials) };
+  }
+  function answer(cred) {
+    const r = cred.response;
+    const response = { clientDataJSON: toText(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toText(r.attestationObject);
+      if (r.getTransports) response.transports = r.getTransports();
+    } else {
+      response.authenticatorData = toText(r.authenticatorData);
+      response.signature = toText(r.signature);
+      if (r.userHandle) response.userHandle = toText(r.userHandle);
+    }
+    return { id: cred.id, rawId: toText(cred.rawId), type: cred.type, response, extensions: cred.getClientExtensionResults() };
+  }
+  async function call(path, body) {
+    const resp = await fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    const json = await resp.json().catch(() => ({}));
+    if (!resp.ok) throw new Error((json.error && json.error.message) || `the server answered ${resp.status}`);
+    return json.data;
+  }
+  const routes = {
+    register: ["/api/v1/me/passkeys/register", "/api/v1/me/passkeys", true],
+    "sign-in": ["/api/v1/auth/passkey/start", "/api/v1/auth/passkey", false],
+    "second-factor": ["/api/v1/auth/second-factor/passkey/start", "/api/v1/auth/second-factor/passkey", false],
+  };
+  const errorBox = document.querySelector("[data-passkey-error]");
+  buttons.forEach((button) => {
+    if (!supported) {
+      button.hidden = true;
+      return;
+    }
+    button.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const [start, finish, creating] = routes[button.dataset.passkey] || [];
+      if (!start) return;
+      if (errorBox) errorBox.hidden = true;
+      button.disabled = true;
+      try {
+        const ceremony = await call(start);
+        const cred = creating
+          ? await navigator.credentials.create({ publicKey: creationOptions(ceremony.options) })
+          : await navigator.credentials.get({ publicKey: requestOptions(ceremony.options) });
+        const nameField = document.getElementById(button.dataset.nameField || "");
+        await call(finish, { ceremony: ceremony.ceremony, credential: answer(cred), name: nameField ? nameField.value : "" });
+        window.location.assign(button.dataset.next || "/projects");
+      } catch (err) {
+        if (errorBox) {
+          errorBox.textContent = err && err.name === "NotAllowedError" ? "The passkey request was cancelled or timed out." : String(err.message || err);
+          errorBox.hidden = false;
+        }
+      } finally {
+        button.disabled = false;
+      }
+    });
+  });
+});

@@ -471,6 +471,7 @@ impl Core {
             .await?
             .ok_or(CoreError::NotFound("account"))?;
         let other_ways = i64::from(!user.password_hash.is_empty())
+            + self.store().passkey_count(p.user).await?
             + i64::try_from(identities.len().saturating_sub(1)).unwrap_or(i64::MAX);
         if other_ways == 0 {
             return Err(CoreError::Refused(

@@ -9,6 +9,7 @@ mod form;
 mod history;
 mod members;
 pub mod pages;
+mod passkeys;
 mod plans;
 mod projects;
 mod roles;
@@ -49,6 +50,8 @@ pub fn routes() -> Router<AppState> {
             "/sso/oidc/callback",
             get(sso::oidc_callback_get).post(sso::oidc_callback_post),
         )
+        .route("/account/passkeys", get(passkeys::show))
+        .route("/account/passkeys/{id}/delete", post(passkeys::delete))
         .route("/account/sso", get(sso::account))
         .route("/account/sso/{id}/link", post(sso::link))
         .route("/account/sso/unlink", post(sso::unlink))

@@ -9,6 +9,7 @@ pub mod history;
 mod invitations;
 mod members;
 mod orgs;
+mod passkeys;
 mod plans;
 mod projects;
 mod roles;
@@ -32,6 +33,22 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(auth::get_me))
         .route("/auth/second-factor", post(second_factor::complete_sign_in))
         .route("/auth/sign-in-link", post(auth::request_sign_in_link))
+        .route("/auth/passkey/start", post(passkeys::start_sign_in))
+        .route("/auth/passkey", post(passkeys::finish_sign_in))
+        .route(
+            "/auth/second-factor/passkey/start",
+            post(passkeys::start_second_factor),
+        )
+        .route(
+            "/auth/second-factor/passkey",
+            post(passkeys::finish_second_factor),
+        )
+        .route(
+            "/me/passkeys",
+            get(passkeys::list_passkeys).post(passkeys::finish_registration),
+        )
+        .route("/me/passkeys/register", post(passkeys::start_registration))
+        .route("/me/passkeys/{id}", delete(passkeys::delete_passkey))
         .route(
             "/me/second-factor",
             get(second_factor::get_status).post(second_factor::start),
