@@ -114,12 +114,23 @@ impl Core {
         let ip = client.ip.as_str();
         let now = time::now();
         let (account_key, ip_key) = self.throttle_keys(email.as_str(), ip);
-        let account = self.store().throttle_state(&account_key).await?;
-        let ip_state = self.store().throttle_state(&ip_key).await?;
-        let locked_until = account.locked_until.max(ip_state.locked_until);
-        if locked_until > now {
+        let limits = self.settings().rate_limits;
+        // The attempt counts before the password is checked (parallel guesses cannot pass the
+        // limit); a right password takes it back.
+        if let Err(locked_until) = self
+            .store()
+            .reserve_throttle(
+                &[
+                    (&account_key, limits.sign_in_per_account),
+                    (&ip_key, limits.sign_in_per_ip),
+                ],
+                now,
+                after_failure,
+            )
+            .await?
+        {
             return Err(CoreError::Throttled {
-                retry_after_secs: locked_until - now,
+                retry_after_secs: (locked_until - now).max(1),
             });
         }
         let user = self.store().find_user_by_email(email.as_str()).await?;
@@ -137,25 +148,12 @@ impl Core {
         match user {
             Some(u) if matches && has_password => {
                 self.store().clear_throttle(&account_key).await?;
+                self.store()
+                    .release_throttle_attempt(&ip_key, limits.sign_in_per_ip)
+                    .await?;
                 Ok(u)
             }
             _ => {
-                self.store()
-                    .save_throttle_state(
-                        &account_key,
-                        after_failure(
-                            account,
-                            now,
-                            self.settings().rate_limits.sign_in_per_account,
-                        ),
-                    )
-                    .await?;
-                self.store()
-                    .save_throttle_state(
-                        &ip_key,
-                        after_failure(ip_state, now, self.settings().rate_limits.sign_in_per_ip),
-                    )
-                    .await?;
                 tracing::info!(client.ip = ip, "password check failed");
                 // A wrong password for a real account is recorded in each of its orgs.
                 if let Some(u) = &user {

@@ -47,21 +47,17 @@ impl Core {
                 self.settings().rate_limits.sign_in_links_per_ip,
             ),
         ];
-        let mut states = Vec::with_capacity(keys.len());
-        for (key, _) in &keys {
-            let state = self.store().throttle_state(key).await?;
-            if state.locked_until > now {
-                return Err(CoreError::Throttled {
-                    retry_after_secs: state.locked_until - now,
-                });
-            }
-            states.push(state);
-        }
         // Every request counts towards the limits (a request is not a failure, but it is what
-        // a flood of them is made of).
-        for ((key, free), state) in keys.iter().zip(states) {
-            let next = crate::auth::after_failure(state, now, *free);
-            self.store().save_throttle_state(key, next).await?;
+        // a flood of them is made of), counted atomically before anything else happens.
+        let keys: Vec<(&[u8], i32)> = keys.iter().map(|(k, free)| (k.as_slice(), *free)).collect();
+        if let Err(locked_until) = self
+            .store()
+            .reserve_throttle(&keys, now, crate::auth::after_failure)
+            .await?
+        {
+            return Err(CoreError::Throttled {
+                retry_after_secs: (locked_until - now).max(1),
+            });
         }
         let core = self.clone();
         let browser_hash = TokenHash::of(browser).0;

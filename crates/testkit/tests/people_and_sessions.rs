@@ -7,6 +7,7 @@ on_both_backends!(
     setup_link_creates_the_first_org_once,
     sign_in_errors_do_not_reveal_whether_the_account_exists,
     failed_sign_ins_are_throttled_with_retry_after,
+    parallel_wrong_passwords_cannot_pass_the_limit,
     session_cookie_is_host_only_secure_and_rotated_at_sign_in,
     invitation_is_single_use_and_expires,
     members_see_projects_but_cannot_manage,
@@ -113,6 +114,29 @@ async fn failed_sign_ins_are_throttled_with_retry_after(backend: Backend) {
         .unwrap_or(0);
     assert!(retry >= 1, "Retry-After: {retry}");
     assert_eq!(locked.json()["error"]["code"], "throttled");
+}
+
+/// Each attempt is counted before its password is checked: twenty guesses sent at once still
+/// get at most the five free ones and the one that starts the lock-out checked.
+async fn parallel_wrong_passwords_cannot_pass_the_limit(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.setup_owner().await;
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let c = app.client();
+        burst.spawn(async move {
+            c.sign_in(OWNER_EMAIL, &format!("wrong password number {i}"))
+                .await
+                .status
+        });
+    }
+    let statuses: Vec<u16> = burst.join_all().await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert!(checked <= 6, "at most 6 passwords checked: {statuses:?}");
+    assert_eq!(checked + throttled, 20, "{statuses:?}");
+    let locked = app.client().sign_in(OWNER_EMAIL, OWNER_PASSWORD).await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
 }
 
 async fn session_cookie_is_host_only_secure_and_rotated_at_sign_in(backend: Backend) {

@@ -1,3 +1,4 @@
+#![expect(clippy::expect_used, reason = "test helpers fail by panicking")]
 //! A real headless Chromium (Debian's `chromium`, driven by playwright-core from `e2e/`) walks
 //! setup → projects → create project → invite → sign out → accept invitation → sign in →
 //! sessions against the real binary, and saves screenshots in `target/e2e-screenshots/`.
@@ -41,27 +42,19 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
-#[test]
-fn browser_walkthrough_setup_invite_sign_in_sessions() {
-    if let Some(why) = missing_prerequisite() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "browser test cannot run in CI: {why}"
-        );
-        eprintln!("\n!!!!! SKIPPING the browser walk-through: {why}. In CI this fails. !!!!!\n");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("dir");
-    let data = dir.path().join("data");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_testvault"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
+/// Starts `testvault serve` on a fresh data directory; its URL and setup link.
+fn serve(data: &Path, env: &[(&str, &Path)]) -> (std::process::Child, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_testvault"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
         .env_remove("TESTVAULT_DATABASE_URL")
         .env_remove("TESTVAULT_MASTER_KEY")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut server = cmd.spawn().expect("server starts");
     let stdout = server.stdout.take().expect("stdout");
     let mut url = String::new();
     let mut setup_link = String::new();
@@ -75,6 +68,22 @@ fn browser_walkthrough_setup_invite_sign_in_sessions() {
             break;
         }
     }
+    (server, url, setup_link)
+}
+
+#[test]
+fn browser_walkthrough_setup_invite_sign_in_sessions() {
+    if let Some(why) = missing_prerequisite() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "browser test cannot run in CI: {why}"
+        );
+        eprintln!("\n!!!!! SKIPPING the browser walk-through: {why}. In CI this fails. !!!!!\n");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let (mut server, url, setup_link) = serve(&data, &[]);
     let shots = repo_root().join("target/e2e-screenshots");
     let out = Command::new("node")
         .arg(repo_root().join("e2e/walkthrough.mjs"))
@@ -94,4 +103,57 @@ fn browser_walkthrough_setup_invite_sign_in_sessions() {
     );
     let count = std::fs::read_dir(&shots).map(|d| d.count()).unwrap_or(0);
     assert!(count >= 9, "screenshots saved in {}", shots.display());
+}
+
+/// Single sign-on through a real OpenID provider and passkeys through Chromium's virtual
+/// authenticator, in the browser (`e2e/sign_in_methods.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_single_sign_on_and_passkeys() {
+    if let Some(why) = missing_prerequisite() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "browser test cannot run in CI: {why}"
+        );
+        eprintln!(
+            "\n!!!!! SKIPPING the sign-in methods walk-through: {why}. In CI this fails. !!!!!\n"
+        );
+        return;
+    }
+    let tls = testvault_testkit::idp::TlsFiles::new();
+    let idp_cert = tls.cert_path.clone();
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let (mut server, url, setup_link) =
+        serve(&data, &[("TESTVAULT_TRUSTED_CA_FILE", idp_cert.as_path())]);
+    let Some(idp) = testvault_testkit::idp::OidcProvider::start(
+        "browser_single_sign_on_and_passkeys",
+        tls,
+        &format!("{url}/sso/oidc/callback"),
+    )
+    .await
+    else {
+        let _ = server.kill();
+        return;
+    };
+    let shots = repo_root().join("target/e2e-screenshots/sign-in-methods");
+    let out = Command::new("node")
+        .arg(repo_root().join("e2e/sign_in_methods.mjs"))
+        .env("TV_URL", &url)
+        .env("TV_SETUP_LINK", &setup_link)
+        .env("TV_CERT", data.join("tls/cert.pem"))
+        .env("IDP_CERT", &idp_cert)
+        .env("IDP_ISSUER", idp.issuer("a"))
+        .env("IDP_CLIENT_ID", idp.client_id())
+        .env("IDP_CLIENT_SECRET", idp.client_secret())
+        .env("TV_SCREENSHOTS", &shots)
+        .output()
+        .expect("node runs");
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "sign-in methods walk-through failed:\n{stdout}\n{stderr}"
+    );
 }

@@ -238,3 +238,10 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// A page with one `a[data-autofollow]` (the way on to an identity provider) follows it at once;
+// without the script, it is a button to press.
+document.addEventListener("DOMContentLoaded", () => {
+  const links = document.querySelectorAll("a[data-autofollow]");
+  if (links.length === 1) window.location.replace(links[0].href);
+});

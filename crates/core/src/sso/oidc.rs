@@ -481,11 +481,19 @@ impl Core {
             return Err(federation("the ID token names no subject"));
         }
         // Apple sends booleans as strings.
-        let email_verified = match claims.get("email_verified") {
+        let mut email_verified = match claims.get("email_verified") {
             Some(serde_json::Value::Bool(b)) => *b,
             Some(serde_json::Value::String(s)) => s == "true",
             _ => false,
         };
+        let mut email = text("email");
+        if conn.preset == "microsoft" {
+            // Entra ID sends no `email_verified`, and its `email` is whatever the tenant's admin
+            // typed: trusted only from the tenants this connection lists (their admins answer
+            // for their directory). Work accounts name their address in `preferred_username`.
+            email = email.or_else(|| text("preferred_username").filter(|u| u.contains('@')));
+            email_verified = email_verified || !settings.tenants.is_empty();
+        }
         let name = text("name").or_else(|| {
             let parts: Vec<String> = ["given_name", "family_name"]
                 .iter()
@@ -497,7 +505,7 @@ impl Core {
         Ok(Federated {
             issuer: iss,
             subject,
-            email: text("email"),
+            email,
             email_verified,
             name,
             hosted_domain: text("hd"),

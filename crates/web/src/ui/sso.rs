@@ -56,10 +56,9 @@ pub async fn find(
     PageCsrf(csrf): PageCsrf,
     CsrfForm(form): CsrfForm<FindForm>,
 ) -> Response {
+    // One connection is followed at once by the page script (a link, not a redirect: the
+    // CSP's `form-action 'self'` stops a form's answer from redirecting to another site).
     match state.core.sso_choices_for_email(&form.email).await {
-        Ok(choices) if choices.len() == 1 => {
-            Redirect::to(&format!("/sso/{}/start", choices[0].id)).into_response()
-        }
         Ok(choices) => render(
             StatusCode::OK,
             &FindPage {
@@ -83,11 +82,21 @@ pub async fn find(
     }
 }
 
-/// Sends the browser to the provider, with a fresh cookie binding the attempt to it.
+#[derive(Template)]
+#[template(path = "sso_continue.html")]
+struct ContinuePage {
+    chrome: Chrome,
+    url: String,
+}
+
+/// Sends the browser to the provider, with a fresh cookie binding the attempt to it: a redirect
+/// for a link, or (`via_page`, after a form) a page whose link the script follows, since the
+/// CSP's `form-action 'self'` forbids a form's answer to redirect to another site.
 async fn go_to_provider(
     state: &AppState,
     connection: Uuid,
     link_user: Option<Principal>,
+    via_page: Option<&str>,
 ) -> Response {
     let nonce = match testvault_core::sso::browser_nonce() {
         Ok(n) => n,
@@ -99,7 +108,16 @@ async fn go_to_provider(
         .await
     {
         Ok(url) => {
-            let mut resp = Redirect::to(&url).into_response();
+            let mut resp = match via_page {
+                Some(csrf) => render(
+                    StatusCode::OK,
+                    &ContinuePage {
+                        chrome: Chrome::public("Continue to single sign-on", csrf),
+                        url,
+                    },
+                ),
+                None => Redirect::to(&url).into_response(),
+            };
             match cookies::sso(&nonce) {
                 Some(c) => {
                     resp.headers_mut().append(header::SET_COOKIE, c);
@@ -115,7 +133,7 @@ async fn go_to_provider(
 /// `GET /sso/{id}/start`: a link an org can share; begins a sign-in at its provider.
 pub async fn start(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match id.parse::<Uuid>() {
-        Ok(id) => go_to_provider(&state, id, None).await,
+        Ok(id) => go_to_provider(&state, id, None, None).await,
         Err(_) => failure(CoreError::NotFound("single sign-on connection")),
     }
 }
@@ -124,11 +142,12 @@ pub async fn start(State(state): State<AppState>, Path(id): Path<String>) -> Res
 pub async fn link(
     State(state): State<AppState>,
     PageAuth(p): PageAuth,
+    PageCsrf(csrf): PageCsrf,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<super::auth::CsrfOnlyForm>,
 ) -> Response {
     match id.parse::<Uuid>() {
-        Ok(id) => go_to_provider(&state, id, Some(p)).await,
+        Ok(id) => go_to_provider(&state, id, Some(p), Some(&csrf)).await,
         Err(_) => failure(CoreError::NotFound("single sign-on connection")),
     }
 }
