@@ -1,13 +1,15 @@
 // Single sign-on and passkeys in a real headless Chromium: the owner adds an OpenID Connect
-// connection on the Single sign-on settings page; a new person signs in through it from the
-// sign-in page (the provider is npm oidc-provider on loopback); the owner adds a passkey with
+// connection and a SAML connection on the Single sign-on settings page; a new person signs in
+// through each from the sign-in page (the providers are npm oidc-provider and pysaml2 on
+// loopback); the owner adds a passkey with
 // Chromium's virtual authenticator (DevTools WebAuthn domain), signs in with it alone, and then
 // gives it as the second factor of a password sign-in. Fails on any console error (a CSP
 // violation shows up as one) and saves a screenshot of each step.
 //
 // Env: TV_URL (https://127.0.0.1:port), TV_SETUP_LINK, TV_CERT (the server's PEM), IDP_CERT (the
-// provider's PEM), IDP_ISSUER, IDP_CLIENT_ID, IDP_CLIENT_SECRET, TV_SCREENSHOTS (dir).
-import { chromium } from "playwright-core";
+// provider's PEM), IDP_ISSUER, IDP_CLIENT_ID, IDP_CLIENT_SECRET, SAML_IDP (the SAML IdP's base
+// URL), SAML_CERT (its PEM), TV_SCREENSHOTS (dir).
+import { chromium, request } from "playwright-core";
 import { X509Certificate, createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,7 +37,7 @@ const browser = await chromium.launch({
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    `--ignore-certificate-errors-spki-list=${spki(process.env.TV_CERT)},${spki(process.env.IDP_CERT)}`,
+    `--ignore-certificate-errors-spki-list=${[process.env.TV_CERT, process.env.IDP_CERT, process.env.SAML_CERT].map(spki).join(",")}`,
   ],
 });
 
@@ -44,7 +46,9 @@ async function newPage() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const page = await context.newPage();
   page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error on ${page.url()}: ${msg.text()}`);
+    // Only Testvault's pages are judged (the providers' test pages have no favicon, say).
+    const ours = page.url().startsWith(base) || page.url().startsWith(local);
+    if (msg.type() === "error" && ours) problems.push(`console error on ${page.url()}: ${msg.text()}`);
   });
   page.on("pageerror", (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
   return page;
@@ -116,7 +120,36 @@ try {
   expect(await alice.isVisible("text=Alice Example"), "signed in as the provider's user");
   await shot(alice, "sso-signed-in");
 
-  // 3. Passkeys (at localhost): the owner signs in with the password and adds one.
+  // 3. A SAML connection from the IdP's metadata URL; the IdP is told the new service provider
+  //    (the test harness's side door: a real IdP's admin would paste this metadata).
+  await owner.goto(`${base}/settings/sso`);
+  await owner.selectOption("#preset", "saml");
+  await owner.fill("#name", "Corp SAML");
+  await owner.fill("#allowed_domains", "corp.test");
+  await owner.fill("#idp_metadata_url", `${process.env.SAML_IDP}/metadata`);
+  await owner.fill("#email_attribute", "email");
+  await owner.fill("#name_attribute", "displayName");
+  await owner.click("text=Add connection");
+  await owner.waitForSelector("text=Connection added.");
+  const spMetadataUrl = await owner.locator("dt:has-text('Service provider entity ID') + dd").textContent();
+  await shot(owner, "saml-connection-added");
+  const side = await request.newContext({ ignoreHTTPSErrors: true });
+  const spMetadata = await (await side.get(spMetadataUrl.trim())).text();
+  expect(spMetadata.includes("AssertionConsumerService"), "the SP metadata is served");
+  await side.post(`${process.env.SAML_IDP}/__test/sp_metadata`, { data: { xml: spMetadata } });
+  await side.post(`${process.env.SAML_IDP}/__test/user`, {
+    data: { name_id: "sam@corp.test", email: "sam@corp.test", name: "Sam Saml" },
+  });
+  await side.dispose();
+  const sam = await newPage();
+  await sam.goto(`${base}/sign-in/sso`);
+  await sam.fill("#email", "sam@corp.test");
+  await sam.click("button[type=submit]");
+  await sam.waitForURL(`${base}/projects`);
+  expect(await sam.isVisible("text=Sam Saml"), "signed in through the SAML IdP");
+  await shot(sam, "saml-signed-in");
+
+  // 4. Passkeys (at localhost): the owner signs in with the password and adds one.
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const device = await ctx.newPage();
   device.on("console", (msg) => {
@@ -146,7 +179,7 @@ try {
   expect(credentials.length === 1 && credentials[0].isResidentCredential, "a discoverable credential was made");
   await shot(device, "passkey-added");
 
-  // 4. Signed out, the passkey alone signs in.
+  // 5. Signed out, the passkey alone signs in.
   await device.click("text=Sign out");
   await device.waitForURL(`${local}/sign-in`);
   await device.click("text=Sign in with a passkey");
@@ -154,7 +187,7 @@ try {
   expect(await device.isVisible("text=Olive Owner"), "signed in with the passkey");
   await shot(device, "passkey-signed-in");
 
-  // 5. A password now waits for the second factor, and the passkey gives it.
+  // 6. A password now waits for the second factor, and the passkey gives it.
   await device.click("text=Sign out");
   await device.waitForURL(`${local}/sign-in`);
   await passwordSignIn(device, local);

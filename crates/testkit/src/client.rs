@@ -184,6 +184,29 @@ impl Client {
         .await
     }
 
+    /// A form another site's page posts here, with the headers a browser adds to it (`Origin`
+    /// of that site, `Sec-Fetch-Site: cross-site`): an identity provider's answer.
+    pub async fn post_form_from(
+        &self,
+        origin: &str,
+        path: &str,
+        fields: &[(String, String)],
+    ) -> Resp {
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin.trim_end_matches('/'))
+                .header("sec-fetch-site", "cross-site")
+                .body(serde_urlencoded_pairs(&pairs)),
+        )
+        .await
+    }
+
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Resp {
         self.send(
             self.http

@@ -287,8 +287,13 @@ impl Drop for SamlIdp {
     }
 }
 
+/// HTML character references as askama, oidc-provider and pysaml2 write them.
 fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
+    s.replace("&#34;", "\"")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+        .replace("&quot;", "\"")
         .replace("&#34;", "\"")
         .replace("&#39;", "'")
         .replace("&#x27;", "'")
@@ -396,7 +401,8 @@ pub async fn follow(tv: &Client, idp: &Client, mut resp: Resp) -> Resp {
                 panic!("the provider showed a page without a form: {}", resp.body)
             });
             if let Some(path) = action.strip_prefix(&tv.base) {
-                return tv.post_form_plain(path, &fields).await;
+                // Posted by the provider's page, from its site, as a browser sends it.
+                return tv.post_form_from(&idp.base, path, &fields).await;
             }
             let path = action
                 .strip_prefix(&idp.base)

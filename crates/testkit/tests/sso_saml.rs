@@ -179,10 +179,14 @@ async fn hostile_responses_are_refused_and_store_nothing(backend: Backend) {
         }
     }
     let c = s.app.client();
-    let r = c.post_form_plain(&acs, &fields).await;
+    let r = c.post_form_from(&s.idp.browser.base, &acs, &fields).await;
     assert!(r.status == 400 || r.status == 410, "{}", r.body);
     let r = c
-        .post_form_plain(&acs, &[("SAMLResponse".into(), "%%%not base64".into())])
+        .post_form_from(
+            &s.idp.browser.base,
+            &acs,
+            &[("SAMLResponse".into(), "%%%not base64".into())],
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
 }
@@ -217,11 +221,11 @@ async fn replays_and_unsolicited_responses_are_refused_unless_allowed(backend: B
     // The same answer posted twice: the second finds its sign-in spent.
     let c = s.app.client();
     let (acs, fields) = s.idp_form(&c).await;
-    let first = c.post_form_plain(&acs, &fields).await;
+    let first = c.post_form_from(&s.idp.browser.base, &acs, &fields).await;
     assert_eq!(location(&first), "/projects", "{}", first.body);
     let again = s.app.client();
     let (_, _) = s.idp_form(&again).await; // a browser with a live sign-in of its own
-    let replayed = c.post_form_plain(&acs, &fields).await;
+    let replayed = c.post_form_from(&s.idp.browser.base, &acs, &fields).await;
     assert_eq!(replayed.status, 410, "{}", replayed.body);
     // The same assertion without its RelayState is an unsolicited response: refused.
     let bare: Vec<(String, String)> = fields
@@ -229,7 +233,11 @@ async fn replays_and_unsolicited_responses_are_refused_unless_allowed(backend: B
         .filter(|(k, _)| k == "SAMLResponse")
         .cloned()
         .collect();
-    let r = s.app.client().post_form_plain(&acs, &bare).await;
+    let r = s
+        .app
+        .client()
+        .post_form_from(&s.idp.browser.base, &acs, &bare)
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("not asked for"), "{}", r.body);
 
@@ -237,7 +245,11 @@ async fn replays_and_unsolicited_responses_are_refused_unless_allowed(backend: B
     let acs_url = format!("{}{acs}", s.app.url);
     let audience = format!("{}/sso/saml/{}/metadata", s.app.url, s.id);
     let (_, unsolicited) = s.idp.idp_initiated(&acs_url, &audience).await;
-    let r = s.app.client().post_form_plain(&acs, &unsolicited).await;
+    let r = s
+        .app
+        .client()
+        .post_form_from(&s.idp.browser.base, &acs, &unsolicited)
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
 
     // Allowed on the connection (the stored metadata is kept): accepted once.
@@ -253,9 +265,15 @@ async fn replays_and_unsolicited_responses_are_refused_unless_allowed(backend: B
     assert_eq!(r.json()["data"]["saml"]["allow_idp_initiated"], true);
     let (_, unsolicited) = s.idp.idp_initiated(&acs_url, &audience).await;
     let d = s.app.client();
-    let r = d.post_form_plain(&acs, &unsolicited).await;
+    let r = d
+        .post_form_from(&s.idp.browser.base, &acs, &unsolicited)
+        .await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
-    let r = s.app.client().post_form_plain(&acs, &unsolicited).await;
+    let r = s
+        .app
+        .client()
+        .post_form_from(&s.idp.browser.base, &acs, &unsolicited)
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("already used"), "{}", r.body);
 }

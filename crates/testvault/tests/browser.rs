@@ -105,8 +105,8 @@ fn browser_walkthrough_setup_invite_sign_in_sessions() {
     assert!(count >= 9, "screenshots saved in {}", shots.display());
 }
 
-/// Single sign-on through a real OpenID provider and passkeys through Chromium's virtual
-/// authenticator, in the browser (`e2e/sign_in_methods.mjs`).
+/// Single sign-on through a real OpenID provider and a real SAML IdP, and passkeys through
+/// Chromium's virtual authenticator, in the browser (`e2e/sign_in_methods.mjs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_single_sign_on_and_passkeys() {
     if let Some(why) = missing_prerequisite() {
@@ -120,18 +120,24 @@ async fn browser_single_sign_on_and_passkeys() {
         return;
     }
     let tls = testvault_testkit::idp::TlsFiles::new();
+    let saml_tls = testvault_testkit::idp::TlsFiles::new();
     let idp_cert = tls.cert_path.clone();
+    let saml_cert = saml_tls.cert_path.clone();
     let dir = tempfile::tempdir().expect("dir");
+    // Testvault trusts both providers' certificates (one PEM file may hold several).
+    let trusted = dir.path().join("providers.pem");
+    let mut both = tls.cert_pem.clone();
+    both.extend_from_slice(&saml_tls.cert_pem);
+    std::fs::write(&trusted, both).expect("write CA file");
     let data = dir.path().join("data");
     let (mut server, url, setup_link) =
-        serve(&data, &[("TESTVAULT_TRUSTED_CA_FILE", idp_cert.as_path())]);
-    let Some(idp) = testvault_testkit::idp::OidcProvider::start(
-        "browser_single_sign_on_and_passkeys",
-        tls,
-        &format!("{url}/sso/oidc/callback"),
-    )
-    .await
-    else {
+        serve(&data, &[("TESTVAULT_TRUSTED_CA_FILE", trusted.as_path())]);
+    let test = "browser_single_sign_on_and_passkeys";
+    let idp =
+        testvault_testkit::idp::OidcProvider::start(test, tls, &format!("{url}/sso/oidc/callback"))
+            .await;
+    let saml = testvault_testkit::idp::SamlIdp::start(test, saml_tls).await;
+    let (Some(idp), Some(saml)) = (idp, saml) else {
         let _ = server.kill();
         return;
     };
@@ -145,6 +151,8 @@ async fn browser_single_sign_on_and_passkeys() {
         .env("IDP_ISSUER", idp.issuer("a"))
         .env("IDP_CLIENT_ID", idp.client_id())
         .env("IDP_CLIENT_SECRET", idp.client_secret())
+        .env("SAML_CERT", &saml_cert)
+        .env("SAML_IDP", saml.browser.base.as_str())
         .env("TV_SCREENSHOTS", &shots)
         .output()
         .expect("node runs");

@@ -21,7 +21,10 @@ pub async fn refuse_cross_site(
     next: Next,
 ) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && is_cross_site(&req, state.settings.public_origin.as_deref()) {
+    if !safe
+        && !answered_by_identity_provider(req.uri().path())
+        && is_cross_site(&req, state.settings.public_origin.as_deref())
+    {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "cross_site_request",
@@ -30,6 +33,18 @@ pub async fn refuse_cross_site(
         .into_response();
     }
     next.run(req).await
+}
+
+/// The two places an identity provider's page posts to, from its own site by design (SAML's
+/// HTTP-POST binding, OpenID Connect's `form_post`). They change nothing on their own: each
+/// needs the attempt's `state`/`RelayState`, spent once, in the browser holding the
+/// `__Host-tv_sso` cookie that began it.
+fn answered_by_identity_provider(path: &str) -> bool {
+    path == "/sso/oidc/callback"
+        || path
+            .strip_prefix("/sso/saml/")
+            .and_then(|rest| rest.strip_suffix("/acs"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 fn is_cross_site(req: &Request, public_origin: Option<&str>) -> bool {
@@ -72,6 +87,18 @@ pub fn tokens_match(form: &str, cookie: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_providers_answers_may_come_from_their_sites() {
+        assert!(answered_by_identity_provider("/sso/oidc/callback"));
+        assert!(answered_by_identity_provider(
+            "/sso/saml/9b2c0c8e-0000-4000-8000-000000000000/acs"
+        ));
+        assert!(!answered_by_identity_provider("/sso/saml//acs"));
+        assert!(!answered_by_identity_provider("/sso/saml/x/y/acs"));
+        assert!(!answered_by_identity_provider("/settings/sso"));
+        assert!(!answered_by_identity_provider("/account/sso/x/link"));
+    }
 
     #[test]
     fn token_comparison() {
