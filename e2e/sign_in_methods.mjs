@@ -108,14 +108,18 @@ try {
   expect(await owner.isVisible(`text=${base}/sso/oidc/callback`), "the redirect URI to register is shown");
   await shot(owner, "sso-connection-added");
 
-  // 2. Someone new signs in through it from the sign-in page: address, provider, back, in.
+  // 2. Someone new signs in through it from the sign-in page: address, the connection (named
+  //    with its org), the provider, back, in.
   const alice = await newPage();
   await alice.goto(`${base}/sign-in`);
   await alice.click("text=Sign in with single sign-on");
   await alice.waitForURL(`${base}/sign-in/sso`);
   await alice.fill("#email", "alice@example.test");
-  await shot(alice, "sso-find");
   await alice.click("button[type=submit]");
+  await alice.waitForSelector("button:has-text('Acme SSO')");
+  expect(await alice.isVisible("text=(Acme)"), "the connection names its org");
+  await shot(alice, "sso-find");
+  await alice.click("button:has-text('Acme SSO')");
   await alice.waitForURL(`${base}/projects`);
   expect(await alice.isVisible("text=Alice Example"), "signed in as the provider's user");
   await shot(alice, "sso-signed-in");
@@ -145,6 +149,7 @@ try {
   await sam.goto(`${base}/sign-in/sso`);
   await sam.fill("#email", "sam@corp.test");
   await sam.click("button[type=submit]");
+  await sam.click("button:has-text('Corp SAML')");
   await sam.waitForURL(`${base}/projects`);
   expect(await sam.isVisible("text=Sam Saml"), "signed in through the SAML IdP");
   await shot(sam, "saml-signed-in");

@@ -1,6 +1,6 @@
 -- Single sign-on: an org's connections to identity providers (OpenID Connect or SAML 2.0), the
--- federated identities that sign people in (keyed by the provider's issuer and subject, never by
--- email), the short-lived state of sign-ins in flight, the SAML assertions already spent, and the
+-- federated identities that sign people in (keyed by the org, the provider's issuer and subject,
+-- never by email), the short-lived state of sign-ins in flight, the SAML assertions already spent, and the
 -- org policy that makes members sign in through single sign-on.
 CREATE TABLE sso_connections (
     id              UUID PRIMARY KEY,
@@ -22,7 +22,10 @@ CREATE TABLE sso_connections (
 );
 CREATE INDEX ix_sso_connections_org ON sso_connections (org_id);
 
+-- An identity signs in only to the org whose connection met it: another org's connection
+-- naming the same issuer (its owner's choice, unverified) never reaches it.
 CREATE TABLE sso_identities (
+    org_id        UUID NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     issuer        TEXT NOT NULL,
     subject       TEXT NOT NULL,
     user_id       UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -30,7 +33,7 @@ CREATE TABLE sso_identities (
     email         TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     last_used_at  BIGINT NOT NULL,
-    PRIMARY KEY (issuer, subject)
+    PRIMARY KEY (org_id, issuer, subject)
 );
 CREATE INDEX ix_sso_identities_user ON sso_identities (user_id);
 
@@ -61,10 +64,20 @@ CREATE TABLE sso_assertions_spent (
 ALTER TABLE sessions ADD COLUMN method TEXT NOT NULL DEFAULT 'password';
 ALTER TABLE orgs ADD COLUMN sso_required BOOLEAN NOT NULL DEFAULT false;
 
-ALTER TABLE sso_connections ENABLE ROW LEVEL SECURITY;
-ALTER TABLE sso_connections FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON sso_connections
-    USING (current_setting('app.all_orgs', true) = 'on' OR org_id = NULLIF(current_setting('app.org_id', true), '')::UUID)
-    WITH CHECK (current_setting('app.all_orgs', true) = 'on' OR org_id = NULLIF(current_setting('app.org_id', true), '')::UUID);
+DO $$
+DECLARE
+    t TEXT;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['sso_connections', 'sso_identities'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format(
+            'CREATE POLICY tenant_isolation ON %I '
+            'USING (current_setting(''app.all_orgs'', true) = ''on'' OR org_id = NULLIF(current_setting(''app.org_id'', true), '''')::UUID) '
+            'WITH CHECK (current_setting(''app.all_orgs'', true) = ''on'' OR org_id = NULLIF(current_setting(''app.org_id'', true), '''')::UUID)',
+            t);
+    END LOOP;
+END;
+$$;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON sso_connections, sso_identities, sso_flows, sso_assertions_spent TO testvault_app;

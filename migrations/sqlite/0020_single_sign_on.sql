@@ -1,6 +1,6 @@
 -- Single sign-on: an org's connections to identity providers (OpenID Connect or SAML 2.0), the
--- federated identities that sign people in (keyed by the provider's issuer and subject, never by
--- email), the short-lived state of sign-ins in flight, the SAML assertions already spent, and the
+-- federated identities that sign people in (keyed by the org, the provider's issuer and subject,
+-- never by email), the short-lived state of sign-ins in flight, the SAML assertions already spent, and the
 -- org policy that makes members sign in through single sign-on.
 CREATE TABLE sso_connections (
     id              BLOB PRIMARY KEY,
@@ -22,7 +22,10 @@ CREATE TABLE sso_connections (
 );
 CREATE INDEX ix_sso_connections_org ON sso_connections (org_id);
 
+-- An identity signs in only to the org whose connection met it: another org's connection
+-- naming the same issuer (its owner's choice, unverified) never reaches it.
 CREATE TABLE sso_identities (
+    org_id        BLOB NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     issuer        TEXT NOT NULL,
     subject       TEXT NOT NULL,
     user_id       BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -30,7 +33,7 @@ CREATE TABLE sso_identities (
     email         TEXT NOT NULL,
     created_at    INTEGER NOT NULL,
     last_used_at  INTEGER NOT NULL,
-    PRIMARY KEY (issuer, subject)
+    PRIMARY KEY (org_id, issuer, subject)
 );
 CREATE INDEX ix_sso_identities_user ON sso_identities (user_id);
 

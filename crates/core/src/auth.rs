@@ -19,6 +19,8 @@ const FAILURE_MEMORY_SECS: i64 = 3600;
 const TOUCH_EVERY_SECS: i64 = 30;
 
 const WRONG_CREDENTIALS: &str = "wrong email or password";
+const NO_ORG: &str =
+    "your account is not a member of any organisation; ask an owner for an invitation";
 
 pub struct SignIn<'a> {
     pub email: &'a str,
@@ -177,9 +179,7 @@ impl Core {
 
         let orgs = self.store().orgs_of_user(user.id).await?;
         if orgs.is_empty() {
-            return Err(CoreError::Unauthenticated(
-                "your account is not a member of any organisation; ask an owner for an invitation",
-            ));
+            return Err(CoreError::Unauthenticated(NO_ORG));
         }
         // The requested org first, then the others in order: the first whose network rules let
         // this client in.
@@ -197,6 +197,29 @@ impl Core {
             SignInMethod::Password,
         )
         .await
+    }
+
+    /// A session for a user proven without saying which org (a link, a passkey): the first of
+    /// their orgs that lets this sign-in in.
+    pub(crate) async fn start_session_anywhere(
+        &self,
+        user: UserId,
+        client: &ClientMeta,
+        previous_session: Option<&str>,
+        method: SignInMethod,
+    ) -> Result<SignedIn, CoreError> {
+        let orgs: Vec<OrgId> = self
+            .store()
+            .orgs_of_user(user)
+            .await?
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        if orgs.is_empty() {
+            return Err(CoreError::Unauthenticated(NO_ORG));
+        }
+        self.start_session_in_first(user, orgs, client, previous_session, method)
+            .await
     }
 
     /// A session in the first of `orgs` that lets this sign-in in: its network rules allow the

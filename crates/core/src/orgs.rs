@@ -189,14 +189,18 @@ impl Core {
         if self.store().member_role(org, p.user).await?.is_none() {
             return Err(CoreError::NotFound("organisation"));
         }
-        // The new session was signed in the way this one was.
-        let method = self
-            .store()
-            .session_auth(&testvault_crypto::TokenHash::of(current_cookie).0)
-            .await?
-            .map_or(crate::auth::SignInMethod::Password, |s| {
-                crate::auth::SignInMethod::parse(&s.method)
-            });
+        // The new session was signed in the way this one was — except single sign-on, which
+        // was another org's provider: an org that requires single sign-on wants its own.
+        let method =
+            self.store()
+                .session_auth(&testvault_crypto::TokenHash::of(current_cookie).0)
+                .await?
+                .map_or(crate::auth::SignInMethod::Password, |s| {
+                    match crate::auth::SignInMethod::parse(&s.method) {
+                        crate::auth::SignInMethod::Sso => crate::auth::SignInMethod::Password,
+                        other => other,
+                    }
+                });
         self.start_session(p.user, org, client, Some(current_cookie), method)
             .await
     }

@@ -41,11 +41,18 @@ pub struct OutboundResponse {
     pub body: Vec<u8>,
 }
 
-/// Why a request got no answer (connection, TLS, timeout, too large); logged, and named to the
-/// admin in general terms.
+/// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct OutboundError(pub String);
+pub enum OutboundError {
+    /// Connection, TLS, timeout, too large: logged, and named to the admin in general terms.
+    #[error("{0}")]
+    Failed(String),
+    /// The host is not among those this server may reach (`sso_provider_hosts`).
+    #[error(
+        "{0} is not among the identity-provider hosts this server may reach (sso_provider_hosts)"
+    )]
+    HostNotAllowed(String),
+}
 
 pub type OutboundFuture<'a> =
     Pin<Box<dyn Future<Output = Result<OutboundResponse, OutboundError>> + Send + 'a>>;

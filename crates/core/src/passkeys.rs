@@ -265,7 +265,7 @@ impl Core {
             .get_user(p.user)
             .await?
             .ok_or(CoreError::NotFound("account"))?;
-        let identities = self.store().sso_identities_of(p.user).await?.len();
+        let identities = self.store().sso_identity_count(p.user).await?;
         if others == 0 && user.password_hash.is_empty() && identities == 0 {
             return Err(CoreError::Refused(
                 "this passkey is your only way to sign in",
@@ -349,19 +349,7 @@ impl Core {
         self.store()
             .passkey_used(row.id, &json(&passkey)?, time::now())
             .await?;
-        let orgs: Vec<_> = self
-            .store()
-            .orgs_of_user(user)
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
-        if orgs.is_empty() {
-            return Err(CoreError::Unauthenticated(
-                "your account is not a member of any organisation; ask an owner for an invitation",
-            ));
-        }
-        self.start_session_in_first(user, orgs, client, previous_session, SignInMethod::Passkey)
+        self.start_session_anywhere(user, client, previous_session, SignInMethod::Passkey)
             .await
     }
 

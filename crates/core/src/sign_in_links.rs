@@ -143,16 +143,8 @@ impl Core {
             )
             .await?
             .ok_or(CoreError::Gone(USED_OR_EXPIRED))?;
-        let orgs: Vec<_> = self
-            .store()
-            .orgs_of_user(user)
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
-        self.start_session_in_first(
+        self.start_session_anywhere(
             user,
-            orgs,
             client,
             previous_session,
             crate::auth::SignInMethod::Link,

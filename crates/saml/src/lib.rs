@@ -87,9 +87,32 @@ impl Verified {
     }
 }
 
-/// SAML never needs a DTD; one in a document is an attack (entity expansion, XXE).
+/// SAML never needs a DTD; one in a document is an attack (entity expansion, XXE). A
+/// declared encoding other than UTF-8 is refused too: libxml2 would decode the bytes another way
+/// (UTF-7, UTF-16) than the checks here read them, and could find a DTD or a second assertion
+/// they did not see.
 fn refuse_dtd(xml: &str) -> bool {
-    xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY")
+    if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
+        return true;
+    }
+    let prolog = xml.trim_start_matches('\u{feff}').trim_start();
+    let Some(decl) = prolog
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split("?>").next())
+    else {
+        return false;
+    };
+    decl.split("encoding").nth(1).is_some_and(|rest| {
+        let value: String = rest
+            .trim_start()
+            .trim_start_matches('=')
+            .trim_start()
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        !value.eq_ignore_ascii_case("utf-8") && !value.eq_ignore_ascii_case("utf8")
+    })
 }
 
 const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -150,7 +173,9 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, SamlError> {
         return Err(meta("is larger than 1 MiB"));
     }
     if refuse_dtd(xml) {
-        return Err(meta("contains a DTD, which is not accepted"));
+        return Err(meta(
+            "contains a DTD or a non-UTF-8 encoding, which is not accepted",
+        ));
     }
     let entity: EntityDescriptor = xml
         .parse()
@@ -313,7 +338,9 @@ pub fn verify_response(
         .map_err(|_| response("is not base64"))?;
     let xml = String::from_utf8(bytes).map_err(|_| response("is not UTF-8"))?;
     if refuse_dtd(&xml) {
-        return Err(response("contains a DTD, which is not accepted"));
+        return Err(response(
+            "contains a DTD or a non-UTF-8 encoding, which is not accepted",
+        ));
     }
     single_assertion(&xml)?;
     let unsolicited = expected_request.is_none();
@@ -416,6 +443,18 @@ mod tests {
         assert!(matches!(
             verify_response(&sp, &idp, &encoded, Some("_r"), false, 0),
             Err(SamlError::Response(m)) if m.contains("DTD")
+        ));
+    }
+
+    #[test]
+    fn only_utf8_documents_are_read() {
+        assert!(!refuse_dtd(r#"<?xml version="1.0" encoding="UTF-8"?><a/>"#));
+        assert!(!refuse_dtd(r#"<?xml version='1.0' encoding='utf-8'?><a/>"#));
+        assert!(!refuse_dtd(r#"<?xml version="1.0"?><a/>"#));
+        assert!(!refuse_dtd("<a/>"));
+        assert!(refuse_dtd(r#"<?xml version="1.0" encoding="UTF-7"?><a/>"#));
+        assert!(refuse_dtd(
+            r#"<?xml version="1.0" encoding = 'ISO-8859-1' ?><a/>"#
         ));
     }
 

@@ -73,6 +73,7 @@ pub struct SsoFlowRow {
 
 #[derive(Debug, Clone)]
 pub struct SsoIdentityRow {
+    pub org: OrgId,
     pub issuer: String,
     pub subject: String,
     pub user: UserId,
@@ -81,8 +82,10 @@ pub struct SsoIdentityRow {
     pub last_used_at: i64,
 }
 
-/// A federated identity to record with the sign-in that met it first.
+/// A federated identity to record with the sign-in that met it first: it signs in to `org`
+/// only.
 pub struct NewSsoIdentity<'a> {
+    pub org: OrgId,
     pub issuer: &'a str,
     pub subject: &'a str,
     pub email: &'a str,
@@ -93,7 +96,8 @@ pub struct NewSsoIdentity<'a> {
 macro_rules! insert_identity {
     ($tx:expr, $identity:expr, $user:expr) => {{
         let identity: &NewSsoIdentity<'_> = $identity;
-        sqlx::query("INSERT INTO sso_identities (issuer, subject, user_id, email, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $5)")
+        sqlx::query("INSERT INTO sso_identities (org_id, issuer, subject, user_id, email, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $6)")
+            .bind(identity.org.0)
             .bind(identity.issuer)
             .bind(identity.subject)
             .bind($user.0)
@@ -296,20 +300,22 @@ impl Store {
         })
     }
 
-    /// The user a federated identity belongs to, noting its use and the address the provider
-    /// gives now.
+    /// The user a federated identity of `org` belongs to, noting its use and the address the
+    /// provider gives now.
     pub async fn use_sso_identity(
         &self,
+        org: OrgId,
         issuer: &str,
         subject: &str,
         email: &str,
         now: i64,
     ) -> Result<Option<UserId>, StoreError> {
-        on_db!(self, pool => {
+        on_org!(self, org, pool => {
             let user: Option<Uuid> = sqlx::query_scalar(
-                "UPDATE sso_identities SET last_used_at = $1, email = $2 WHERE issuer = $3 AND subject = $4 RETURNING user_id")
+                "UPDATE sso_identities SET last_used_at = $1, email = $2 WHERE org_id = $3 AND issuer = $4 AND subject = $5 RETURNING user_id")
                 .bind(now)
                 .bind(email)
+                .bind(org.0)
                 .bind(issuer)
                 .bind(subject)
                 .fetch_optional(pool)
@@ -318,16 +324,23 @@ impl Store {
         })
     }
 
-    pub async fn sso_identities_of(&self, user: UserId) -> Result<Vec<SsoIdentityRow>, StoreError> {
-        on_db!(self, pool => {
-            let rows = sqlx::query("SELECT issuer, subject, user_id, email, created_at, last_used_at FROM sso_identities \
-                                    WHERE user_id = $1 ORDER BY created_at, issuer")
+    /// The user's identities that sign in to `org`.
+    pub async fn sso_identities_of(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<Vec<SsoIdentityRow>, StoreError> {
+        on_org!(self, org, pool => {
+            let rows = sqlx::query("SELECT org_id, issuer, subject, user_id, email, created_at, last_used_at FROM sso_identities \
+                                    WHERE org_id = $1 AND user_id = $2 ORDER BY created_at, issuer")
+                .bind(org.0)
                 .bind(user.0)
                 .fetch_all(pool)
                 .await?;
             rows.into_iter()
                 .map(|r| {
                     Ok(SsoIdentityRow {
+                        org: OrgId(r.try_get("org_id")?),
                         issuer: r.try_get("issuer")?,
                         subject: r.try_get("subject")?,
                         user: UserId(r.try_get("user_id")?),
@@ -337,6 +350,17 @@ impl Store {
                     })
                 })
                 .collect()
+        })
+    }
+
+    /// How many identities (in any org) can sign the user in.
+    pub async fn sso_identity_count(&self, user: UserId) -> Result<i64, StoreError> {
+        on_db!(self, pool => {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_identities WHERE user_id = $1")
+                .bind(user.0)
+                .fetch_one(pool)
+                .await?;
+            Ok(n)
         })
     }
 
@@ -358,7 +382,8 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets one of a user's federated identities. Returns whether there was one.
+    /// Forgets one of a user's federated identities in the audit entry's org. Returns whether
+    /// there was one.
     pub async fn unlink_sso_identity(
         &self,
         user: UserId,
@@ -370,8 +395,9 @@ impl Store {
             self,
             audit,
             sqlx::query(
-                "DELETE FROM sso_identities WHERE user_id = $1 AND issuer = $2 AND subject = $3"
+                "DELETE FROM sso_identities WHERE org_id = $1 AND user_id = $2 AND issuer = $3 AND subject = $4"
             )
+            .bind(audit.org.0)
             .bind(user.0)
             .bind(issuer)
             .bind(subject)

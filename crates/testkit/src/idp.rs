@@ -329,8 +329,16 @@ pub fn auto_post_form(html: &str) -> Option<(String, Vec<(String, String)>)> {
     Some((action, fields))
 }
 
+/// Starts a sign-in through `connection` as its start page's button does, and returns where the
+/// page sends the browser (the provider's address).
+pub async fn start_at_provider(tv: &Client, connection: &str) -> String {
+    let r = tv.post_form(&format!("/sso/{connection}/start"), &[]).await;
+    assert_eq!(r.status, 200, "start: {}", r.body);
+    autofollow(&r.body).unwrap_or_else(|| panic!("no way on to the provider: {}", r.body))
+}
+
 /// The one `<a … data-autofollow>` link of a page (followed by the page script), if any.
-fn autofollow(html: &str) -> Option<String> {
+pub fn autofollow(html: &str) -> Option<String> {
     let at = html.find(" data-autofollow")?;
     let tag_start = html[..at].rfind("<a ")?;
     let tag = &html[tag_start..at];

@@ -47,6 +47,7 @@ const TENANT_TABLES: &[&str] = &[
     "reporter_logs",
     "result_files",
     "sso_connections",
+    "sso_identities",
 ];
 
 async fn pg_app(test: &str) -> Option<TestApp> {

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 use testvault::config::Layer;
-use testvault_testkit::idp::{OidcProvider, TlsFiles, follow, sso_round_trip};
+use testvault_testkit::idp::{OidcProvider, TlsFiles, follow, sso_round_trip, start_at_provider};
 use testvault_testkit::{
     Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestApp, TestDb, on_both_backends,
 };
@@ -18,7 +18,10 @@ on_both_backends!(
     forged_or_replayed_answers_are_refused_and_store_nothing,
     domains_and_the_sso_requirement_limit_who_gets_in,
     microsoft_multi_tenant_and_apple_presets_sign_in,
-    connection_secrets_are_sealed_and_never_shown
+    connection_secrets_are_sealed_and_never_shown,
+    another_orgs_connection_to_the_same_issuer_never_reaches_an_identity,
+    single_sign_on_does_not_carry_into_an_org_that_requires_its_own,
+    provider_hosts_can_be_limited
 );
 
 /// A server that trusts the provider's certificate, the provider, and the owner's client.
@@ -79,7 +82,7 @@ async fn a_first_sign_in_makes_a_viewer_and_later_ones_sign_in_again(backend: Ba
     // The sign-in page finds no connection for a domain nobody configured, and the start
     // link goes to the provider with PKCE (S256), a state and a nonce.
     let alice = app.client();
-    let r = sso_round_trip(&alice, &idp.browser, &format!("/sso/{id}/start")).await;
+    let r = sso_round_trip(&alice, &idp.browser, &format!("POST /sso/{id}/start")).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(location(&r), "/projects");
     let auth = idp.last_authorization().await["params"].clone();
@@ -126,7 +129,7 @@ async fn a_first_sign_in_makes_a_viewer_and_later_ones_sign_in_again(backend: Ba
 
     // Signing in again finds the same identity: same user, no second membership.
     let again = app.client();
-    let r = sso_round_trip(&again, &idp.browser, &format!("/sso/{id}/start")).await;
+    let r = sso_round_trip(&again, &idp.browser, &format!("POST /sso/{id}/start")).await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
     assert_eq!(me(&again).await["user"], who["user"]);
     assert_eq!(user_count(&app).await, 2);
@@ -160,11 +163,18 @@ async fn a_first_sign_in_makes_a_viewer_and_later_ones_sign_in_again(backend: Ba
         .await;
     assert_eq!(found.status, 200, "{}", found.body);
     assert!(
-        found
-            .body
-            .contains(&format!("href=\"/sso/{id}/start\" data-autofollow")),
-        "one connection is followed at once: {}",
+        found.body.contains(&format!("action=\"/sso/{id}/start\"")),
+        "the connection is offered: {}",
         found.body
+    );
+    assert!(
+        found.body.contains("(Acme)"),
+        "with its org: {}",
+        found.body
+    );
+    assert!(
+        !found.body.contains("data-autofollow"),
+        "a domain proves nothing: the person chooses"
     );
 }
 
@@ -179,7 +189,7 @@ async fn identities_are_never_joined_by_email_and_link_only_when_signed_in(backe
     idp.set_user(json!({ "sub": "olive-at-a", "email": OWNER_EMAIL, "email_verified": true, "name": "Olive" }))
         .await;
     let stranger = app.client();
-    let r = sso_round_trip(&stranger, &idp.browser, &format!("/sso/{a}/start")).await;
+    let r = sso_round_trip(&stranger, &idp.browser, &format!("POST /sso/{a}/start")).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("exists already"), "{}", r.body);
     assert!(stranger.cookie("__Host-tv_session").is_none());
@@ -189,14 +199,14 @@ async fn identities_are_never_joined_by_email_and_link_only_when_signed_in(backe
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(location(&r), "/account/sso?linked=1");
     let fresh = app.client();
-    let r = sso_round_trip(&fresh, &idp.browser, &format!("/sso/{a}/start")).await;
+    let r = sso_round_trip(&fresh, &idp.browser, &format!("POST /sso/{a}/start")).await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
     assert_eq!(me(&fresh).await["email"], OWNER_EMAIL);
     assert_eq!(me(&fresh).await["role"], "owner");
 
     // The same subject at another issuer is another identity.
     let other = app.client();
-    let r = sso_round_trip(&other, &idp.browser, &format!("/sso/{b}/start")).await;
+    let r = sso_round_trip(&other, &idp.browser, &format!("POST /sso/{b}/start")).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("exists already"), "{}", r.body);
 
@@ -232,7 +242,7 @@ async fn identities_are_never_joined_by_email_and_link_only_when_signed_in(backe
     idp.set_user(json!({ "sub": "carol", "email": "carol@example.test", "email_verified": true }))
         .await;
     let carol = app.client();
-    let r = sso_round_trip(&carol, &idp.browser, &format!("/sso/{a}/start")).await;
+    let r = sso_round_trip(&carol, &idp.browser, &format!("POST /sso/{a}/start")).await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
     let r = carol
         .post_json(
@@ -250,7 +260,7 @@ async fn forged_or_replayed_answers_are_refused_and_store_nothing(backend: Backe
     let id = generic(&owner, &idp, "a", json!({})).await;
     // One good sign-in first, so `replay_previous` has a token to replay.
     let first = app.client();
-    let r = sso_round_trip(&first, &idp.browser, &format!("/sso/{id}/start")).await;
+    let r = sso_round_trip(&first, &idp.browser, &format!("POST /sso/{id}/start")).await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
     idp.set_user(
         json!({ "sub": "mallory", "email": "mallory@example.test", "email_verified": true }),
@@ -272,7 +282,7 @@ async fn forged_or_replayed_answers_are_refused_and_store_nothing(backend: Backe
     ] {
         idp.tamper(mode).await;
         let c = app.client();
-        let r = sso_round_trip(&c, &idp.browser, &format!("/sso/{id}/start")).await;
+        let r = sso_round_trip(&c, &idp.browser, &format!("POST /sso/{id}/start")).await;
         assert_eq!(r.status, 400, "{mode}: {}", r.body);
         assert!(
             r.body.contains(says),
@@ -295,17 +305,29 @@ async fn forged_or_replayed_answers_are_refused_and_store_nothing(backend: Backe
             .status,
         410
     );
-    let started = c.get(&format!("/sso/{id}/start")).await;
-    assert_eq!(started.status, 303);
+    // The shared link asks first: no attempt and no cookie until its button is pressed.
+    let page = c.get(&format!("/sso/{id}/start")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Acme"), "names the org: {}", page.body);
+    assert!(page.set_cookie("__Host-tv_sso").is_none());
+    let forged = c
+        .post_body(
+            &format!("/sso/{id}/start"),
+            "application/x-www-form-urlencoded",
+            String::new(),
+        )
+        .await;
+    assert_eq!(forged.status, 403, "no CSRF token: {}", forged.body);
+    let started = c.post_form(&format!("/sso/{id}/start"), &[]).await;
+    assert_eq!(started.status, 200);
     let at_idp = follow(&c, &idp.browser, started).await;
     // `follow` finished the sign-in; the callback's URL is gone from history, so walk again
     // by hand and stop just before Testvault's callback.
     assert_eq!(location(&at_idp), "/projects", "{}", at_idp.body);
     let other_browser = app.client();
-    let mut r = c.get(&format!("/sso/{id}/start")).await;
+    let mut loc = start_at_provider(&c, &id).await;
     let mut callback = String::new();
     for _ in 0..10 {
-        let loc = location(&r);
         if let Some(path) = loc.strip_prefix(&app.url) {
             callback = path.to_string();
             break;
@@ -314,7 +336,7 @@ async fn forged_or_replayed_answers_are_refused_and_store_nothing(backend: Backe
             .strip_prefix(&idp.browser.base)
             .map(str::to_string)
             .unwrap_or(loc);
-        r = idp.browser.get(&path).await;
+        loc = location(&idp.browser.get(&path).await);
     }
     assert!(callback.starts_with("/sso/oidc/callback?"), "{callback}");
     let elsewhere = other_browser.get(&callback).await;
@@ -345,14 +367,19 @@ async fn domains_and_the_sso_requirement_limit_who_gets_in(backend: Backend) {
 
     let id = generic(&owner, &idp, "a", json!({ "allowed_domains": "acme.test" })).await;
     let outsider = app.client();
-    let r = sso_round_trip(&outsider, &idp.browser, &format!("/sso/{id}/start")).await;
+    let r = sso_round_trip(&outsider, &idp.browser, &format!("POST /sso/{id}/start")).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("not an address"), "{}", r.body);
 
     // An unverified address is not one of the domain's either.
     idp.set_user(json!({ "sub": "eve", "email": "eve@acme.test", "email_verified": false }))
         .await;
-    let r = sso_round_trip(&app.client(), &idp.browser, &format!("/sso/{id}/start")).await;
+    let r = sso_round_trip(
+        &app.client(),
+        &idp.browser,
+        &format!("POST /sso/{id}/start"),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.body);
 
     idp.set_user(
@@ -360,7 +387,7 @@ async fn domains_and_the_sso_requirement_limit_who_gets_in(backend: Backend) {
     )
     .await;
     let bob = app.client();
-    let r = sso_round_trip(&bob, &idp.browser, &format!("/sso/{id}/start")).await;
+    let r = sso_round_trip(&bob, &idp.browser, &format!("POST /sso/{id}/start")).await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
 
     // A member with a password, signed in before the policy.
@@ -441,7 +468,7 @@ async fn microsoft_multi_tenant_and_apple_presets_sign_in(backend: Backend) {
     idp.set_user(json!({ "sub": "ms-user", "email": "meg@example.test", "email_verified": true, "name": "Meg" }))
         .await;
     let meg = app.client();
-    let r = sso_round_trip(&meg, &idp.browser, &format!("/sso/{ms}/start")).await;
+    let r = sso_round_trip(&meg, &idp.browser, &format!("POST /sso/{ms}/start")).await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
     let ids = meg.get("/api/v1/me/sso").await.json();
     assert_eq!(
@@ -458,7 +485,12 @@ async fn microsoft_multi_tenant_and_apple_presets_sign_in(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = sso_round_trip(&app.client(), &idp.browser, &format!("/sso/{ms}/start")).await;
+    let r = sso_round_trip(
+        &app.client(),
+        &idp.browser,
+        &format!("POST /sso/{ms}/start"),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("tenant"), "{}", r.body);
 
@@ -477,7 +509,7 @@ async fn microsoft_multi_tenant_and_apple_presets_sign_in(backend: Backend) {
     )
     .await;
     let ann = app.client();
-    let r = sso_round_trip(&ann, &idp.browser, &format!("/sso/{ap}/start")).await;
+    let r = sso_round_trip(&ann, &idp.browser, &format!("POST /sso/{ap}/start")).await;
     assert_eq!(location(&r), "/projects", "{}", r.body);
     assert_eq!(me(&ann).await["email"], "ann@example.test");
     let auth = idp.last_authorization().await["params"].clone();
@@ -567,4 +599,141 @@ async fn connection_secrets_are_sealed_and_never_shown(backend: Backend) {
             .status,
         204
     );
+}
+
+/// A second org, made by the operator, with its owner signed in.
+async fn globex(app: &TestApp) -> (Client, String) {
+    let core = &app.server.as_ref().expect("running").core;
+    let created = core
+        .create_org(
+            &testvault_core::Operator::unsafe_local_admin(),
+            testvault_domain::OrgName::parse("Globex").expect("name"),
+            testvault_domain::Email::parse("hank@globex.test").expect("email"),
+            Some(testvault_domain::PersonName::parse("Hank").expect("name")),
+            Some(testvault_domain::NewPassword::parse("globex owner passphrase").expect("pw")),
+        )
+        .await
+        .expect("org B");
+    let hank = app.client();
+    assert_eq!(
+        hank.sign_in("hank@globex.test", "globex owner passphrase")
+            .await
+            .status,
+        200
+    );
+    (hank, created.org.to_string())
+}
+
+/// Any org's owner may name any issuer (and could run a look-alike one): an identity met
+/// through one org's connection signs in to that org only.
+async fn another_orgs_connection_to_the_same_issuer_never_reaches_an_identity(backend: Backend) {
+    let Some((app, idp, owner)) = start(backend, "oidc_cross_org").await else {
+        return;
+    };
+    let a = generic(&owner, &idp, "a", json!({})).await;
+    let alice = app.client();
+    let r = sso_round_trip(&alice, &idp.browser, &format!("POST /sso/{a}/start")).await;
+    assert_eq!(location(&r), "/projects", "{}", r.body);
+
+    let (hank, _) = globex(&app).await;
+    let g = generic(&hank, &idp, "a", json!({})).await;
+    let through_globex = app.client();
+    let r = sso_round_trip(
+        &through_globex,
+        &idp.browser,
+        &format!("POST /sso/{g}/start"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(through_globex.cookie("__Host-tv_session").is_none());
+    let members = hank.get("/api/v1/members").await.json();
+    assert_eq!(
+        members["data"].as_array().map(Vec::len),
+        Some(1),
+        "Alice did not join Globex: {members}"
+    );
+    // Her identity still signs her in to Acme.
+    let again = app.client();
+    let r = sso_round_trip(&again, &idp.browser, &format!("POST /sso/{a}/start")).await;
+    assert_eq!(location(&r), "/projects", "{}", r.body);
+    assert_eq!(me(&again).await["org_name"], "Acme");
+}
+
+/// A session made by one org's single sign-on, switched into an org that requires single
+/// sign-on, is not that org's: the switch is refused.
+async fn single_sign_on_does_not_carry_into_an_org_that_requires_its_own(backend: Backend) {
+    let Some((app, idp, owner)) = start(backend, "oidc_switch_org").await else {
+        return;
+    };
+    let a = generic(&owner, &idp, "a", json!({})).await;
+    let (hank, globex_id) = globex(&app).await;
+    // Olive (Acme's owner) joins Globex as a viewer with her existing account.
+    let inv = hank
+        .post_json("/api/v1/invitations", &json!({ "email": OWNER_EMAIL }))
+        .await;
+    assert_eq!(inv.status, 201, "{}", inv.body);
+    let link = inv.json()["data"]["link"]
+        .as_str()
+        .expect("link")
+        .to_string();
+    let path = link.trim_start_matches(&app.url).to_string();
+    let accept = app.client();
+    assert_eq!(accept.get(&path).await.status, 200);
+    let r = accept
+        .post_form(&path, &[("password", OWNER_PASSWORD)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let g = generic(&hank, &idp, "b", json!({})).await;
+    let r = hank
+        .put_json("/api/v1/org/security", &json!({ "sso_required": true }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!g.is_empty());
+
+    // Olive links her identity at issuer a in Acme, then signs in to Acme through it.
+    idp.set_user(json!({ "sub": "olive", "email": OWNER_EMAIL, "email_verified": true }))
+        .await;
+    let r = sso_round_trip(&owner, &idp.browser, &format!("POST /account/sso/{a}/link")).await;
+    assert_eq!(location(&r), "/account/sso?linked=1", "{}", r.body);
+    let c = app.client();
+    let r = sso_round_trip(&c, &idp.browser, &format!("POST /sso/{a}/start")).await;
+    assert_eq!(location(&r), "/projects", "{}", r.body);
+    assert_eq!(me(&c).await["org_name"], "Acme");
+
+    let r = c.post_form("/orgs/switch", &[("org", &globex_id)]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("requires single sign-on"), "{}", r.body);
+    assert_eq!(me(&c).await["org_name"], "Acme", "still in Acme");
+}
+
+/// `sso_provider_hosts` keeps owners from pointing the server's fetches anywhere else.
+async fn provider_hosts_can_be_limited(backend: Backend) {
+    let tls = TlsFiles::new();
+    let ca = tls.cert_path.clone();
+    let db = TestDb::create(backend).await;
+    let app = TestApp::start_with(db, |l| Layer {
+        trusted_ca_file: Some(ca),
+        sso_provider_hosts: Some(vec!["login.example.com".into(), "*.okta.example".into()]),
+        ..l
+    })
+    .await;
+    let Some(idp) = OidcProvider::start(
+        "oidc_provider_hosts",
+        tls,
+        &format!("{}/sso/oidc/callback", app.url),
+    )
+    .await
+    else {
+        return;
+    };
+    let owner = app.setup_owner().await;
+    let r = owner
+        .post_json(
+            "/api/v1/org/sso/connections",
+            &json!({ "preset": "generic", "name": "Internal", "issuer": idp.issuer("a"),
+                     "client_id": idp.client_id(), "client_secret": idp.client_secret() }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("sso_provider_hosts"), "{}", r.body);
 }

@@ -8,7 +8,9 @@
 
 use serde_json::{Value, json};
 use testvault::config::Layer;
-use testvault_testkit::idp::{SamlIdp, TlsFiles, auto_post_form, sso_round_trip};
+use testvault_testkit::idp::{
+    SamlIdp, TlsFiles, auto_post_form, sso_round_trip, start_at_provider,
+};
 use testvault_testkit::{Backend, Client, Resp, TestApp, TestDb, on_both_backends};
 
 on_both_backends!(
@@ -75,16 +77,14 @@ impl Saml {
         sso_round_trip(
             client,
             &self.idp.browser,
-            &format!("/sso/{}/start", self.id),
+            &format!("POST /sso/{}/start", self.id),
         )
         .await
     }
 
     /// Starts a sign-in and returns the IdP's auto-posted form: `(ACS path, fields)`.
     async fn idp_form(&self, client: &Client) -> (String, Vec<(String, String)>) {
-        let start = client.get(&format!("/sso/{}/start", self.id)).await;
-        assert_eq!(start.status, 303, "{}", start.body);
-        let loc = location(&start);
+        let loc = start_at_provider(client, &self.id).await;
         assert!(loc.contains("SAMLRequest="), "{loc}");
         let path = loc
             .strip_prefix(&self.idp.browser.base)

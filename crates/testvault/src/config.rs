@@ -45,6 +45,8 @@ pub struct Layer {
     pub rate_limits: Option<String>,
     /// PEM certificates trusted (besides the system's) for HTTPS to identity providers.
     pub trusted_ca_file: Option<PathBuf>,
+    /// The only hosts identity-provider fetches may reach (`*.example.com` allowed); unset: any.
+    pub sso_provider_hosts: Option<Vec<String>>,
 }
 
 macro_rules! overlay {
@@ -74,7 +76,8 @@ impl Layer {
             mail_from,
             token_max_days,
             rate_limits,
-            trusted_ca_file
+            trusted_ca_file,
+            sso_provider_hosts
         );
         self
     }
@@ -102,6 +105,7 @@ const ENV_KEYS: &[&str] = &[
     "TOKEN_MAX_DAYS",
     "RATE_LIMITS",
     "TRUSTED_CA_FILE",
+    "SSO_PROVIDER_HOSTS",
 ];
 const SECRET_KEYS: &[&str] = &["DATABASE_URL", "MASTER_KEY", "SMTP_URL"];
 
@@ -171,6 +175,16 @@ pub fn from_env(
             "MAIL_FROM" => layer.mail_from = Some(value),
             "RATE_LIMITS" => layer.rate_limits = Some(value),
             "TRUSTED_CA_FILE" => layer.trusted_ca_file = Some(value.into()),
+            "SSO_PROVIDER_HOSTS" => {
+                layer.sso_provider_hosts = Some(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                )
+            }
             _ => warnings.push(format!(
                 "ignoring unknown environment variable {name} (known: {})",
                 ENV_KEYS
@@ -236,6 +250,8 @@ pub struct Config {
     pub rate_limits: testvault_domain::RateLimits,
     /// PEM certificates trusted (besides the system's) for HTTPS to identity providers.
     pub trusted_ca_file: Option<PathBuf>,
+    /// The only hosts identity-provider fetches may reach; empty: any.
+    pub sso_provider_hosts: Vec<String>,
     /// Where each layer came from, for `config show`.
     pub sources: Vec<String>,
 }
@@ -345,6 +361,7 @@ impl Config {
             )
             .map_err(|e| StartError::Config(e.to_string()))?,
             trusted_ca_file: m.trusted_ca_file,
+            sso_provider_hosts: m.sso_provider_hosts.unwrap_or_default(),
             sources,
         })
     }
@@ -371,6 +388,7 @@ impl Config {
             token_max_days: i64,
             rate_limits: String,
             trusted_ca_file: Option<String>,
+            sso_provider_hosts: Vec<String>,
         }
         let (cert, key) = match &self.tls {
             TlsSource::SelfSigned => (None, None),
@@ -420,6 +438,7 @@ impl Config {
                 .trusted_ca_file
                 .as_ref()
                 .map(|p| p.display().to_string()),
+            sso_provider_hosts: self.sso_provider_hosts.clone(),
         };
         let body = toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
         format!(

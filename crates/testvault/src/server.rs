@@ -43,7 +43,8 @@ pub async fn open_core(cfg: &Config, public_url: String) -> Result<Core, StartEr
         None => None,
     };
     let outbound =
-        crate::outbound::HttpsClient::new(roots.as_deref()).map_err(StartError::Config)?;
+        crate::outbound::HttpsClient::new(roots.as_deref(), cfg.sso_provider_hosts.clone())
+            .map_err(StartError::Config)?;
     let store = Store::connect(&target).await?;
     Ok(Core::new(
         store,

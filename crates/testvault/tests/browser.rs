@@ -42,6 +42,20 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
+/// Whether `test` must be skipped (loudly) for want of Chromium, node or the driver; in CI a
+/// missing prerequisite fails instead.
+fn cannot_run(test: &str) -> bool {
+    let Some(why) = missing_prerequisite() else {
+        return false;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "browser test cannot run in CI: {why}"
+    );
+    eprintln!("\n!!!!! SKIPPING {test}: {why}. In CI this fails. !!!!!\n");
+    true
+}
+
 /// Starts `testvault serve` on a fresh data directory; its URL and setup link.
 fn serve(data: &Path, env: &[(&str, &Path)]) -> (std::process::Child, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_testvault"));
@@ -73,12 +87,7 @@ fn serve(data: &Path, env: &[(&str, &Path)]) -> (std::process::Child, String, St
 
 #[test]
 fn browser_walkthrough_setup_invite_sign_in_sessions() {
-    if let Some(why) = missing_prerequisite() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "browser test cannot run in CI: {why}"
-        );
-        eprintln!("\n!!!!! SKIPPING the browser walk-through: {why}. In CI this fails. !!!!!\n");
+    if cannot_run("the browser walk-through") {
         return;
     }
     let dir = tempfile::tempdir().expect("dir");
@@ -109,14 +118,7 @@ fn browser_walkthrough_setup_invite_sign_in_sessions() {
 /// Chromium's virtual authenticator, in the browser (`e2e/sign_in_methods.mjs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_single_sign_on_and_passkeys() {
-    if let Some(why) = missing_prerequisite() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "browser test cannot run in CI: {why}"
-        );
-        eprintln!(
-            "\n!!!!! SKIPPING the sign-in methods walk-through: {why}. In CI this fails. !!!!!\n"
-        );
+    if cannot_run("the sign-in methods walk-through") {
         return;
     }
     let tls = testvault_testkit::idp::TlsFiles::new();

@@ -129,6 +129,8 @@ pub struct ConnectionView {
 pub struct SsoChoice {
     pub id: Uuid,
     pub name: String,
+    /// The organisation the connection signs in to (a domain names no owner: say whose it is).
+    pub org_name: String,
     pub start_url: String,
 }
 
@@ -404,26 +406,30 @@ impl Core {
     pub async fn sso_choices_for_email(&self, email: &str) -> Result<Vec<SsoChoice>, CoreError> {
         let email = Email::parse(email)?;
         let domain = email.as_str().rsplit('@').next().unwrap_or_default();
-        Ok(self
-            .store()
-            .sso_connections_for_domain(domain)
-            .await?
-            .iter()
-            .map(|c| self.sso_choice(c))
-            .collect())
+        let mut choices = Vec::new();
+        for c in self.store().sso_connections_for_domain(domain).await? {
+            choices.push(self.sso_choice(&c).await?);
+        }
+        Ok(choices)
     }
 
     /// One enabled connection, as a sign-in choice.
     pub async fn sso_connection_choice(&self, id: Uuid) -> Result<SsoChoice, CoreError> {
-        Ok(self.sso_choice(&self.live_connection(id).await?))
+        self.sso_choice(&self.live_connection(id).await?).await
     }
 
-    fn sso_choice(&self, c: &SsoConnectionRow) -> SsoChoice {
-        SsoChoice {
+    async fn sso_choice(&self, c: &SsoConnectionRow) -> Result<SsoChoice, CoreError> {
+        let org = self
+            .store()
+            .get_org(c.org)
+            .await?
+            .ok_or(CoreError::NotFound("single sign-on connection"))?;
+        Ok(SsoChoice {
             id: c.id,
             name: c.name.clone(),
+            org_name: org.name,
             start_url: self.link(&format!("/sso/{}/start", c.id)),
-        }
+        })
     }
 
     /// The caller's linked identities, and the connections of their org they could link.
@@ -434,7 +440,7 @@ impl Core {
         p.require_session()?;
         let identities = self
             .store()
-            .sso_identities_of(p.user)
+            .sso_identities_of(p.org, p.user)
             .await?
             .into_iter()
             .map(|i| SsoIdentityView {
@@ -445,14 +451,12 @@ impl Core {
                 last_used_at: i.last_used_at,
             })
             .collect();
-        let choices = self
-            .store()
-            .list_sso_connections(p.org)
-            .await?
-            .iter()
-            .filter(|c| c.enabled)
-            .map(|c| self.sso_choice(c))
-            .collect();
+        let mut choices = Vec::new();
+        for c in self.store().list_sso_connections(p.org).await? {
+            if c.enabled {
+                choices.push(self.sso_choice(&c).await?);
+            }
+        }
         Ok((identities, choices))
     }
 
@@ -464,7 +468,7 @@ impl Core {
         subject: &str,
     ) -> Result<(), CoreError> {
         p.require_session()?;
-        let identities = self.store().sso_identities_of(p.user).await?;
+        let identities = self.store().sso_identity_count(p.user).await?;
         let user = self
             .store()
             .get_user(p.user)
@@ -472,7 +476,7 @@ impl Core {
             .ok_or(CoreError::NotFound("account"))?;
         let other_ways = i64::from(!user.password_hash.is_empty())
             + self.store().passkey_count(p.user).await?
-            + i64::try_from(identities.len().saturating_sub(1)).unwrap_or(i64::MAX);
+            + (identities - 1).max(0);
         if other_ways == 0 {
             return Err(CoreError::Refused(
                 "this identity is your only way to sign in; add a passkey first",

@@ -2,8 +2,9 @@
 //! what happens when one vouches for somebody.
 //!
 //! The rules every protocol shares live here: a federated identity is the provider's issuer
-//! and subject, never an email address, so an account is joined to a provider only by someone
-//! signed in to it; a first sign-in makes the person a member with the least role (just in time);
+//! and subject within one org (another org's connection naming the same issuer — its owner's
+//! unverified choice — never reaches it), never an email address, so an account is joined to a
+//! provider only by someone signed in to it; a first sign-in makes the person a member with the least role (just in time);
 //! a connection may accept only some email domains; an org may require single sign-on of its
 //! members (owners excepted, so a broken provider cannot lock everyone out).
 
@@ -171,6 +172,7 @@ impl Core {
             .map_or_else(String::new, |e| e.as_str().to_string());
         let shown_email = shown_email.as_str();
         let identity = NewSsoIdentity {
+            org: conn.org,
             issuer: &who.issuer,
             subject: &who.subject,
             email: shown_email,
@@ -201,7 +203,7 @@ impl Core {
 
         let user = match self
             .store()
-            .use_sso_identity(&who.issuer, &who.subject, shown_email, now)
+            .use_sso_identity(conn.org, &who.issuer, &who.subject, shown_email, now)
             .await?
         {
             Some(user) => {

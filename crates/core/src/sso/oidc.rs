@@ -7,7 +7,7 @@
 //! sign with the team's key) and `form_post` answers, and Google's hosted domain (`hd`).
 
 use super::Federated;
-use crate::outbound::{OutboundRequest, OutboundResponse};
+use crate::outbound::{OutboundError, OutboundRequest, OutboundResponse};
 use crate::{Core, CoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -92,6 +92,25 @@ impl ProviderMetadata {
     }
 }
 
+/// A multi-tenant template is believed only on the discovery document's own host, with
+/// `{tenantid}` a whole path segment: `https://<that host>/…/{tenantid}/…`. (Anywhere else it
+/// could spell another issuer: `https://accounts.google.co{tenantid}` with `tid` = `m`.)
+fn template_fits(template: &str, issuer: &str) -> bool {
+    let host = |u: &str| {
+        u.strip_prefix("https://")
+            .and_then(|r| r.split('/').next())
+            .map(str::to_ascii_lowercase)
+    };
+    let Some(at) = template.find("{tenantid}") else {
+        return false;
+    };
+    template.matches("{tenantid}").count() == 1
+        && host(template).is_some_and(|h| !h.contains('{') && Some(h) == host(issuer))
+        && template[..at].ends_with('/')
+        && (template[at + "{tenantid}".len()..].starts_with('/')
+            || at + "{tenantid}".len() == template.len())
+}
+
 /// Discovery documents and key sets by URL, shared by every sign-in of this instance.
 #[derive(Default)]
 pub(crate) struct Cache {
@@ -103,11 +122,14 @@ fn federation(why: impl Into<String>) -> CoreError {
     CoreError::Federation(why.into())
 }
 
-fn unreachable_provider(what: &str, e: impl std::fmt::Display) -> CoreError {
+pub(crate) fn unreachable_provider(what: &str, e: OutboundError) -> CoreError {
     tracing::warn!(error = %e, "{what}");
-    federation(format!(
-        "the identity provider could not be reached ({what}); try again, or ask an owner to check the connection"
-    ))
+    match e {
+        OutboundError::HostNotAllowed(_) => federation(e.to_string()),
+        OutboundError::Failed(_) => federation(format!(
+            "the identity provider could not be reached ({what}); try again, or ask an owner to check the connection"
+        )),
+    }
 }
 
 /// `url`, which must be HTTPS: providers' endpoints are never fetched in clear.
@@ -139,7 +161,9 @@ impl Core {
     ) -> Result<Arc<ProviderMetadata>, CoreError> {
         let now = time::now();
         let cache = &self.sso_cache().metadata;
-        if let Some((at, m)) = cache.lock().ok().and_then(|c| c.get(issuer).cloned())
+        // By preset too: a document accepted for its template (Microsoft) is no other preset's.
+        let key = format!("{preset} {issuer}");
+        if let Some((at, m)) = cache.lock().ok().and_then(|c| c.get(&key).cloned())
             && now - at < CACHE_SECS
         {
             return Ok(m);
@@ -154,7 +178,9 @@ impl Core {
         // The document must be the issuer's own (OpenID Connect Discovery §4.3); Microsoft's
         // multi-tenant document names a template instead, checked per token.
         let same = meta.issuer.trim_end_matches('/') == issuer.trim_end_matches('/');
-        if !(same || preset == "microsoft" && meta.issuer_template()) {
+        let template =
+            preset == "microsoft" && meta.issuer_template() && template_fits(&meta.issuer, issuer);
+        if !(same || template) {
             return Err(federation(format!(
                 "the discovery document names issuer {} instead of {issuer}",
                 meta.issuer
@@ -165,7 +191,7 @@ impl Core {
         https(&meta.jwks_uri, "key set address")?;
         let meta = Arc::new(meta);
         if let Ok(mut c) = cache.lock() {
-            c.insert(issuer.to_string(), (now, meta.clone()));
+            c.insert(key, (now, meta.clone()));
         }
         Ok(meta)
     }
@@ -577,6 +603,28 @@ mod tests {
         );
         assert_eq!(apple_user_name(""), None);
         assert_eq!(apple_user_name(r#"{"email":"a@b.c"}"#), None);
+    }
+
+    #[test]
+    fn a_tenant_template_must_stay_on_its_own_host() {
+        let ms = "https://login.microsoftonline.com/common/v2.0";
+        assert!(template_fits(
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            ms
+        ));
+        assert!(!template_fits("https://accounts.google.co{tenantid}", ms));
+        assert!(!template_fits(
+            "https://accounts.google.com/{tenantid}/v2.0",
+            ms
+        ));
+        assert!(!template_fits(
+            "https://login.microsoftonline.com/x{tenantid}/v2.0",
+            ms
+        ));
+        assert!(!template_fits(
+            "https://login.microsoftonline.com/{tenantid}/{tenantid}",
+            ms
+        ));
     }
 
     #[test]

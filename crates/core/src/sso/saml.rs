@@ -116,9 +116,12 @@ impl Core {
             "{}\n{}",
             settings.idp_entity_id, verified.assertion_id
         ));
+        // Kept past the assertion's own end by more than the checks' clock skew and issue
+        // delay, so it cannot come back once its record is cleaned up.
+        let keep_until = verified.not_on_or_after.max(now) + 600;
         if !self
             .store()
-            .spend_saml_assertion(&spent.0, verified.not_on_or_after)
+            .spend_saml_assertion(&spent.0, keep_until)
             .await?
         {
             return Err(federation("this SAML assertion was already used"));
@@ -168,7 +171,13 @@ impl Core {
                 .outbound()
                 .send(OutboundRequest::get(&metadata_url))
                 .await
-                .map_err(|e| invalid("idp_metadata_url", format!("could not be fetched: {e}")))?;
+                .map_err(|e| {
+                    let why = match super::oidc::unreachable_provider("SAML metadata", e) {
+                        CoreError::Federation(m) => m,
+                        other => other.to_string(),
+                    };
+                    invalid("idp_metadata_url", why)
+                })?;
             if resp.status != 200 {
                 return Err(invalid(
                     "idp_metadata_url",

@@ -45,7 +45,7 @@ pub fn routes() -> Router<AppState> {
             get(sign_in_link::open_page).post(sign_in_link::open),
         )
         .route("/sign-in/sso", get(sso::find_page).post(sso::find))
-        .route("/sso/{id}/start", get(sso::start))
+        .route("/sso/{id}/start", get(sso::start_page).post(sso::start))
         .route(
             "/sso/oidc/callback",
             get(sso::oidc_callback_get).post(sso::oidc_callback_post),

@@ -56,8 +56,8 @@ pub async fn find(
     PageCsrf(csrf): PageCsrf,
     CsrfForm(form): CsrfForm<FindForm>,
 ) -> Response {
-    // One connection is followed at once by the page script (a link, not a redirect: the
-    // CSP's `form-action 'self'` stops a form's answer from redirecting to another site).
+    // Each connection is a button naming its org: a domain proves nobody's ownership, so the
+    // person chooses (nothing is followed on its own).
     match state.core.sso_choices_for_email(&form.email).await {
         Ok(choices) => render(
             StatusCode::OK,
@@ -89,14 +89,14 @@ struct ContinuePage {
     url: String,
 }
 
-/// Sends the browser to the provider, with a fresh cookie binding the attempt to it: a redirect
-/// for a link, or (`via_page`, after a form) a page whose link the script follows, since the
-/// CSP's `form-action 'self'` forbids a form's answer to redirect to another site.
+/// Sends the browser to the provider, with a fresh cookie binding the attempt to it: a page
+/// whose one link the script follows (a form's answer may not redirect to another site: the
+/// CSP's `form-action 'self'`).
 async fn go_to_provider(
     state: &AppState,
     connection: Uuid,
     link_user: Option<Principal>,
-    via_page: Option<&str>,
+    csrf: &str,
 ) -> Response {
     let nonce = match testvault_core::sso::browser_nonce() {
         Ok(n) => n,
@@ -108,16 +108,13 @@ async fn go_to_provider(
         .await
     {
         Ok(url) => {
-            let mut resp = match via_page {
-                Some(csrf) => render(
-                    StatusCode::OK,
-                    &ContinuePage {
-                        chrome: Chrome::public("Continue to single sign-on", csrf),
-                        url,
-                    },
-                ),
-                None => Redirect::to(&url).into_response(),
-            };
+            let mut resp = render(
+                StatusCode::OK,
+                &ContinuePage {
+                    chrome: Chrome::public("Continue to single sign-on", csrf),
+                    url,
+                },
+            );
             match cookies::sso(&nonce) {
                 Some(c) => {
                     resp.headers_mut().append(header::SET_COOKIE, c);
@@ -130,11 +127,47 @@ async fn go_to_provider(
     }
 }
 
-/// `GET /sso/{id}/start`: a link an org can share; begins a sign-in at its provider.
-pub async fn start(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match id.parse::<Uuid>() {
-        Ok(id) => go_to_provider(&state, id, None, None).await,
-        Err(_) => failure(CoreError::NotFound("single sign-on connection")),
+#[derive(Template)]
+#[template(path = "sso_start.html")]
+struct StartPage {
+    chrome: Chrome,
+    choice: SsoChoice,
+}
+
+/// `GET /sso/{id}/start`: the link an org shares. It asks before anything happens: a page
+/// elsewhere that sends a browser here must not sign it in to someone else's account (login
+/// CSRF), so the sign-in begins with this page's form.
+pub async fn start_page(
+    State(state): State<AppState>,
+    PageCsrf(csrf): PageCsrf,
+    Path(id): Path<String>,
+) -> Response {
+    let choice = match connection_id(&id) {
+        Ok(id) => state.core.sso_connection_choice(id).await,
+        Err(e) => Err(e),
+    };
+    match choice {
+        Ok(choice) => render(
+            StatusCode::OK,
+            &StartPage {
+                chrome: Chrome::public("Sign in with single sign-on", &csrf),
+                choice,
+            },
+        ),
+        Err(e) => failure(e),
+    }
+}
+
+/// `POST /sso/{id}/start`: begins the sign-in at the connection's provider.
+pub async fn start(
+    State(state): State<AppState>,
+    PageCsrf(csrf): PageCsrf,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<super::auth::CsrfOnlyForm>,
+) -> Response {
+    match connection_id(&id) {
+        Ok(id) => go_to_provider(&state, id, None, &csrf).await,
+        Err(e) => failure(e),
     }
 }
 
@@ -146,9 +179,9 @@ pub async fn link(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<super::auth::CsrfOnlyForm>,
 ) -> Response {
-    match id.parse::<Uuid>() {
-        Ok(id) => go_to_provider(&state, id, Some(p), Some(&csrf)).await,
-        Err(_) => failure(CoreError::NotFound("single sign-on connection")),
+    match connection_id(&id) {
+        Ok(id) => go_to_provider(&state, id, Some(p), &csrf).await,
+        Err(e) => failure(e),
     }
 }
 
@@ -239,8 +272,9 @@ pub async fn saml_acs(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<SamlPost>,
 ) -> Response {
-    let Ok(id) = id.parse::<Uuid>() else {
-        return failure(CoreError::NotFound("single sign-on connection"));
+    let id = match connection_id(&id) {
+        Ok(id) => id,
+        Err(e) => return failure(e),
     };
     let browser = cookies::read(&headers, cookies::SSO).unwrap_or_default();
     finished(
@@ -261,8 +295,9 @@ pub async fn saml_acs(
 /// `GET /sso/saml/{id}/metadata`: the service provider's metadata for the IdP's admin.
 #[cfg(feature = "saml")]
 pub async fn saml_metadata(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<Uuid>() else {
-        return failure(CoreError::NotFound("single sign-on connection"));
+    let id = match connection_id(&id) {
+        Ok(id) => id,
+        Err(e) => return failure(e),
     };
     match state.core.saml_sp_metadata(id).await {
         Ok(xml) => (
@@ -481,6 +516,11 @@ impl ConnectionForm {
     }
 }
 
+fn connection_id(id: &str) -> Result<Uuid, CoreError> {
+    id.parse()
+        .map_err(|_| CoreError::NotFound("single sign-on connection"))
+}
+
 /// `POST /settings/sso`: a new connection.
 pub async fn create(
     State(state): State<AppState>,
@@ -488,14 +528,15 @@ pub async fn create(
     PageCsrf(csrf): PageCsrf,
     CsrfForm(form): CsrfForm<ConnectionForm>,
 ) -> Response {
-    let result = match p.allow(Permission::ManageSecurity) {
-        Ok(allowed) => state
+    let result = async {
+        let allowed = p.allow(Permission::ManageSecurity)?;
+        state
             .core
             .create_sso_connection(allowed, form.into_input())
             .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
+            .map(|_| ())
+    }
+    .await;
     settings_outcome(&state, &p, &csrf, result, "Connection added.").await
 }
 
@@ -507,15 +548,16 @@ pub async fn update(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<ConnectionForm>,
 ) -> Response {
-    let result = match (id.parse::<Uuid>(), p.allow(Permission::ManageSecurity)) {
-        (Ok(id), Ok(allowed)) => state
+    let result = async {
+        let id = connection_id(&id)?;
+        let allowed = p.allow(Permission::ManageSecurity)?;
+        state
             .core
             .update_sso_connection(allowed, id, form.into_input())
             .await
-            .map(|_| ()),
-        (Err(_), _) => Err(CoreError::NotFound("single sign-on connection")),
-        (_, Err(e)) => Err(e),
-    };
+            .map(|_| ())
+    }
+    .await;
     settings_outcome(&state, &p, &csrf, result, "Connection saved.").await
 }
 
@@ -527,11 +569,12 @@ pub async fn delete(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<super::auth::CsrfOnlyForm>,
 ) -> Response {
-    let result = match (id.parse::<Uuid>(), p.allow(Permission::ManageSecurity)) {
-        (Ok(id), Ok(allowed)) => state.core.delete_sso_connection(allowed, id).await,
-        (Err(_), _) => Err(CoreError::NotFound("single sign-on connection")),
-        (_, Err(e)) => Err(e),
-    };
+    let result = async {
+        let id = connection_id(&id)?;
+        let allowed = p.allow(Permission::ManageSecurity)?;
+        state.core.delete_sso_connection(allowed, id).await
+    }
+    .await;
     settings_outcome(&state, &p, &csrf, result, "Connection deleted.").await
 }
 
@@ -548,14 +591,13 @@ pub async fn set_required(
     PageCsrf(csrf): PageCsrf,
     CsrfForm(form): CsrfForm<RequiredForm>,
 ) -> Response {
-    let result = match p.allow(Permission::ManageSecurity) {
-        Ok(allowed) => {
-            state
-                .core
-                .set_sso_required(allowed, form.sso_required.is_some())
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let allowed = p.allow(Permission::ManageSecurity)?;
+        state
+            .core
+            .set_sso_required(allowed, form.sso_required.is_some())
+            .await
+    }
+    .await;
     settings_outcome(&state, &p, &csrf, result, "Saved.").await
 }
