@@ -427,7 +427,7 @@ mod tests {
         assert_eq!(
             parse_idp_metadata(bomb),
             Err(SamlError::Metadata(
-                "contains a DTD, which is not accepted".into()
+                "contains a DTD or a non-UTF-8 encoding, which is not accepted".into()
             ))
         );
         let sp = SpConfig {
