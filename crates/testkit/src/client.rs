@@ -54,6 +54,8 @@ pub fn http_client(ca_pem: &[u8]) -> reqwest::Client {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
+        // A stuck request fails its test instead of hanging the whole run.
+        .timeout(std::time::Duration::from_secs(300))
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) testkit Firefox/140.0")
         .build()
         .expect("HTTP client")

@@ -61,29 +61,51 @@ impl Default for TlsFiles {
     }
 }
 
-/// Starts `cmd`, which prints one JSON line when it is ready.
-async fn spawn_json(mut cmd: Command, what: &str) -> (Child, Value) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("TESTKIT_IDP_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        line
-    })
-    .await
-    .expect("read the ready line");
-    let info: Value = serde_json::from_str(line.trim()).unwrap_or_else(|_| {
-        panic!("{what} did not report ready: {line:?} (TESTKIT_IDP_LOG=1 shows its log)")
-    });
-    (child, info)
+/// How long a provider may take to say it is ready.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Starts the command `make` builds, which prints one JSON line when it is ready. A process that
+/// says nothing within `READY_WITHIN` (seen once, under a full parallel test run, with the
+/// provider listening and silent) is killed and started once more; its log (kept in a file)
+/// goes into the failure message.
+async fn spawn_json(make: impl Fn() -> Command, what: &str) -> (Child, Value) {
+    let mut last_log = String::new();
+    for _ in 0..2 {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let mut child = make()
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("TESTKIT_IDP_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::from(log.reopen().expect("log file"))
+            })
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what} starts: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            line
+        });
+        match tokio::time::timeout(READY_WITHIN, reading).await {
+            Ok(line) => {
+                let line = line.expect("read the ready line");
+                let log_text = std::fs::read_to_string(log.path()).unwrap_or_default();
+                let info: Value = serde_json::from_str(line.trim()).unwrap_or_else(|_| {
+                    panic!("{what} did not report ready: {line:?}\n{log_text}")
+                });
+                return (child, info);
+            }
+            Err(_) => {
+                // Killing it closes its stdout, which ends the blocked read.
+                let _ = child.kill();
+                let _ = child.wait();
+                last_log = std::fs::read_to_string(log.path()).unwrap_or_default();
+                eprintln!("{what} said nothing within {READY_WITHIN:?}; starting it again");
+            }
+        }
+    }
+    panic!("{what} never reported ready:\n{last_log}")
 }
 
 /// The npm OpenID provider from `e2e/` (four issuers; see `e2e/idp/oidc.mjs`).
@@ -116,12 +138,15 @@ impl OidcProvider {
                 );
             }
         }
-        let mut cmd = Command::new("node");
-        cmd.arg(e2e.join("idp/oidc.mjs"))
-            .env("IDP_CERT", &tls.cert_path)
-            .env("IDP_KEY", &tls.key_path)
-            .env("IDP_REDIRECT_URIS", redirect_uri);
-        let (child, info) = spawn_json(cmd, "the OpenID provider").await;
+        let make = || {
+            let mut cmd = Command::new("node");
+            cmd.arg(e2e.join("idp/oidc.mjs"))
+                .env("IDP_CERT", &tls.cert_path)
+                .env("IDP_KEY", &tls.key_path)
+                .env("IDP_REDIRECT_URIS", redirect_uri);
+            cmd
+        };
+        let (child, info) = spawn_json(make, "the OpenID provider").await;
         let base = info["base"].as_str().expect("base").to_string();
         testvault::tls::install_crypto_provider();
         let browser = Client::new(&base, &tls.cert_pem);
@@ -212,12 +237,15 @@ impl SamlIdp {
         }
         let file = tempfile::NamedTempFile::new().expect("temp file");
         std::fs::write(file.path(), PLACEHOLDER_SP).expect("write SP metadata");
-        let mut cmd = Command::new("python3");
-        cmd.arg(repo_root().join("e2e/idp/saml_idp.py"))
-            .env("IDP_SP_METADATA", file.path())
-            .env("IDP_CERT", &tls.cert_path)
-            .env("IDP_KEY", &tls.key_path);
-        let (child, info) = spawn_json(cmd, "the SAML IdP").await;
+        let make = || {
+            let mut cmd = Command::new("python3");
+            cmd.arg(repo_root().join("e2e/idp/saml_idp.py"))
+                .env("IDP_SP_METADATA", file.path())
+                .env("IDP_CERT", &tls.cert_path)
+                .env("IDP_KEY", &tls.key_path);
+            cmd
+        };
+        let (child, info) = spawn_json(make, "the SAML IdP").await;
         let base = info["base"].as_str().expect("base").to_string();
         testvault::tls::install_crypto_provider();
         let browser = Client::new(&base, &tls.cert_pem);
