@@ -166,6 +166,12 @@ impl Core {
         &self.inner.settings
     }
 
+    /// Whether every pooled SQLite connection checks foreign keys again after uploads (which
+    /// turn them off on their own connection): for tests of the database's guarantees.
+    pub async fn foreign_keys_enforced_everywhere(&self) -> Result<bool, CoreError> {
+        Ok(self.store().foreign_keys_enforced_everywhere().await?)
+    }
+
     /// Readiness: the database answers.
     pub async fn ready(&self) -> Result<(), CoreError> {
         self.store().ping().await.map_err(CoreError::from)

@@ -274,6 +274,27 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite: whether every pooled connection checks foreign keys (ingest turns the checks off
+    /// on its own connection and must never give one back that way). Holds as many connections
+    /// as the pool may have at once, to look at each. `true` on PostgreSQL.
+    pub async fn foreign_keys_enforced_everywhere(&self) -> Result<bool, StoreError> {
+        let Db::Sqlite(pool) = &self.db else {
+            return Ok(true);
+        };
+        let mut held = Vec::new();
+        let mut all_on = true;
+        // Every connection the pool may hold (idle ones come first, new ones are fresh).
+        for _ in 0..pool.options().get_max_connections() {
+            let mut conn = pool.acquire().await?;
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *conn)
+                .await?;
+            all_on &= on == 1;
+            held.push(conn);
+        }
+        Ok(all_on)
+    }
+
     /// Closes the pool; on SQLite this checkpoints the WAL.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);

@@ -1198,7 +1198,7 @@ impl Store {
             IngestInto::AnyStatus => (None, true),
         };
         let mut tx = match &self.db {
-            Db::Sqlite(pool) => IngestConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(pool) => IngestConn::Sqlite(SqliteIngest::begin(pool).await?),
             Db::Pg(pool) => IngestConn::Pg(begin_scoped(pool, Scope::Org(org)).await?),
         };
         let mut number = None;
@@ -1297,8 +1297,67 @@ pub enum IngestInto<'a> {
 }
 
 enum IngestConn {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(SqliteIngest),
     Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// SQLite's side of an upload: a pooled connection in a `BEGIN IMMEDIATE` transaction (the
+/// write lock from the start) with foreign-key checks off. Every row an upload writes points at
+/// its run and tests, checked or made under that same lock, so the checks — a parent lookup per
+/// row and per foreign key, a third of the store's time — prove nothing; cascades on delete
+/// run on other connections, where the checks are on. The connection goes back to the pool
+/// only after `COMMIT` and the checks are on again; an upload dropped on the way closes it
+/// (SQLite rolls back), so no pooled connection is ever left without them.
+struct SqliteIngest {
+    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    committed: bool,
+}
+
+impl SqliteIngest {
+    async fn begin(pool: &sqlx::SqlitePool) -> Result<SqliteIngest, StoreError> {
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let mut ingest = SqliteIngest {
+            conn,
+            committed: false,
+        };
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *ingest.conn)
+            .await?;
+        Ok(ingest)
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+        sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *self.conn)
+            .await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for SqliteIngest {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl std::ops::Deref for SqliteIngest {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for SqliteIngest {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
 }
 
 /// Runs `$body` with `$c` bound to the open ingest transaction of either backend.
@@ -1803,7 +1862,7 @@ fn placeholders(rows: usize, width: usize) -> String {
 }
 
 async fn insert_results_sqlite(
-    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    c: &mut SqliteIngest,
     org: OrgId,
     run: RunId,
     rows: &[ResultRow],
@@ -1838,7 +1897,7 @@ async fn insert_results_sqlite(
 
 /// Adds an upload's per-suite counts to its run's (an appended batch adds to what is there).
 async fn add_suite_counts_sqlite(
-    c: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    c: &mut SqliteIngest,
     org: OrgId,
     run: RunId,
     suites: &[(&String, &RunCounts)],

@@ -14,7 +14,8 @@ on_both_backends!(
     sharded_runs_finish_when_every_shard_has,
     failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope,
     identities_join_across_uploads_and_a_hash_collision_is_refused,
-    allure_results_arrive_as_a_form_of_files
+    allure_results_arrive_as_a_form_of_files,
+    uploads_leave_every_connection_checking_foreign_keys
 );
 
 const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -763,4 +764,44 @@ async fn allure_results_arrive_as_a_form_of_files(backend: Backend) {
         .await
         .json();
     assert_eq!(listed["data"].as_array().map(Vec::len), Some(1));
+}
+
+/// SQLite uploads store with foreign-key checks off on their own connection (every row they
+/// write points at a run and tests checked under the same lock); the connection must never go
+/// back to the pool that way, whether the upload is stored or refused (deletions rely on the
+/// checks' cascades).
+async fn uploads_leave_every_connection_checking_foreign_keys(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, token) = setup(&app).await;
+    // Refused then stored, so the last upload's connection is one that went back to the pool
+    // (a refused upload's is closed).
+    for _ in 0..3 {
+        let refused = call(
+            &app,
+            &token,
+            "POST",
+            "/api/v1/projects/web/uploads?format=junit",
+            Some(("application/xml", b"<testsuite><testcase name=".to_vec())),
+            &[],
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        let ok = call(
+            &app,
+            &token,
+            "POST",
+            "/api/v1/projects/web/uploads",
+            Some(("application/xml", JUNIT.as_bytes().to_vec())),
+            &[],
+        )
+        .await;
+        assert_eq!(ok.status, 201, "{}", ok.body);
+    }
+    let core = &app.server.as_ref().expect("running").core;
+    assert!(
+        core.foreign_keys_enforced_everywhere()
+            .await
+            .expect("checked"),
+        "a pooled connection was left without foreign-key checks"
+    );
 }
