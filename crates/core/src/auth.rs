@@ -431,6 +431,21 @@ impl Core {
     }
 }
 
+impl Core {
+    /// How many ways the user has to sign in: a password, each passkey, each linked identity.
+    /// Removing the last one is refused (nobody could get back in).
+    pub(crate) async fn ways_in(&self, user: UserId) -> Result<i64, CoreError> {
+        let account = self
+            .store()
+            .get_user(user)
+            .await?
+            .ok_or(CoreError::NotFound("account"))?;
+        Ok(i64::from(!account.password_hash.is_empty())
+            + self.store().passkey_count(user).await?
+            + self.store().sso_identity_count(user).await?)
+    }
+}
+
 /// Owners are exempt from the single-sign-on requirement: someone must be able to mend a
 /// broken connection.
 fn is_owner(role: &MemberRole) -> bool {

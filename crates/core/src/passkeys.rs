@@ -260,13 +260,7 @@ impl Core {
             return Err(CoreError::NotFound("passkey"));
         }
         let others = keys.len() - 1;
-        let user = self
-            .store()
-            .get_user(p.user)
-            .await?
-            .ok_or(CoreError::NotFound("account"))?;
-        let identities = self.store().sso_identity_count(p.user).await?;
-        if others == 0 && user.password_hash.is_empty() && identities == 0 {
+        if self.ways_in(p.user).await? <= 1 {
             return Err(CoreError::Refused(
                 "this passkey is your only way to sign in",
             ));

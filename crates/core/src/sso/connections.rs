@@ -468,16 +468,7 @@ impl Core {
         subject: &str,
     ) -> Result<(), CoreError> {
         p.require_session()?;
-        let identities = self.store().sso_identity_count(p.user).await?;
-        let user = self
-            .store()
-            .get_user(p.user)
-            .await?
-            .ok_or(CoreError::NotFound("account"))?;
-        let other_ways = i64::from(!user.password_hash.is_empty())
-            + self.store().passkey_count(p.user).await?
-            + (identities - 1).max(0);
-        if other_ways == 0 {
+        if self.ways_in(p.user).await? <= 1 {
             return Err(CoreError::Refused(
                 "this identity is your only way to sign in; add a passkey first",
             ));
