@@ -113,7 +113,7 @@ impl Store {
                 "SELECT s.public_id, s.user_id, u.email, u.display_name, s.org_id, o.name AS org_name, m.role_level, m.custom_role_id, cr.name AS custom_role_name, cr.permissions AS custom_role_permissions, \
                  o.idle_timeout_secs, o.absolute_timeout_secs, o.ip_allowlist, s.created_at, s.last_seen_at, s.expires_at, \
                  s.stage, s.method, o.require_second_factor, o.sso_required, (SELECT f.confirmed_at FROM user_factors f WHERE f.user_id = s.user_id) AS factor_confirmed, \
-                 (SELECT COUNT(*) FROM passkeys k WHERE k.user_id = s.user_id) AS passkeys \
+                 (SELECT 1 FROM passkeys k WHERE k.user_id = s.user_id LIMIT 1) AS has_passkey \
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  LEFT JOIN members m ON m.org_id = s.org_id AND m.user_id = s.user_id \
                  LEFT JOIN org_roles cr ON cr.id = m.custom_role_id \
@@ -144,7 +144,7 @@ impl Store {
                         stage: r.try_get("stage")?,
                         require_second_factor: r.try_get("require_second_factor")?,
                         has_second_factor: r.try_get::<Option<i64>, _>("factor_confirmed")?.is_some()
-                            || r.try_get::<i64, _>("passkeys")? > 0,
+                            || r.try_get::<Option<i32>, _>("has_passkey")?.is_some(),
                         method: r.try_get("method")?,
                         sso_required: r.try_get("sso_required")?,
                     }))

@@ -320,6 +320,21 @@ async fn forged_or_replayed_answers_are_refused_and_store_nothing(backend: Backe
     assert_eq!(forged.status, 403, "no CSRF token: {}", forged.body);
     let started = c.post_form(&format!("/sso/{id}/start"), &[]).await;
     assert_eq!(started.status, 200);
+    // The binding cookie: host-only, HTTPS only, out of scripts' reach, 10 minutes; sent on the
+    // providers' cross-site POSTs (SameSite=None), useless without the attempt's state.
+    let binding = started
+        .set_cookie("__Host-tv_sso")
+        .expect("a binding cookie");
+    for attr in [
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=None",
+        "Max-Age=600",
+    ] {
+        assert!(binding.contains(attr), "{attr} missing in {binding}");
+    }
+    assert!(!binding.to_lowercase().contains("domain="), "{binding}");
     let at_idp = follow(&c, &idp.browser, started).await;
     // `follow` finished the sign-in; the callback's URL is gone from history, so walk again
     // by hand and stop just before Testvault's callback.
