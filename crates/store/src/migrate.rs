@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(19, "0019_second_factor_attempts"),
     migration!(20, "0020_single_sign_on"),
     migration!(21, "0021_passkeys"),
+    migration!(22, "0022_leaner_test_rows"),
 ];
 
 /// The newest schema version this binary knows.

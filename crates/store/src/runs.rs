@@ -288,11 +288,53 @@ pub struct StoredResult {
     pub details: Option<Vec<u8>>,
 }
 
+/// A test's identity key as stored: empty when it is just `suite › name` (or `name` without a
+/// suite), as most are — the key would otherwise repeat the row's longest texts, a third of
+/// what storing a new test writes. `$t` is the table's alias with its dot (or empty).
+macro_rules! test_key {
+    ($t:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $t,
+            "identity_key <> '' THEN ",
+            $t,
+            "identity_key WHEN ",
+            $t,
+            "suite = '' THEN ",
+            $t,
+            "name ELSE ",
+            $t,
+            "suite || ' › ' || ",
+            $t,
+            "name END"
+        )
+    };
+}
+
+/// Whether `key` is what an empty stored key stands for (see `test_key!`).
+fn key_is_plain(key: &str, suite: &str, name: &str) -> bool {
+    if suite.is_empty() {
+        return key == name;
+    }
+    key.strip_prefix(suite)
+        .and_then(|rest| rest.strip_prefix(" › "))
+        .is_some_and(|rest| rest == name)
+}
+
+/// The key column to store for a new test.
+fn stored_key(row: &ResultRow) -> &str {
+    if key_is_plain(&row.identity_key, &row.suite, &row.name) {
+        ""
+    } else {
+        &row.identity_key
+    }
+}
+
 /// The columns `stored_result!` reads (`results r` joined with `tests t`).
 macro_rules! result_columns {
     () => {
-        "r.id, r.test_id, t.identity_key, t.identity_hash, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, \
-         r.attempts, r.duration_ms, r.signature, r.details"
+        concat!("r.id, r.test_id, ", test_key!("t."), " AS identity_key, t.identity_hash, t.suite, t.name, t.parameters, t.file, r.outcome, r.flaky, \
+         r.attempts, r.duration_ms, r.signature, r.details")
     };
 }
 
@@ -677,9 +719,9 @@ impl Store {
         test: i64,
     ) -> Result<Option<TestRow>, StoreError> {
         on_org!(self, org, pool => {
-            let row = sqlx::query(
-            "SELECT id, identity_key, suite, name, parameters, file, quarantined_at, quarantined_by, quarantine_reason \
-             FROM tests WHERE org_id = $1 AND project_id = $2 AND id = $3")
+            let row = sqlx::query(concat!(
+            "SELECT id, ", test_key!(""), " AS identity_key, suite, name, parameters, file, quarantined_at, quarantined_by, quarantine_reason \
+             FROM tests WHERE org_id = $1 AND project_id = $2 AND id = $3"))
             .bind(org.0)
             .bind(project.0)
             .bind(test)
@@ -1257,6 +1299,7 @@ impl Store {
             counts: RunCounts::default(),
             suites: HashMap::new(),
             first_id: None,
+            next_test_id: None,
             expect_new: false,
             preloaded: false,
             into_finished,
@@ -1389,6 +1432,9 @@ pub struct IngestTx {
     suites: HashMap<String, RunCounts>,
     /// A lower bound of the ids this upload's results get (`runs.results_from`).
     first_id: Option<i64>,
+    /// SQLite: the next free test id (the store gives new tests their ids under the write
+    /// lock).
+    next_test_id: Option<i64>,
     /// The last batch's tests were all new: insert before looking up.
     expect_new: bool,
     /// The project's identities were loaded in one scan.
@@ -1436,6 +1482,7 @@ impl IngestTx {
                 for (rows, ids) in batch.chunks(SQLITE_CHUNK).zip(ids.chunks(SQLITE_CHUNK)) {
                     insert_results_sqlite(c, self.org, self.run, rows, ids).await?;
                 }
+                insert_terms_sqlite(c, self.org, self.run, &batch_terms(batch, &ids)).await?;
             }
             IngestConn::Pg(c) => {
                 let first = insert_results_pg(c, self.org, self.run, batch, &ids).await?;
@@ -1445,7 +1492,7 @@ impl IngestTx {
                 };
             }
         }
-        self.insert_terms(batch, &ids).await
+        Ok(())
     }
 
     /// This run's results of one test (oldest first), read inside the transaction: what a
@@ -1621,19 +1668,32 @@ impl IngestTx {
         Ok(())
     }
 
-    /// Every test id of the project (at most `PRELOAD_MAX`), by identity hash.
+    /// Every test id of the project (at most `PRELOAD_MAX`), by identity hash. The map is sized
+    /// once from a count (growing a map this big doubles it, briefly holding both copies) and
+    /// filled as rows stream in (collecting them first would hold the identities twice): at a
+    /// million tests that is 50 MB less at the peak.
     async fn preload(&mut self) -> Result<(), StoreError> {
-        let rows: Vec<(i64, i64)> = ingest_conn!(self.conn, c => sqlx::query_as(
-            "SELECT identity_hash, id FROM tests WHERE project_id = $1 LIMIT $2")
-            .bind(self.project.0)
-            .bind(PRELOAD_MAX)
-            .fetch_all(&mut **c)
+        use futures_util::TryStreamExt;
+        let project = self.project;
+        let count: i64 = ingest_conn!(self.conn, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tests WHERE project_id = $1")
+            .bind(project.0)
+            .fetch_one(&mut **c)
             .await)?;
-        // Sized once: growing a map this big doubles it, briefly holding both copies.
-        self.test_ids.reserve(rows.len());
-        for (hash, id) in rows {
-            self.test_ids.insert(hash as u64, id);
-        }
+        let wanted = usize::try_from(count.clamp(0, PRELOAD_MAX)).unwrap_or(0);
+        self.test_ids
+            .reserve(wanted.saturating_sub(self.test_ids.len()));
+        let test_ids = &mut self.test_ids;
+        ingest_conn!(self.conn, c => {
+            let mut rows = sqlx::query_as::<_, (i64, i64)>(
+                "SELECT identity_hash, id FROM tests WHERE project_id = $1 LIMIT $2")
+                .bind(project.0)
+                .bind(PRELOAD_MAX)
+                .fetch(&mut **c);
+            while let Some((hash, id)) = rows.try_next().await? {
+                test_ids.insert(hash as u64, id);
+            }
+        });
         Ok(())
     }
 
@@ -1647,7 +1707,11 @@ impl IngestTx {
                 let mut found = Vec::with_capacity(rows.len());
                 for chunk in rows.chunks(SQLITE_CHUNK) {
                     let sql = format!(
-                        "SELECT id, identity_hash, identity_key FROM tests WHERE identity_hash IN ({}) AND project_id = ?{}",
+                        concat!(
+                            "SELECT id, identity_hash, ",
+                            test_key!(""),
+                            " FROM tests WHERE identity_hash IN ({}) AND project_id = ?{}"
+                        ),
                         vec!["?"; chunk.len()].join(", "),
                         chunk.len() + 1
                     );
@@ -1661,12 +1725,15 @@ impl IngestTx {
             }
             IngestConn::Pg(c) => {
                 let hashes: Vec<i64> = rows.iter().map(|r| r.identity_hash as i64).collect();
-                Ok(sqlx::query_as(
-                    "SELECT id, identity_hash, identity_key FROM tests WHERE project_id = $1 AND identity_hash = ANY($2)")
-                    .bind(self.project.0)
-                    .bind(&hashes)
-                    .fetch_all(&mut **c)
-                    .await?)
+                Ok(sqlx::query_as(concat!(
+                    "SELECT id, identity_hash, ",
+                    test_key!(""),
+                    " FROM tests WHERE project_id = $1 AND identity_hash = ANY($2)"
+                ))
+                .bind(self.project.0)
+                .bind(&hashes)
+                .fetch_all(&mut **c)
+                .await?)
             }
         }
     }
@@ -1675,26 +1742,38 @@ impl IngestTx {
     async fn insert_tests(&mut self, rows: &[&ResultRow]) -> Result<Vec<(i64, i64)>, StoreError> {
         match &mut self.conn {
             IngestConn::Sqlite(c) => {
+                // The write lock is held since `BEGIN IMMEDIATE`: ids above the largest are
+                // free, so the store gives them itself instead of reading a row back per new
+                // test (`RETURNING`).
+                let mut next = match self.next_test_id {
+                    Some(next) => next,
+                    None => {
+                        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM tests")
+                            .fetch_one(&mut **c)
+                            .await?
+                    }
+                };
                 let mut inserted = Vec::with_capacity(rows.len());
                 for chunk in rows.chunks(SQLITE_CHUNK) {
                     // Rows as anonymous parameters, then org, project and time numbered after
                     // them (see `insert_results_sqlite`). `WHERE true` keeps SQLite from reading
                     // `ON CONFLICT` as a join clause.
-                    let n = chunk.len() * 6;
+                    let n = chunk.len() * 7;
                     let sql = format!(
-                        "WITH v (k, h, s, n, p, f) AS (VALUES {}) \
-                         INSERT INTO tests (org_id, project_id, identity_key, identity_hash, suite, name, parameters, file, created_at) \
-                         SELECT ?{}, ?{}, k, h, s, n, p, f, ?{} FROM v WHERE true \
-                         ON CONFLICT (project_id, identity_hash) DO NOTHING RETURNING id, identity_hash",
-                        placeholders(chunk.len(), 6),
+                        "WITH v (i, k, h, s, n, p, f) AS (VALUES {}) \
+                         INSERT INTO tests (id, org_id, project_id, identity_key, identity_hash, suite, name, parameters, file, created_at) \
+                         SELECT i, ?{}, ?{}, k, h, s, n, p, f, ?{} FROM v WHERE true \
+                         ON CONFLICT (project_id, identity_hash) DO NOTHING",
+                        placeholders(chunk.len(), 7),
                         n + 1,
                         n + 2,
                         n + 3
                     );
-                    let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
-                    for row in chunk {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (offset, row) in (0i64..).zip(chunk) {
                         q = q
-                            .bind(&row.identity_key)
+                            .bind(next + offset)
+                            .bind(stored_key(row))
                             .bind(row.identity_hash as i64)
                             .bind(&row.suite)
                             .bind(&row.name)
@@ -1702,12 +1781,24 @@ impl IngestTx {
                             .bind(&row.file);
                     }
                     let q = q.bind(self.org.0).bind(self.project.0).bind(self.now);
-                    inserted.extend(q.fetch_all(&mut **c).await?);
+                    let stored = q.execute(&mut **c).await?.rows_affected();
+                    // Every row stored: each has the id it was given. Otherwise some existed
+                    // and which rows took their ids is unknown: the caller looks up the whole
+                    // chunk as conflicts.
+                    if usize::try_from(stored).is_ok_and(|s| s == chunk.len()) {
+                        inserted.extend(
+                            (0i64..)
+                                .zip(chunk)
+                                .map(|(offset, row)| (next + offset, row.identity_hash as i64)),
+                        );
+                    }
+                    next += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
                 }
+                self.next_test_id = Some(next);
                 Ok(inserted)
             }
             IngestConn::Pg(c) => {
-                let keys: Vec<&str> = rows.iter().map(|r| r.identity_key.as_str()).collect();
+                let keys: Vec<&str> = rows.iter().map(|r| stored_key(r)).collect();
                 let hashes: Vec<i64> = rows.iter().map(|r| r.identity_hash as i64).collect();
                 let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
                 let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
@@ -1716,7 +1807,7 @@ impl IngestTx {
                 // A concurrent upload inserting the same tests: the conflict waits for it.
                 Ok(sqlx::query_as(
                     "INSERT INTO tests (org_id, project_id, identity_key, identity_hash, suite, name, parameters, file, created_at) \
-                     SELECT $1, $2, k, h, s, n, p, f, $3 FROM UNNEST($4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(k, h, s, n, p, f) \
+                     SELECT $1, $2, unnest($4::text[]), unnest($5::bigint[]), unnest($6::text[]), unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), $3 \
                      ON CONFLICT (project_id, identity_hash) DO NOTHING RETURNING id, identity_hash")
                     .bind(self.org.0)
                     .bind(self.project.0)
@@ -1731,46 +1822,6 @@ impl IngestTx {
                     .await?)
             }
         }
-    }
-
-    async fn insert_terms(&mut self, batch: &[ResultRow], ids: &[i64]) -> Result<(), StoreError> {
-        let mut terms: Vec<(&[u8], i64)> = Vec::new();
-        for (row, id) in batch.iter().zip(ids) {
-            for t in &row.terms {
-                terms.push((t.as_slice(), *id));
-            }
-        }
-        if terms.is_empty() {
-            return Ok(());
-        }
-        match &mut self.conn {
-            IngestConn::Sqlite(c) => {
-                for chunk in terms.chunks(SQLITE_CHUNK * 2) {
-                    let sql = format!(
-                        "INSERT INTO result_terms (org_id, term, run_id, test_id) VALUES {}",
-                        placeholders(chunk.len(), 4)
-                    );
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for (term, id) in chunk {
-                        q = q.bind(self.org.0).bind(*term).bind(self.run.0).bind(*id);
-                    }
-                    q.execute(&mut **c).await?;
-                }
-            }
-            IngestConn::Pg(c) => {
-                let t: Vec<&[u8]> = terms.iter().map(|(t, _)| *t).collect();
-                let ids: Vec<i64> = terms.iter().map(|(_, id)| *id).collect();
-                sqlx::query(
-                    "INSERT INTO result_terms (org_id, term, run_id, test_id) SELECT $1, t, $2, i FROM UNNEST($3::bytea[], $4::bigint[]) AS u(t, i)")
-                    .bind(self.org.0)
-                    .bind(self.run.0)
-                    .bind(&t)
-                    .bind(&ids)
-                    .execute(&mut **c)
-                    .await?;
-            }
-        }
-        Ok(())
     }
 
     /// The number of the run this transaction created, if it did.
@@ -1859,6 +1910,37 @@ impl IngestTx {
 fn placeholders(rows: usize, width: usize) -> String {
     let group = format!("({})", vec!["?"; width].join(", "));
     vec![group; rows].join(", ")
+}
+
+/// A batch's search terms with the test each belongs to.
+fn batch_terms<'a>(batch: &'a [ResultRow], ids: &[i64]) -> Vec<(&'a [u8], i64)> {
+    let mut terms = Vec::new();
+    for (row, id) in batch.iter().zip(ids) {
+        for t in &row.terms {
+            terms.push((t.as_slice(), *id));
+        }
+    }
+    terms
+}
+
+async fn insert_terms_sqlite(
+    c: &mut SqliteIngest,
+    org: OrgId,
+    run: RunId,
+    terms: &[(&[u8], i64)],
+) -> Result<(), StoreError> {
+    for chunk in terms.chunks(SQLITE_CHUNK * 2) {
+        let sql = format!(
+            "INSERT INTO result_terms (org_id, term, run_id, test_id) VALUES {}",
+            placeholders(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (term, id) in chunk {
+            q = q.bind(org.0).bind(*term).bind(run.0).bind(*id);
+        }
+        q.execute(&mut **c).await?;
+    }
+    Ok(())
 }
 
 async fn insert_results_sqlite(
@@ -1973,11 +2055,16 @@ async fn insert_results_pg(
     let durations: Vec<Option<i64>> = rows.iter().map(|r| r.duration_ms).collect();
     let signatures: Vec<Option<i64>> = rows.iter().map(|r| r.signature).collect();
     let details: Vec<Option<&[u8]>> = rows.iter().map(|r| r.details.as_deref()).collect();
-    // The smallest id given is what `runs.results_from` needs.
+    let (terms, term_tests): (Vec<&[u8]>, Vec<i64>) = batch_terms(rows, ids).into_iter().unzip();
+    // The smallest id given is what `runs.results_from` needs. The search terms go in the same
+    // statement: a round trip less per batch. `unnest` in the select list streams the arrays in
+    // step; `FROM UNNEST(…)` would first copy every row into a tuple store.
     let first: Option<i64> = sqlx::query_scalar(
         "WITH ins AS (INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts, duration_ms, signature, details) \
-         SELECT $1, $2, t, o, f, a, d, s, x FROM UNNEST($3::bigint[], $4::smallint[], $5::bool[], $6::int[], $7::bigint[], $8::bigint[], $9::bytea[]) \
-         AS u(t, o, f, a, d, s, x) RETURNING id) SELECT MIN(id) FROM ins")
+         SELECT $1, $2, unnest($3::bigint[]), unnest($4::smallint[]), unnest($5::bool[]), unnest($6::int[]), unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bytea[]) \
+         RETURNING id), \
+         terms AS (INSERT INTO result_terms (org_id, term, run_id, test_id) SELECT $1, unnest($10::bytea[]), $2, unnest($11::bigint[])) \
+         SELECT MIN(id) FROM ins")
         .bind(org.0)
         .bind(run.0)
         .bind(ids)
@@ -1987,7 +2074,25 @@ async fn insert_results_pg(
         .bind(&durations)
         .bind(&signatures)
         .bind(&details)
+        .bind(&terms)
+        .bind(&term_tests)
         .fetch_one(&mut **c)
         .await?;
     Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_is_plain;
+
+    #[test]
+    fn only_a_key_that_is_suite_and_name_goes_unstored() {
+        assert!(key_is_plain("shop.Cart › adds", "shop.Cart", "adds"));
+        assert!(key_is_plain("adds", "", "adds"));
+        // The key escapes separators inside parts, and carries parameters: stored whole.
+        assert!(!key_is_plain("shop.Cart › a \\› b", "shop.Cart", "a › b"));
+        assert!(!key_is_plain("shop.Cart › adds[n=1]", "shop.Cart", "adds"));
+        assert!(!key_is_plain("shop.Cart › adds", "shop", "Cart › adds"));
+        assert!(!key_is_plain("shop.Cart › adds", "", "adds"));
+    }
 }

@@ -14,6 +14,7 @@ on_both_backends!(
     sharded_runs_finish_when_every_shard_has,
     failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope,
     identities_join_across_uploads_and_a_hash_collision_is_refused,
+    a_suite_known_in_part_joins_and_keys_are_stored_only_where_needed,
     allure_results_arrive_as_a_form_of_files,
     uploads_leave_every_connection_checking_foreign_keys
 );
@@ -698,6 +699,121 @@ async fn identities_join_across_uploads_and_a_hash_collision_is_refused(backend:
         .await
         .json();
     assert_eq!(listed["data"].as_array().map(Vec::len), Some(3));
+}
+
+/// A JUnit report of the named cases (`(classname, name)`), all passing.
+fn junit_named(cases: &[(String, String)]) -> String {
+    let mut xml = String::from("<testsuite name=\"mixed\">");
+    for (class, name) in cases {
+        xml.push_str(&format!(
+            "<testcase classname=\"{class}\" name=\"{name}\"/>"
+        ));
+    }
+    xml.push_str("</testsuite>");
+    xml
+}
+
+/// `(test id, key)` of a run's results, by key.
+async fn keys_of(app: &TestApp, token: &str, run: &str) -> std::collections::BTreeMap<String, i64> {
+    let r = call(
+        app,
+        token,
+        "GET",
+        &format!("/api/v1/projects/web/runs/{run}/results?limit=10000"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["data"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|x| {
+            (
+                x["key"].as_str().expect("key").to_string(),
+                x["test_id"].as_i64().expect("test_id"),
+            )
+        })
+        .collect()
+}
+
+/// The store inserts a batch of tests it expects to be new without looking them up first (and
+/// on SQLite gives them their ids itself): a batch that turns out to hold known tests must still
+/// join them, never duplicate them. And a test's key is stored only when it is not just
+/// `suite › name`; every key reads back whole.
+async fn a_suite_known_in_part_joins_and_keys_are_stored_only_where_needed(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_owner, token) = setup(&app).await;
+    let upload = |cases: Vec<(String, String)>| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let r = call(
+                app,
+                token,
+                "POST",
+                "/api/v1/projects/web/uploads",
+                Some(("application/xml", junit_named(&cases).into_bytes())),
+                &[],
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.json()["data"]["run"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        }
+    };
+    let case = |class: &str, name: String| (class.to_string(), name);
+    // Known first: plain keys, and keys that need storing (a separator inside a name).
+    let mut known: Vec<(String, String)> = (0..50)
+        .map(|i| case("old.Suite", format!("case_{i}")))
+        .collect();
+    known.push(case("old.Suite", "a › b".to_string()));
+    known.push(case("old.Suite", "with [brackets]".to_string()));
+    let first = upload(known.clone()).await;
+    let before = keys_of(&app, &token, &first).await;
+    assert_eq!(before.len(), 52);
+    // The separator inside the name is escaped in the key, so that key is stored whole.
+    assert!(before.keys().any(|k| k.ends_with("a \\› b")), "{before:?}");
+    assert_eq!(
+        app.sql_i64("SELECT COUNT(*) FROM tests WHERE identity_key = ''")
+            .await,
+        50,
+        "plain keys are not stored"
+    );
+
+    // A first batch (1,000 results) of new tests, so the next batch is expected to be new too;
+    // that one mixes new tests with every known one.
+    let mut cases: Vec<(String, String)> = (0..1_000)
+        .map(|i| case("new.Suite", format!("fresh_{i}")))
+        .collect();
+    cases.extend((0..30).map(|i| case("new.Suite", format!("late_{i}"))));
+    cases.extend(known.iter().cloned());
+    cases.extend((30..60).map(|i| case("new.Suite", format!("late_{i}"))));
+    let second = upload(cases).await;
+    let after = keys_of(&app, &token, &second).await;
+    assert_eq!(after.len(), 1_112);
+    for (key, id) in &before {
+        assert_eq!(after.get(key), Some(id), "{key} keeps its test");
+    }
+    let mut ids: Vec<i64> = after.values().copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1_112, "every test once");
+    assert_eq!(app.sql_i64("SELECT COUNT(*) FROM tests").await, 1_112);
+    // The same upload again finds every test.
+    let third = upload(
+        (0..1_000)
+            .map(|i| case("new.Suite", format!("fresh_{i}")))
+            .chain(known.iter().cloned())
+            .collect(),
+    )
+    .await;
+    let again = keys_of(&app, &token, &third).await;
+    assert!(again.iter().all(|(key, id)| after.get(key) == Some(id)));
+    assert_eq!(app.sql_i64("SELECT COUNT(*) FROM tests").await, 1_112);
 }
 
 /// A `multipart/form-data` body of named files, as `curl -F` sends it.
