@@ -623,8 +623,8 @@ fn junit_of(n: usize) -> String {
     xml
 }
 
-/// The test ids a run's results point at.
-async fn test_ids_of(app: &TestApp, token: &str, run: &str) -> Vec<i64> {
+/// A run's results as the API lists them (up to 10,000).
+async fn listed_results(app: &TestApp, token: &str, run: &str) -> Vec<Value> {
     let r = call(
         app,
         token,
@@ -635,9 +635,13 @@ async fn test_ids_of(app: &TestApp, token: &str, run: &str) -> Vec<i64> {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let mut ids: Vec<i64> = r.json()["data"]
-        .as_array()
-        .expect("results")
+    r.json()["data"].as_array().expect("results").clone()
+}
+
+/// The test ids a run's results point at.
+async fn test_ids_of(app: &TestApp, token: &str, run: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = listed_results(app, token, run)
+        .await
         .iter()
         .map(|x| x["test_id"].as_i64().expect("test_id"))
         .collect();
@@ -715,19 +719,8 @@ fn junit_named(cases: &[(String, String)]) -> String {
 
 /// `(test id, key)` of a run's results, by key.
 async fn keys_of(app: &TestApp, token: &str, run: &str) -> std::collections::BTreeMap<String, i64> {
-    let r = call(
-        app,
-        token,
-        "GET",
-        &format!("/api/v1/projects/web/runs/{run}/results?limit=10000"),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["data"]
-        .as_array()
-        .expect("results")
+    listed_results(app, token, run)
+        .await
         .iter()
         .map(|x| {
             (
