@@ -63,6 +63,17 @@ async fn setup(app: &TestApp) -> (Client, String) {
 }
 
 /// A request with a bearer token, a body and optional headers.
+/// Posts a report (a one-shot upload or a run's file) with the token.
+async fn post_report(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Resp {
+    call(app, token, "POST", path, Some((content_type, body)), &[]).await
+}
+
 async fn call(
     app: &TestApp,
     token: &str,
@@ -245,13 +256,12 @@ async fn one_shot_uploads_accept_junit_ctrf_and_compressed_reports(backend: Back
     let app = TestApp::start(backend).await;
     let (owner, token) = setup(&app).await;
     let upload = "/api/v1/projects/web/uploads?branch=main&commit=abc&title=CI";
-    let junit = call(
+    let junit = post_report(
         &app,
         &token,
-        "POST",
         upload,
-        Some(("application/xml", JUNIT.as_bytes().to_vec())),
-        &[],
+        "application/xml",
+        JUNIT.as_bytes().to_vec(),
     )
     .await;
     assert_eq!(junit.status, 201, "{}", junit.body);
@@ -268,13 +278,12 @@ async fn one_shot_uploads_accept_junit_ctrf_and_compressed_reports(backend: Back
             .is_some_and(|ms| ms >= 1_234_500)
     );
 
-    let ctrf = call(
+    let ctrf = post_report(
         &app,
         &token,
-        "POST",
         "/api/v1/projects/web/uploads",
-        Some(("application/json+ctrf", CTRF.as_bytes().to_vec())),
-        &[],
+        "application/json+ctrf",
+        CTRF.as_bytes().to_vec(),
     )
     .await;
     assert_eq!(ctrf.status, 201, "{}", ctrf.body);
@@ -282,13 +291,12 @@ async fn one_shot_uploads_accept_junit_ctrf_and_compressed_reports(backend: Back
     assert_eq!(ctrf.json()["data"]["tool"], "jest");
 
     // gzip on the wire, format stated.
-    let gz = call(
+    let gz = post_report(
         &app,
         &token,
-        "POST",
         "/api/v1/projects/web/uploads?format=junit",
-        Some(("application/octet-stream", gzip(JUNIT.as_bytes()))),
-        &[],
+        "application/octet-stream",
+        gzip(JUNIT.as_bytes()),
     )
     .await;
     assert_eq!(gz.status, 201, "{}", gz.body);
@@ -357,15 +365,7 @@ async fn refused_reports_store_nothing(backend: Backend) {
             b"<testsuite><testcase name=\"\xff\xfe\"/></testsuite>".to_vec(),
         ),
     ] {
-        let r = call(
-            &app,
-            &token,
-            "POST",
-            upload,
-            Some(("application/octet-stream", body)),
-            &[],
-        )
-        .await;
+        let r = post_report(&app, &token, upload, "application/octet-stream", body).await;
         assert!(
             (400..500).contains(&r.status),
             "{what}: {} {}",
@@ -399,13 +399,12 @@ async fn refused_reports_store_nothing(backend: Backend) {
         .to_string();
     let mut broken = JUNIT.replace("</testsuites>", "");
     broken.push_str("<oops>");
-    let r = call(
+    let r = post_report(
         &app,
         &token,
-        "POST",
         &format!("/api/v1/projects/web/runs/{run}/results"),
-        Some(("application/xml", broken.into_bytes())),
-        &[],
+        "application/xml",
+        broken.into_bytes(),
     )
     .await;
     assert_eq!(r.status, 422, "{}", r.body);
@@ -493,13 +492,12 @@ async fn sharded_runs_finish_when_every_shard_has(backend: Backend) {
 async fn failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (owner, token) = setup(&app).await;
-    let r = call(
+    let r = post_report(
         &app,
         &token,
-        "POST",
         "/api/v1/projects/web/uploads",
-        Some(("application/xml", JUNIT.as_bytes().to_vec())),
-        &[],
+        "application/xml",
+        JUNIT.as_bytes().to_vec(),
     )
     .await;
     assert_eq!(r.status, 201);
@@ -562,26 +560,24 @@ async fn failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope(back
     let other = token_for(&owner, "api", &["results:write", "read"]).await;
     let upload = "/api/v1/projects/web/uploads";
     assert_eq!(
-        call(
+        post_report(
             &app,
             &reader,
-            "POST",
             upload,
-            Some(("application/xml", JUNIT.as_bytes().to_vec())),
-            &[]
+            "application/xml",
+            JUNIT.as_bytes().to_vec()
         )
         .await
         .status,
         403
     );
     assert_eq!(
-        call(
+        post_report(
             &app,
             &other,
-            "POST",
             upload,
-            Some(("application/xml", JUNIT.as_bytes().to_vec())),
-            &[]
+            "application/xml",
+            JUNIT.as_bytes().to_vec()
         )
         .await
         .status,
@@ -656,13 +652,12 @@ async fn identities_join_across_uploads_and_a_hash_collision_is_refused(backend:
         let app = &app;
         let token = &token;
         async move {
-            call(
+            post_report(
                 app,
                 token,
-                "POST",
                 "/api/v1/projects/web/uploads",
-                Some(("application/xml", body.into_bytes())),
-                &[],
+                "application/xml",
+                body.into_bytes(),
             )
             .await
         }
@@ -742,13 +737,12 @@ async fn a_suite_known_in_part_joins_and_keys_are_stored_only_where_needed(backe
         let app = &app;
         let token = &token;
         async move {
-            let r = call(
+            let r = post_report(
                 app,
                 token,
-                "POST",
                 "/api/v1/projects/web/uploads",
-                Some(("application/xml", junit_named(&cases).into_bytes())),
-                &[],
+                "application/xml",
+                junit_named(&cases).into_bytes(),
             )
             .await;
             assert_eq!(r.status, 201, "{}", r.body);
@@ -841,13 +835,12 @@ async fn allure_results_arrive_as_a_form_of_files(backend: Backend) {
         ],
     );
     let ctype = format!("multipart/form-data; boundary={boundary}");
-    let r = call(
+    let r = post_report(
         &app,
         &token,
-        "POST",
         "/api/v1/projects/web/uploads?title=allure",
-        Some((ctype.as_str(), body)),
-        &[],
+        ctype.as_str(),
+        body,
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -858,13 +851,12 @@ async fn allure_results_arrive_as_a_form_of_files(backend: Backend) {
     // A form that ends before its closing boundary names the part and stores nothing.
     let mut broken = form(boundary, &[("x-result.json", passed)]);
     broken.truncate(broken.len() - 30);
-    let r = call(
+    let r = post_report(
         &app,
         &token,
-        "POST",
         "/api/v1/projects/web/uploads",
-        Some((ctype.as_str(), broken)),
-        &[],
+        ctype.as_str(),
+        broken,
     )
     .await;
     assert_eq!(r.status, 422, "{}", r.body);
@@ -885,23 +877,21 @@ async fn uploads_leave_every_connection_checking_foreign_keys(backend: Backend) 
     // Refused then stored, so the last upload's connection is one that went back to the pool
     // (a refused upload's is closed).
     for _ in 0..3 {
-        let refused = call(
+        let refused = post_report(
             &app,
             &token,
-            "POST",
             "/api/v1/projects/web/uploads?format=junit",
-            Some(("application/xml", b"<testsuite><testcase name=".to_vec())),
-            &[],
+            "application/xml",
+            b"<testsuite><testcase name=".to_vec(),
         )
         .await;
         assert_eq!(refused.status, 422, "{}", refused.body);
-        let ok = call(
+        let ok = post_report(
             &app,
             &token,
-            "POST",
             "/api/v1/projects/web/uploads",
-            Some(("application/xml", JUNIT.as_bytes().to_vec())),
-            &[],
+            "application/xml",
+            JUNIT.as_bytes().to_vec(),
         )
         .await;
         assert_eq!(ok.status, 201, "{}", ok.body);
