@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(20, "0020_single_sign_on"),
     migration!(21, "0021_passkeys"),
     migration!(22, "0022_leaner_test_rows"),
+    migration!(23, "0023_one_index_less_per_result"),
 ];
 
 /// The newest schema version this binary knows.

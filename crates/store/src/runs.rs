@@ -982,7 +982,8 @@ impl Store {
 
     /// A run's failures grouped by error signature, most failures first, each with its
     /// cluster label and its latest failure as the example. Failures are found through the
-    /// `(run_id, outcome)` index.
+    /// `(run_id, outcome)` index (`ix_results_attention` on PostgreSQL); the example is opened
+    /// by its run and id, the results key there.
     pub async fn run_errors(
         &self,
         org: OrgId,
@@ -997,7 +998,7 @@ impl Store {
                GROUP BY r.signature ORDER BY failures DESC, sig LIMIT $4) \
              SELECT c.sig, c.failures, l.label AS cluster_label, ",
             result_columns!(),
-            " FROM c JOIN results r ON r.id = c.example JOIN tests t ON t.id = r.test_id \
+            " FROM c JOIN results r ON r.run_id = $2 AND r.id = c.example JOIN tests t ON t.id = r.test_id \
              LEFT JOIN cluster_labels l ON l.project_id = $3 AND l.signature = c.sig \
              ORDER BY c.failures DESC, c.sig"
         );
@@ -1022,8 +1023,11 @@ impl Store {
         })
     }
 
-    /// Results whose failure message holds every term (keyed hashes), newest runs first, each
-    /// with its run's id and number: one query, however many terms.
+    /// Failed results whose failure message holds every term (keyed hashes), newest runs
+    /// first, each with its run's id and number: one query, however many terms. Terms are read
+    /// run by run through the `(run_id, term)` index, the only one `result_terms` keeps: an
+    /// index probe per run of the project, instead of an org-wide index every stored failure
+    /// word paid for.
     pub async fn search_results(
         &self,
         org: OrgId,
@@ -1038,9 +1042,10 @@ impl Store {
         let sql = format!(
             "SELECT ru.id AS found_run, ru.number AS run_number, {} \
              FROM results r JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
-             WHERE r.org_id = $1 AND ru.project_id = $2 AND (r.run_id, r.test_id) IN ( \
-               SELECT run_id, test_id FROM result_terms WHERE org_id = $1 AND term IN ({}) \
-               GROUP BY run_id, test_id HAVING COUNT(DISTINCT term) = $3) \
+             WHERE r.org_id = $1 AND ru.project_id = $2 AND r.outcome IN (1, 2) AND (r.run_id, r.test_id) IN ( \
+               SELECT m.run_id, m.test_id FROM runs x CROSS JOIN result_terms m \
+               WHERE x.org_id = $1 AND x.project_id = $2 AND m.run_id = x.id AND m.term IN ({}) \
+               GROUP BY m.run_id, m.test_id HAVING COUNT(DISTINCT m.term) = $3) \
              ORDER BY ru.number DESC, t.suite, t.name LIMIT $4",
             result_columns!(),
             term_params.join(", ")
@@ -1064,7 +1069,8 @@ impl Store {
 
     /// Failures grouped by error signature over the project's latest `runs` runs, most
     /// failures first: each with its counts, the runs it was first and last seen in, and its
-    /// latest failure as the example. One query.
+    /// latest failure as the example. One query; the example is opened by run and id (the
+    /// results key on PostgreSQL), one probe per window run.
     pub async fn failure_clusters(
         &self,
         org: OrgId,
@@ -1083,7 +1089,7 @@ impl Store {
              SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, \
                     l.label AS cluster_label, l.note AS cluster_note, ",
             result_columns!(),
-            " FROM c JOIN results r ON r.id = c.example JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
+            " FROM c CROSS JOIN w x JOIN results r ON r.run_id = x.id AND r.id = c.example JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
              LEFT JOIN cluster_labels l ON l.project_id = $2 AND l.signature = c.sig \
              ORDER BY c.failures DESC, c.last_run DESC"
         );
@@ -1161,7 +1167,8 @@ impl Store {
 
     /// `(test, run number, 1, failing 0 or 1)` for every result that ran (not skipped) in the
     /// project's latest `runs` runs, of the `limit` tests that failed most there: the tests ×
-    /// runs heat map's cells. Failures are found through the `(run_id, outcome)` index.
+    /// runs heat map's cells. Failures are found through the `(run_id, outcome)` index
+    /// (`ix_results_attention` on PostgreSQL).
     pub async fn test_heat(
         &self,
         org: OrgId,
@@ -1240,7 +1247,9 @@ impl Store {
             IngestInto::AnyStatus => (None, true),
         };
         let mut tx = match &self.db {
-            Db::Sqlite(pool) => IngestConn::Sqlite(SqliteIngest::begin(pool).await?),
+            Db::Sqlite(pool) => {
+                IngestConn::Sqlite(SqliteIngest::begin(self.writer.as_ref().unwrap_or(pool)).await?)
+            }
             Db::Pg(pool) => IngestConn::Pg(begin_scoped(pool, Scope::Org(org)).await?),
         };
         let mut number = None;
@@ -1344,7 +1353,7 @@ enum IngestConn {
     Pg(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
-/// SQLite's side of an upload: a pooled connection in a `BEGIN IMMEDIATE` transaction (the
+/// SQLite's side of an upload: the writer connection (`Store::writer`) in a `BEGIN IMMEDIATE` transaction (the
 /// write lock from the start) with foreign-key checks off. Every row an upload writes points at
 /// its run and tests, checked or made under that same lock, so the checks — a parent lookup per
 /// row and per foreign key, a third of the store's time — prove nothing; cascades on delete
@@ -1485,11 +1494,17 @@ impl IngestTx {
                 insert_terms_sqlite(c, self.org, self.run, &batch_terms(batch, &ids)).await?;
             }
             IngestConn::Pg(c) => {
-                let first = insert_results_pg(c, self.org, self.run, batch, &ids).await?;
-                self.first_id = match (self.first_id, first) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                if self.first_id.is_none() && !batch.is_empty() {
+                    // Identity values only grow: one drawn now is below every id this upload's
+                    // results get (cheaper than returning each batch's ids to find the least).
+                    let next: i64 = sqlx::query_scalar(
+                        "SELECT nextval(pg_get_serial_sequence('results', 'id'))",
+                    )
+                    .fetch_one(&mut **c)
+                    .await?;
+                    self.first_id = Some(next);
+                }
+                insert_results_pg(c, self.org, self.run, batch, &ids).await?;
             }
         }
         Ok(())
@@ -2048,7 +2063,7 @@ async fn insert_results_pg(
     run: RunId,
     rows: &[ResultRow],
     ids: &[i64],
-) -> Result<Option<i64>, StoreError> {
+) -> Result<(), StoreError> {
     let outcomes: Vec<i16> = rows.iter().map(|r| r.outcome).collect();
     let flaky: Vec<bool> = rows.iter().map(|r| r.flaky).collect();
     let attempts: Vec<i32> = rows.iter().map(|r| r.attempts).collect();
@@ -2056,15 +2071,13 @@ async fn insert_results_pg(
     let signatures: Vec<Option<i64>> = rows.iter().map(|r| r.signature).collect();
     let details: Vec<Option<&[u8]>> = rows.iter().map(|r| r.details.as_deref()).collect();
     let (terms, term_tests): (Vec<&[u8]>, Vec<i64>) = batch_terms(rows, ids).into_iter().unzip();
-    // The smallest id given is what `runs.results_from` needs. The search terms go in the same
-    // statement: a round trip less per batch. `unnest` in the select list streams the arrays in
-    // step; `FROM UNNEST(…)` would first copy every row into a tuple store.
-    let first: Option<i64> = sqlx::query_scalar(
-        "WITH ins AS (INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts, duration_ms, signature, details) \
-         SELECT $1, $2, unnest($3::bigint[]), unnest($4::smallint[]), unnest($5::bool[]), unnest($6::int[]), unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bytea[]) \
-         RETURNING id), \
-         terms AS (INSERT INTO result_terms (org_id, term, run_id, test_id) SELECT $1, unnest($10::bytea[]), $2, unnest($11::bigint[])) \
-         SELECT MIN(id) FROM ins")
+    // The search terms go in the same statement: a round trip less per batch. `unnest` in the
+    // select list streams the arrays in step; `FROM UNNEST(…)` would first copy every row into
+    // a tuple store.
+    sqlx::query(
+        "WITH terms AS (INSERT INTO result_terms (org_id, term, run_id, test_id) SELECT $1, unnest($10::bytea[]), $2, unnest($11::bigint[])) \
+         INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts, duration_ms, signature, details) \
+         SELECT $1, $2, unnest($3::bigint[]), unnest($4::smallint[]), unnest($5::bool[]), unnest($6::int[]), unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bytea[])")
         .bind(org.0)
         .bind(run.0)
         .bind(ids)
@@ -2076,9 +2089,9 @@ async fn insert_results_pg(
         .bind(&details)
         .bind(&terms)
         .bind(&term_tests)
-        .fetch_one(&mut **c)
+        .execute(&mut **c)
         .await?;
-    Ok(first)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -247,6 +247,41 @@ async fn a_query_that_forgets_its_org_filter_sees_only_its_org() {
         }
         drop(tx);
     }
+    // With org A in scope, a row written for org B is refused by the policies' check (they read
+    // their settings once per statement): a new row in the hot ingest tables, or a row moved.
+    let forgeries = [
+        format!(
+            "INSERT INTO results (org_id, run_id, test_id, outcome, flaky, attempts) VALUES ('{org_b}', gen_random_uuid(), 1, 0, false, 1)"
+        ),
+        format!(
+            "INSERT INTO result_terms (org_id, term, run_id, test_id) VALUES ('{org_b}', '\\x00', gen_random_uuid(), 1)"
+        ),
+        format!(
+            "INSERT INTO tests (org_id, project_id, identity_key, identity_hash, suite, name, created_at) VALUES ('{org_b}', gen_random_uuid(), 'k', 1, 's', 'n', 0)"
+        ),
+        format!("UPDATE projects SET org_id = '{org_b}' WHERE slug = 'web'"),
+    ];
+    for forged in forgeries {
+        let mut tx = admin.begin().await.expect("begin");
+        sqlx::query("SET LOCAL ROLE testvault_app")
+            .execute(&mut *tx)
+            .await
+            .expect("role");
+        sqlx::query("SELECT set_config('app.org_id', $1, true)")
+            .bind(&org_a)
+            .execute(&mut *tx)
+            .await
+            .expect("scope");
+        let refused = sqlx::query(sqlx::AssertSqlSafe(forged.clone()))
+            .execute(&mut *tx)
+            .await
+            .expect_err(&forged);
+        assert!(
+            refused.to_string().contains("row-level security"),
+            "{forged}: {refused}"
+        );
+        drop(tx);
+    }
     // And a pooled connection never carries a scope from one transaction to the next.
     let leftover: Option<String> =
         sqlx::query_scalar("SELECT NULLIF(current_setting('app.org_id', true), '')")
