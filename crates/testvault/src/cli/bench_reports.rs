@@ -214,6 +214,7 @@ enum Page {
     RunBySuite,
     RunByError,
     RunSearch,
+    ProjectSearch,
     Test,
     Compare,
     Flaky,
@@ -222,12 +223,13 @@ enum Page {
     Dashboard,
 }
 
-const PAGES: [Page; 11] = [
+const PAGES: [Page; 12] = [
     Page::Runs,
     Page::Run,
     Page::RunBySuite,
     Page::RunByError,
     Page::RunSearch,
+    Page::ProjectSearch,
     Page::Test,
     Page::Compare,
     Page::Flaky,
@@ -244,6 +246,7 @@ impl Page {
             Page::RunBySuite => "run page, by suite",
             Page::RunByError => "run page, by error",
             Page::RunSearch => "run page, error-text search",
+            Page::ProjectSearch => "error-text search, every run (API)",
             Page::Test => "test history (last 200 runs)",
             Page::Compare => "compare with latest on main",
             Page::Flaky => "flaky report (200 runs)",
@@ -268,6 +271,7 @@ impl Page {
                 "/projects/bench/runs/{}?q=timed+out",
                 runs - walk.below(runs.min(200))
             ),
+            Page::ProjectSearch => "/api/v1/projects/bench/results/search?q=timed+out".into(),
             Page::Test => {
                 let i = walk.below(tests.len() as u64) as usize;
                 format!(
