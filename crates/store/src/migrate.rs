@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(21, "0021_passkeys"),
     migration!(22, "0022_leaner_test_rows"),
     migration!(23, "0023_one_index_less_per_result"),
+    migration!(24, "0024_run_index_by_id"),
 ];
 
 /// The newest schema version this binary knows.

@@ -981,9 +981,9 @@ impl Store {
     }
 
     /// A run's failures grouped by error signature, most failures first, each with its
-    /// cluster label and its latest failure as the example. Failures are found through the
-    /// `(run_id, outcome)` index (`ix_results_attention` on PostgreSQL); the example is opened
-    /// by its run and id, the results key there.
+    /// cluster label and its latest failure as the example. Failures are found through
+    /// `ix_results_attention` (the query repeats its condition); the example is opened by its
+    /// run and id.
     pub async fn run_errors(
         &self,
         org: OrgId,
@@ -991,17 +991,31 @@ impl Store {
         run: RunId,
         limit: i64,
     ) -> Result<Vec<RunErrorRow>, StoreError> {
-        let sql = concat!(
-            "WITH c AS ( \
-               SELECT r.signature AS sig, COUNT(*) AS failures, MAX(r.id) AS example FROM results r \
-               WHERE r.org_id = $1 AND r.run_id = $2 AND r.outcome IN (1, 2) AND r.signature IS NOT NULL \
-               GROUP BY r.signature ORDER BY failures DESC, sig LIMIT $4) \
-             SELECT c.sig, c.failures, l.label AS cluster_label, ",
-            result_columns!(),
-            " FROM c JOIN results r ON r.run_id = $2 AND r.id = c.example JOIN tests t ON t.id = r.test_id \
-             LEFT JOIN cluster_labels l ON l.project_id = $3 AND l.signature = c.sig \
-             ORDER BY c.failures DESC, c.sig"
-        );
+        // SQLite is told the attention index (without statistics it would read the whole run
+        // through the run index) and opens the example by its rowid; PostgreSQL by its key.
+        macro_rules! sql {
+            ($attention:literal, $example:literal) => {
+                concat!(
+                    "WITH c AS ( \
+                       SELECT r.signature AS sig, COUNT(*) AS failures, MAX(r.id) AS example FROM results r ",
+                    $attention,
+                    " WHERE r.org_id = $1 AND r.run_id = $2 AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) AND r.signature IS NOT NULL \
+                       GROUP BY r.signature ORDER BY failures DESC, sig LIMIT $4) \
+                     SELECT c.sig, c.failures, l.label AS cluster_label, ",
+                    result_columns!(),
+                    " FROM c JOIN results r ON ",
+                    $example,
+                    " JOIN tests t ON t.id = r.test_id \
+                     LEFT JOIN cluster_labels l ON l.project_id = $3 AND l.signature = c.sig \
+                     ORDER BY c.failures DESC, c.sig"
+                )
+            };
+        }
+        let sql = if self.is_pg() {
+            sql!("", "r.run_id = $2 AND r.id = c.example")
+        } else {
+            sql!("INDEXED BY ix_results_attention", "r.id = c.example")
+        };
         on_org!(self, org, pool => {
             let rows = sqlx::query(sql)
                 .bind(org.0)
@@ -1042,7 +1056,7 @@ impl Store {
         let sql = format!(
             "SELECT ru.id AS found_run, ru.number AS run_number, {} \
              FROM results r JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
-             WHERE r.org_id = $1 AND ru.project_id = $2 AND r.outcome IN (1, 2) AND (r.run_id, r.test_id) IN ( \
+             WHERE r.org_id = $1 AND ru.project_id = $2 AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) AND (r.run_id, r.test_id) IN ( \
                SELECT m.run_id, m.test_id FROM runs x CROSS JOIN result_terms m \
                WHERE x.org_id = $1 AND x.project_id = $2 AND m.run_id = x.id AND m.term IN ({}) \
                GROUP BY m.run_id, m.test_id HAVING COUNT(DISTINCT m.term) = $3) \
@@ -1078,21 +1092,41 @@ impl Store {
         runs: i64,
         limit: i64,
     ) -> Result<Vec<ClusterRow>, StoreError> {
-        let sql = concat!(
-            recent_window!(),
-            ", c AS ( \
-               SELECT r.signature AS sig, COUNT(*) AS failures, COUNT(DISTINCT r.test_id) AS tests, \
-                      MIN(u.number) AS first_run, MAX(u.number) AS last_run, MAX(r.id) AS example \
-               FROM w u CROSS JOIN results r \
-               WHERE r.run_id = u.id AND (r.outcome IN (1, 2) OR r.flaky) AND r.signature IS NOT NULL \
-               GROUP BY r.signature ORDER BY failures DESC, last_run DESC LIMIT $4) \
-             SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, \
-                    l.label AS cluster_label, l.note AS cluster_note, ",
-            result_columns!(),
-            " FROM c CROSS JOIN w x JOIN results r ON r.run_id = x.id AND r.id = c.example JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
-             LEFT JOIN cluster_labels l ON l.project_id = $2 AND l.signature = c.sig \
-             ORDER BY c.failures DESC, c.last_run DESC"
-        );
+        // As in `run_errors`: SQLite is told the attention index and opens the example by its
+        // rowid; PostgreSQL opens it by its key, one probe per window run.
+        macro_rules! sql {
+            ($attention:literal, $example:literal) => {
+                concat!(
+                    recent_window!(),
+                    ", c AS ( \
+                       SELECT r.signature AS sig, COUNT(*) AS failures, COUNT(DISTINCT r.test_id) AS tests, \
+                              MIN(u.number) AS first_run, MAX(u.number) AS last_run, MAX(r.id) AS example \
+                       FROM w u CROSS JOIN results r ",
+                    $attention,
+                    " WHERE r.run_id = u.id AND (r.outcome IN (1, 2) OR r.flaky) AND r.signature IS NOT NULL \
+                       GROUP BY r.signature ORDER BY failures DESC, last_run DESC LIMIT $4) \
+                     SELECT c.sig, c.failures, c.tests, c.first_run, c.last_run, ru.id AS found_run, ru.number AS run_number, \
+                            l.label AS cluster_label, l.note AS cluster_note, ",
+                    result_columns!(),
+                    " FROM ",
+                    $example,
+                    " JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
+                     LEFT JOIN cluster_labels l ON l.project_id = $2 AND l.signature = c.sig \
+                     ORDER BY c.failures DESC, c.last_run DESC"
+                )
+            };
+        }
+        let sql = if self.is_pg() {
+            sql!(
+                "",
+                "c CROSS JOIN w x JOIN results r ON r.run_id = x.id AND r.id = c.example"
+            )
+        } else {
+            sql!(
+                "INDEXED BY ix_results_attention",
+                "c JOIN results r ON r.id = c.example"
+            )
+        };
         on_org!(self, org, pool => {
             let rows = sqlx::query(sql)
                 .bind(org.0)
@@ -1167,8 +1201,7 @@ impl Store {
 
     /// `(test, run number, 1, failing 0 or 1)` for every result that ran (not skipped) in the
     /// project's latest `runs` runs, of the `limit` tests that failed most there: the tests ×
-    /// runs heat map's cells. Failures are found through the `(run_id, outcome)` index
-    /// (`ix_results_attention` on PostgreSQL).
+    /// runs heat map's cells. Failures are found through `ix_results_attention`.
     pub async fn test_heat(
         &self,
         org: OrgId,
