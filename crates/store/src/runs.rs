@@ -1038,10 +1038,11 @@ impl Store {
     }
 
     /// Failed results whose failure message holds every term (keyed hashes), newest runs
-    /// first, each with its run's id and number: one query, however many terms. Terms are read
-    /// run by run through the `(run_id, term)` index, the only one `result_terms` keeps: an
-    /// index probe per run of the project, instead of an org-wide index every stored failure
-    /// word paid for.
+    /// first, each with its run's id and number. Terms are read run by run through the
+    /// `(run_id, term)` index, the only one `result_terms` keeps (an org-wide one cost every
+    /// stored failure word a second index entry), in windows of `SEARCH_WINDOW` runs from the
+    /// newest: a common word fills the page from the first window, and only a rare one reads
+    /// the project's whole history.
     pub async fn search_results(
         &self,
         org: OrgId,
@@ -1049,36 +1050,61 @@ impl Store {
         terms: &[Vec<u8>],
         limit: i64,
     ) -> Result<Vec<(RunId, i64, StoredResult)>, StoreError> {
-        if terms.is_empty() {
+        if terms.is_empty() || limit <= 0 {
             return Ok(Vec::new());
         }
-        let term_params: Vec<String> = (0..terms.len()).map(|i| format!("${}", i + 5)).collect();
+        let span: (Option<i64>, Option<i64>) = on_org!(self, org, pool => sqlx::query_as(
+            "SELECT MIN(number), MAX(number) FROM runs WHERE org_id = $1 AND project_id = $2")
+            .bind(org.0)
+            .bind(project.0)
+            .fetch_one(pool)
+            .await)?;
+        let (Some(oldest), Some(newest)) = span else {
+            return Ok(Vec::new());
+        };
+        let term_params: Vec<String> = (0..terms.len()).map(|i| format!("${}", i + 7)).collect();
         let sql = format!(
             "SELECT ru.id AS found_run, ru.number AS run_number, {} \
              FROM results r JOIN tests t ON t.id = r.test_id JOIN runs ru ON ru.id = r.run_id \
-             WHERE r.org_id = $1 AND ru.project_id = $2 AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) AND (r.run_id, r.test_id) IN ( \
+             WHERE r.org_id = $1 AND ru.project_id = $2 AND ru.number > $5 AND ru.number <= $6 \
+               AND (r.outcome IN (1, 2) OR r.flaky) AND r.outcome IN (1, 2) AND (r.run_id, r.test_id) IN ( \
                SELECT m.run_id, m.test_id FROM runs x CROSS JOIN result_terms m \
-               WHERE x.org_id = $1 AND x.project_id = $2 AND m.run_id = x.id AND m.term IN ({}) \
+               WHERE x.org_id = $1 AND x.project_id = $2 AND x.number > $5 AND x.number <= $6 \
+                 AND m.run_id = x.id AND m.term IN ({}) \
                GROUP BY m.run_id, m.test_id HAVING COUNT(DISTINCT m.term) = $3) \
              ORDER BY ru.number DESC, t.suite, t.name LIMIT $4",
             result_columns!(),
             term_params.join(", ")
         );
         let wanted = i64::try_from(terms.len()).unwrap_or(i64::MAX);
-        on_org!(self, org, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(org.0)
-                .bind(project.0)
-                .bind(wanted)
-                .bind(limit);
-            for term in terms {
-                q = q.bind(term);
+        let mut found = Vec::new();
+        let mut newer_than = newest;
+        while newer_than >= oldest {
+            let left = limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
+            if left <= 0 {
+                break;
             }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| Ok((RunId(r.try_get("found_run")?), r.try_get("run_number")?, stored_result!(r)?)))
-                .collect()
-        })
+            let from = newer_than.saturating_sub(SEARCH_WINDOW);
+            let rows: Vec<(RunId, i64, StoredResult)> = on_org!(self, org, pool => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(org.0)
+                    .bind(project.0)
+                    .bind(wanted)
+                    .bind(left)
+                    .bind(from)
+                    .bind(newer_than);
+                for term in terms {
+                    q = q.bind(term);
+                }
+                let rows = q.fetch_all(pool).await?;
+                rows.iter()
+                    .map(|r| Ok((RunId(r.try_get("found_run")?), r.try_get("run_number")?, stored_result!(r)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })?;
+            found.extend(rows);
+            newer_than = from;
+        }
+        Ok(found)
     }
 
     /// Failures grouped by error signature over the project's latest `runs` runs, most
@@ -1365,6 +1391,9 @@ impl Store {
         Ok(n)
     }
 }
+
+/// Runs searched per query by `search_results`, newest first.
+const SEARCH_WINDOW: i64 = 250;
 
 /// How long after its finish a run still takes a reporter's late results.
 const LATE_RESULTS_SECS: i64 = 3600;

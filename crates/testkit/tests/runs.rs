@@ -525,6 +525,40 @@ async fn failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope(back
         "refuses_expired_card"
     );
     assert_eq!(hits.json()["data"][0]["run_number"], 1);
+    // The search walks the project's runs newest first, a window at a time: a hit a thousand
+    // runs older than the newest (several windows away) is found, in order, and a limit the
+    // newest window fills reads no further.
+    app.sql("UPDATE runs SET number = 1000").await;
+    let again = post_report(
+        &app,
+        &token,
+        "/api/v1/projects/web/uploads",
+        "application/xml",
+        JUNIT.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(again.status, 201);
+    app.sql("UPDATE runs SET number = 1 WHERE number = 1000")
+        .await;
+    let search = |limit: &'static str| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let path = format!("/api/v1/projects/web/results/search?q=expected+402{limit}");
+            let r = call(app, token, "GET", &path, None, &[]).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.json()["data"]
+                .as_array()
+                .map(|hits| {
+                    hits.iter()
+                        .map(|h| h["run_number"].as_i64().unwrap_or(0))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(search("").await, vec![1001, 1]);
+    assert_eq!(search("&limit=1").await, vec![1001]);
     let none = call(
         &app,
         &token,
