@@ -30,8 +30,9 @@ fn code(secret: &TotpSecret, offset: i64) -> String {
     totp::code_at(secret, u64::try_from(step).expect("step"))
 }
 
-/// Sets up the factor for the signed-in `client`; returns the secret and the recovery codes.
-async fn enrol(client: &Client) -> (TotpSecret, Vec<String>) {
+/// Sets up the factor for the signed-in `client`; returns the secret, the recovery codes and
+/// the code that confirmed it (spent: its time step never works again).
+async fn enrol(client: &Client) -> (TotpSecret, Vec<String>, String) {
     let started = client
         .post_json("/api/v1/me/second-factor", &json!({}))
         .await;
@@ -49,10 +50,11 @@ async fn enrol(client: &Client) -> (TotpSecret, Vec<String>) {
         )
         .await;
     assert_eq!(wrong.status, 422, "{}", wrong.body);
+    let confirming = code(&secret, 0);
     let confirmed = client
         .post_json(
             "/api/v1/me/second-factor/confirm",
-            &json!({ "code": code(&secret, 0) }),
+            &json!({ "code": confirming }),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);
@@ -63,7 +65,7 @@ async fn enrol(client: &Client) -> (TotpSecret, Vec<String>) {
         .map(|c| c.as_str().expect("code").to_string())
         .collect();
     assert_eq!(codes.len(), 10);
-    (secret, codes)
+    (secret, codes, confirming)
 }
 
 async fn sign_in(app: &TestApp, email: &str, password: &str) -> (Client, Value) {
@@ -82,7 +84,7 @@ async fn codes_finish_sign_ins_once_each_and_wrong_ones_lock_out(backend: Backen
     let status = owner.get("/api/v1/me/second-factor").await.json()["data"].clone();
     assert_eq!(status["enabled"], false, "{status}");
 
-    let (secret, recovery) = enrol(&owner).await;
+    let (secret, recovery, spent) = enrol(&owner).await;
     // Turning the factor on ends the user's other sessions, not this one.
     assert_eq!(elsewhere.get("/api/v1/me").await.status, 401);
     assert_eq!(owner.get("/api/v1/me").await.status, 200);
@@ -105,12 +107,10 @@ async fn codes_finish_sign_ins_once_each_and_wrong_ones_lock_out(backend: Backen
     assert_eq!(me.status, 401, "{}", me.body);
     assert_eq!(me.json()["error"]["code"], "second_factor_required");
     assert_eq!(c.get("/api/v1/projects").await.status, 401);
-    // The code that confirmed the enrolment is spent: its step never works again.
+    // The code that confirmed the enrolment is spent: its step never works again (that very
+    // code, not the current step's: a 30 s step may have ended since).
     let replay = c
-        .post_json(
-            "/api/v1/auth/second-factor",
-            &json!({ "code": code(&secret, 0) }),
-        )
+        .post_json("/api/v1/auth/second-factor", &json!({ "code": spent }))
         .await;
     assert_eq!(replay.status, 422, "{}", replay.body);
     let next = code(&secret, 1);
@@ -208,7 +208,7 @@ async fn codes_finish_sign_ins_once_each_and_wrong_ones_lock_out(backend: Backen
     );
 
     // On again with a new secret, for the lock-out.
-    let (secret, _) = enrol(&d).await;
+    let (secret, _, _) = enrol(&d).await;
     let (c3, _) = sign_in(&app, OWNER_EMAIL, OWNER_PASSWORD).await;
     // A burst of parallel guesses: at most five are checked, the rest wait (the attempt is
     // reserved atomically before its code is looked at).
@@ -344,7 +344,7 @@ async fn an_org_can_require_members_to_set_a_second_factor_up(backend: Backend) 
         Some("/account/two-factor")
     );
     assert_eq!(member.get("/account/two-factor").await.status, 200);
-    let (secret, _) = enrol(&member).await;
+    let (secret, _, _) = enrol(&member).await;
     assert_eq!(member.get("/api/v1/me").await.status, 200);
     // Nobody turns it off while it is required.
     let r = member
