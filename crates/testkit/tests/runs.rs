@@ -492,15 +492,16 @@ async fn sharded_runs_finish_when_every_shard_has(backend: Backend) {
 async fn failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (owner, token) = setup(&app).await;
-    let r = post_report(
-        &app,
-        &token,
-        "/api/v1/projects/web/uploads",
-        "application/xml",
-        JUNIT.as_bytes().to_vec(),
-    )
-    .await;
-    assert_eq!(r.status, 201);
+    let upload = || {
+        post_report(
+            &app,
+            &token,
+            "/api/v1/projects/web/uploads",
+            "application/xml",
+            JUNIT.as_bytes().to_vec(),
+        )
+    };
+    assert_eq!(upload().await.status, 201);
     // The trace is stored only sealed: no row carries it in clear.
     let details = app
         .sql_bytes("SELECT details FROM results WHERE details IS NOT NULL AND outcome = 1")
@@ -529,15 +530,7 @@ async fn failure_text_is_sealed_and_tokens_are_bounded_by_project_and_scope(back
     // runs older than the newest (several windows away) is found, in order, and a limit the
     // newest window fills reads no further.
     app.sql("UPDATE runs SET number = 1000").await;
-    let again = post_report(
-        &app,
-        &token,
-        "/api/v1/projects/web/uploads",
-        "application/xml",
-        JUNIT.as_bytes().to_vec(),
-    )
-    .await;
-    assert_eq!(again.status, 201);
+    assert_eq!(upload().await.status, 201);
     app.sql("UPDATE runs SET number = 1 WHERE number = 1000")
         .await;
     let search = |limit: &'static str| {
