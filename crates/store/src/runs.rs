@@ -1415,13 +1415,13 @@ enum IngestConn {
     Pg(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
-/// SQLite's side of an upload: the writer connection (`Store::writer`) in a `BEGIN IMMEDIATE` transaction (the
-/// write lock from the start) with foreign-key checks off. Every row an upload writes points at
-/// its run and tests, checked or made under that same lock, so the checks — a parent lookup per
-/// row and per foreign key, a third of the store's time — prove nothing; cascades on delete
-/// run on other connections, where the checks are on. The connection goes back to the pool
-/// only after `COMMIT` and the checks are on again; an upload dropped on the way closes it
-/// (SQLite rolls back), so no pooled connection is ever left without them.
+/// SQLite's side of an upload: the writer connection (`Store::writer`) in a `BEGIN IMMEDIATE`
+/// transaction (the write lock from the start) with foreign-key checks off. Every row an upload
+/// writes points at its run and tests, checked or made under that same lock, so the checks — a
+/// parent lookup per row and per foreign key, a third of the store's time — prove nothing;
+/// cascades on delete run on other connections, where the checks are on. The connection goes
+/// back to its pool only after `COMMIT` and the checks are on again; an upload dropped on the
+/// way closes it (SQLite rolls back), so no connection is ever left without them.
 struct SqliteIngest {
     conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
     committed: bool,

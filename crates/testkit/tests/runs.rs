@@ -62,7 +62,6 @@ async fn setup(app: &TestApp) -> (Client, String) {
     (owner, token)
 }
 
-/// A request with a bearer token, a body and optional headers.
 /// Posts a report (a one-shot upload or a run's file) with the token.
 async fn post_report(
     app: &TestApp,
@@ -74,6 +73,7 @@ async fn post_report(
     call(app, token, "POST", path, Some((content_type, body)), &[]).await
 }
 
+/// A request with a bearer token, a body and optional headers.
 async fn call(
     app: &TestApp,
     token: &str,
